@@ -1,0 +1,124 @@
+//! The ingester: `IngesterSupervisor` -> `TenantActor` (one per tenant: stream
+//! index, label postings) -> `StreamShardActor` (each owns a shard of the tenant's
+//! streams: head blocks and chunks; appends and in-memory queries).
+//!
+//! Callers (the distributor and the querier) talk only to the supervisor, through
+//! the messages re-exported here. See docs/architecture.md for why streams are
+//! grouped into shard actors rather than one actor per stream.
+
+pub mod shard;
+pub mod stream;
+pub mod supervisor;
+pub mod tenant;
+
+use std::sync::Arc;
+
+use crate::config::IngesterConfig;
+use crate::logql::{LogExpr, Matcher};
+use crate::model::{Entry, Labels};
+use crate::storage::chunk::Encoding;
+
+pub use supervisor::{IngesterError, IngesterSupervisor, LabelQuery, LogQuery, Push, SeriesQuery, SupervisorCounters};
+
+/// Chunk and ordering settings shared by every stream.
+#[derive(Clone, Debug)]
+pub struct StreamSettings {
+    pub encoding: Encoding,
+    pub block_size: usize,
+    pub target_size: usize,
+    pub max_chunk_age_ns: i64,
+    pub idle_period_ns: i64,
+    /// Entries older than the stream's newest minus this are rejected (max_chunk_age / 2).
+    pub ooo_window_ns: i64,
+}
+
+impl StreamSettings {
+    pub fn from_config(c: &IngesterConfig) -> StreamSettings {
+        let age = c.max_chunk_age.as_nanos_i64();
+        StreamSettings {
+            encoding: Encoding::parse(&c.chunk_encoding).unwrap_or(Encoding::Gzip),
+            block_size: c.chunk_block_size.0 as usize,
+            target_size: c.chunk_target_size.0 as usize,
+            max_chunk_age_ns: age,
+            idle_period_ns: c.chunk_idle_period.as_nanos_i64(),
+            ooo_window_ns: age / 2,
+        }
+    }
+}
+
+/// The result of appending to an ingester: counts and per-stream rejection texts.
+#[derive(Clone, Debug, Default)]
+pub struct PushOutcome {
+    pub accepted: u64,
+    pub accepted_bytes: u64,
+    /// One text per stream with rejected entries (Loki's out-of-order wording).
+    pub errors: Vec<String>,
+}
+
+impl PushOutcome {
+    pub fn merge(&mut self, o: PushOutcome) {
+        self.accepted += o.accepted;
+        self.accepted_bytes += o.accepted_bytes;
+        self.errors.extend(o.errors);
+    }
+}
+
+/// Query direction for log queries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Forward,
+    Backward,
+}
+
+/// Parameters of an in-memory log query.
+#[derive(Clone, Debug)]
+pub struct LogRequest {
+    pub expr: Arc<LogExpr>,
+    pub start: i64,
+    pub end: i64,
+    pub limit: usize,
+    pub direction: Direction,
+    /// Skip entries closer than this to the previous one kept (0 = keep all).
+    pub interval_ns: i64,
+}
+
+/// Entries of one stream, in the query's direction.
+#[derive(Clone, Debug)]
+pub struct StreamEntries {
+    pub labels: Labels,
+    pub entries: Vec<Entry>,
+}
+
+/// What a log query read: entries scanned in range and their bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScanStats {
+    pub lines: u64,
+    pub bytes: u64,
+    pub chunks: u64,
+}
+
+impl ScanStats {
+    pub fn add(&mut self, o: ScanStats) {
+        self.lines += o.lines;
+        self.bytes += o.bytes;
+        self.chunks += o.chunks;
+    }
+}
+
+/// Streams found by a log query plus what was scanned to find them.
+#[derive(Clone, Debug, Default)]
+pub struct LogResult {
+    pub streams: Vec<StreamEntries>,
+    pub stats: ScanStats,
+}
+
+/// Label or series lookups restricted to streams overlapping `[start, end]`.
+#[derive(Clone, Debug)]
+pub struct TimeRange {
+    pub start: i64,
+    pub end: i64,
+}
+
+pub fn matches_any_group(groups: &[Vec<Matcher>], labels: &Labels) -> bool {
+    groups.is_empty() || groups.iter().any(|g| crate::logql::matcher::matches_all(g, labels))
+}

@@ -1,0 +1,286 @@
+//! One stream's in-memory state: its chunks and Loki's ordering rules.
+//!
+//! Owned by a `StreamShardActor`; plain data and methods, no messages.
+
+use crate::model::time::rfc3339_secs;
+use crate::model::{Entry, Labels};
+use crate::storage::chunk::{ChunkError, MemChunk};
+
+use super::{Direction, LogRequest, ScanStats, StreamSettings};
+
+pub struct Stream {
+    pub labels: Labels,
+    /// Closed chunks first, the open chunk last.
+    chunks: Vec<MemChunk>,
+    /// Newest timestamp accepted so far.
+    max_ts: i64,
+    /// Hashes of the lines stamped exactly `max_ts`, for the common duplicate check.
+    lines_at_max: Vec<u64>,
+    /// Wall-clock time (ns) the open chunk was created and last appended to.
+    open_created: i64,
+    last_append: i64,
+    pub entries: u64,
+}
+
+/// Counts of one append call.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct AppendStats {
+    pub accepted: u64,
+    pub accepted_bytes: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub rejected_bytes: u64,
+    pub chunks_created: u64,
+}
+
+/// FNV-1a of a line: a cheap, stable key for the duplicate check at the newest timestamp.
+fn hash_line(line: &[u8]) -> u64 {
+    line.iter().fold(0xcbf29ce484222325u64, |v, b| (v ^ *b as u64).wrapping_mul(0x100000001b3))
+}
+
+impl Stream {
+    pub fn new(labels: Labels) -> Stream {
+        Stream {
+            labels,
+            chunks: Vec::new(),
+            max_ts: i64::MIN,
+            lines_at_max: Vec::new(),
+            open_created: 0,
+            last_append: 0,
+            entries: 0,
+        }
+    }
+
+    /// Appends entries with Loki's rules; returns counts and, when entries were
+    /// rejected, the error text for this stream.
+    pub fn push(
+        &mut self,
+        entries: &[Entry],
+        s: &StreamSettings,
+        tenant: &str,
+        now: i64,
+    ) -> (AppendStats, Option<String>) {
+        let mut st = AppendStats::default();
+        let mut failed: Vec<String> = Vec::new();
+        for e in entries {
+            if self.max_ts != i64::MIN && e.ts < self.max_ts.saturating_sub(s.ooo_window_ns) {
+                st.rejected += 1;
+                st.rejected_bytes += e.line.len() as u64;
+                if failed.len() < 10 {
+                    let oldest = self.max_ts.saturating_sub(s.ooo_window_ns);
+                    failed.push(format!(
+                        "entry with timestamp {} ignored, reason: 'entry too far behind, entry timestamp is: {}, oldest acceptable timestamp is: {}',",
+                        go_time(e.ts),
+                        rfc3339_secs(e.ts),
+                        rfc3339_secs(oldest)
+                    ));
+                }
+                continue;
+            }
+            if self.is_duplicate(e) {
+                st.duplicates += 1;
+                continue;
+            }
+            st.chunks_created += self.append(e, s, now);
+            st.accepted += 1;
+            st.accepted_bytes += e.line.len() as u64;
+        }
+        let err = (!failed.is_empty()).then(|| {
+            format!(
+                "{}\nuser '{}', total ignored: {} out of {} for stream: {}",
+                failed.join("\n"),
+                tenant,
+                st.rejected,
+                entries.len(),
+                self.labels
+            )
+        });
+        (st, err)
+    }
+
+    fn is_duplicate(&self, e: &Entry) -> bool {
+        if e.ts > self.max_ts {
+            return false;
+        }
+        if e.ts == self.max_ts {
+            let h = hash_line(&e.line);
+            if !self.lines_at_max.contains(&h) {
+                return false;
+            }
+        }
+        self.chunks.iter().any(|c| c.contains(e.ts, &e.line).unwrap_or(false))
+    }
+
+    fn append(&mut self, e: &Entry, s: &StreamSettings, now: i64) -> u64 {
+        let mut created = 0;
+        if self.chunks.last().is_none_or(|c| c.closed) {
+            self.chunks.push(MemChunk::new(s.encoding, s.block_size));
+            self.open_created = now;
+            created = 1;
+        }
+        let chunk = self.chunks.last_mut().expect("open chunk exists");
+        chunk.append(e.ts, &e.line, &e.metadata);
+        if chunk.size() >= s.target_size {
+            chunk.close();
+        }
+        if e.ts > self.max_ts {
+            self.max_ts = e.ts;
+            self.lines_at_max.clear();
+        }
+        if e.ts == self.max_ts {
+            self.lines_at_max.push(hash_line(&e.line));
+        }
+        self.last_append = now;
+        self.entries += 1;
+        created
+    }
+
+    /// Closes the open chunk when it is idle or too old (wall clock). Returns true if closed.
+    pub fn cut_if_due(&mut self, s: &StreamSettings, now: i64) -> bool {
+        match self.chunks.last_mut() {
+            Some(c) if !c.closed => {
+                let idle = now - self.last_append >= s.idle_period_ns;
+                let old = now - self.open_created >= s.max_chunk_age_ns;
+                if idle || old {
+                    c.close();
+                }
+                idle || old
+            }
+            _ => false,
+        }
+    }
+
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.chunks.iter().map(MemChunk::memory_bytes).sum::<usize>()
+            + self.lines_at_max.capacity() * 8
+            + std::mem::size_of::<Stream>()
+    }
+
+    pub fn time_bounds(&self) -> Option<(i64, i64)> {
+        let min = self.chunks.iter().map(|c| c.min_ts).min()?;
+        Some((min, self.max_ts))
+    }
+
+    /// Entries in `[start, end)` passing the line filters, at most `limit`, in the
+    /// request's direction, exact duplicates removed.
+    pub fn query(&self, req: &LogRequest, stats: &mut ScanStats) -> Result<Vec<Entry>, ChunkError> {
+        let mut out: Vec<Entry> = Vec::new();
+        for c in &self.chunks {
+            stats.chunks += 1;
+            c.for_each_in_range(req.start, req.end, |e| {
+                stats.lines += 1;
+                stats.bytes += e.line.len() as u64;
+                if req.expr.keep_line(e.line) {
+                    out.push(e.to_entry());
+                }
+            })?;
+        }
+        out.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.line.cmp(&b.line)));
+        out.dedup_by(|a, b| a.ts == b.ts && a.line == b.line && a.metadata == b.metadata);
+        if req.direction == Direction::Backward {
+            out.reverse();
+        }
+        if req.interval_ns > 0 {
+            let mut last: Option<i64> = None;
+            out.retain(|e| {
+                let keep = last.is_none_or(|l| (e.ts - l).abs() >= req.interval_ns);
+                if keep {
+                    last = Some(e.ts);
+                }
+                keep
+            });
+        }
+        out.truncate(req.limit);
+        Ok(out)
+    }
+}
+
+/// Go's default `time.Time` String() form used in Loki's out-of-order texts:
+/// `2006-01-02 15:04:05.999999999 +0000 UTC`.
+fn go_time(ns: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let frac = t.nanosecond();
+    let mut s = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    if frac != 0 {
+        let f = format!("{frac:09}");
+        s.push('.');
+        s.push_str(f.trim_end_matches('0'));
+    }
+    s.push_str(" +0000 UTC");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logql::{parse, Expr};
+    use crate::storage::chunk::Encoding;
+    use std::sync::Arc;
+
+    fn settings() -> StreamSettings {
+        StreamSettings {
+            encoding: Encoding::Snappy,
+            block_size: 256,
+            target_size: 2048,
+            max_chunk_age_ns: 7200 * 1_000_000_000,
+            idle_period_ns: 1800 * 1_000_000_000,
+            ooo_window_ns: 3600 * 1_000_000_000,
+        }
+    }
+
+    fn all(dir: Direction, limit: usize) -> LogRequest {
+        let Expr::Log(l) = parse(r#"{a="b"}"#).unwrap();
+        LogRequest { expr: Arc::new(l), start: i64::MIN, end: i64::MAX, limit, direction: dir, interval_ns: 0 }
+    }
+
+    #[test]
+    fn ordering_rules() {
+        let s = settings();
+        let mut st = Stream::new(Labels::parse(r#"{a="b"}"#).unwrap());
+        let h = 3600 * 1_000_000_000i64;
+        let base = 10 * h;
+        let (r, err) = st.push(&[Entry::new(base, "x"), Entry::new(base, "x"), Entry::new(base, "y")], &s, "t", 0);
+        assert_eq!((r.accepted, r.duplicates), (2, 1));
+        assert!(err.is_none());
+        // within the window (30 minutes back): accepted; a non-adjacent duplicate: dropped
+        let (r, _) =
+            st.push(&[Entry::new(base - h / 2, "old"), Entry::new(base + 1, "z"), Entry::new(base, "y")], &s, "t", 0);
+        assert_eq!((r.accepted, r.duplicates), (2, 1));
+        // too far behind: rejected with Loki's text
+        let (r, err) = st.push(&[Entry::new(base - 2 * h, "ancient")], &s, "t", 0);
+        assert_eq!(r.rejected, 1);
+        let err = err.unwrap();
+        assert!(err.contains("entry too far behind"), "{err}");
+        assert!(err.ends_with(r#"total ignored: 1 out of 1 for stream: {a="b"}"#), "{err}");
+        let got: Vec<i64> =
+            st.query(&all(Direction::Forward, 100), &mut ScanStats::default()).unwrap().iter().map(|e| e.ts).collect();
+        assert_eq!(got, vec![base - h / 2, base, base, base + 1]);
+        let got = st.query(&all(Direction::Backward, 2), &mut ScanStats::default()).unwrap();
+        assert_eq!(got.iter().map(|e| e.ts).collect::<Vec<_>>(), vec![base + 1, base]);
+    }
+
+    #[test]
+    fn cuts_chunks_by_size_and_idle() {
+        let s = settings();
+        let mut st = Stream::new(Labels::parse(r#"{a="b"}"#).unwrap());
+        let entries: Vec<Entry> = (0..500).map(|i| Entry::new(i, format!("line number {i} with some text"))).collect();
+        let (r, _) = st.push(&entries, &s, "t", 0);
+        assert!(r.chunks_created > 1, "target size 2048 cuts several chunks");
+        assert!(!st.cut_if_due(&s, 1));
+        assert!(st.cut_if_due(&s, s.idle_period_ns));
+        assert_eq!(st.query(&all(Direction::Forward, 1000), &mut ScanStats::default()).unwrap().len(), 500);
+        assert_eq!(go_time(1_500_000_000), "1970-01-01 00:00:01.5 +0000 UTC");
+    }
+}

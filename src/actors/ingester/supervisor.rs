@@ -1,0 +1,211 @@
+//! `IngesterSupervisor`: the ingester's entry point. Owns the tenant actors and
+//! the arbiters their shards run on; forwards pushes and reads to the tenant.
+//!
+//! The distributor sends [`Push`]; the querier sends [`LogQuery`], [`LabelQuery`]
+//! and [`SeriesQuery`]. Both hold only a `Recipient`, so a remote ingester can stand
+//! behind the same messages later.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr, ArbiterHandle, Context, Handler, Message, ResponseFuture};
+use futures::future::join_all;
+use serde::Serialize;
+
+use super::shard::{ShardCounters, StreamShardActor};
+use super::tenant::{TenantActor, TenantCounters, TenantLabels, TenantLogs, TenantPush, TenantSeries};
+use super::{LogRequest, LogResult, PushOutcome, StreamSettings, TimeRange};
+use crate::actors::Observe;
+use crate::logql::Matcher;
+use crate::model::{Labels, StreamPush};
+use crate::storage::chunk::ChunkError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngesterError {
+    #[error("ingester unavailable: {0}")]
+    Unavailable(String),
+    #[error("reading chunk data: {0}")]
+    Chunk(#[from] ChunkError),
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<PushOutcome, IngesterError>")]
+pub struct Push {
+    pub tenant: String,
+    pub streams: Vec<StreamPush>,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<LogResult, IngesterError>")]
+pub struct LogQuery {
+    pub tenant: String,
+    pub req: LogRequest,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Vec<String>, IngesterError>")]
+pub struct LabelQuery {
+    pub tenant: String,
+    pub name: Option<String>,
+    pub matchers: Vec<Matcher>,
+    pub range: TimeRange,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Labels>, IngesterError>")]
+pub struct SeriesQuery {
+    pub tenant: String,
+    pub groups: Vec<Vec<Matcher>>,
+    pub range: TimeRange,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SupervisorCounters {
+    pub tenants: usize,
+    pub streams: usize,
+    pub chunks: usize,
+    pub entries_appended: u64,
+    pub bytes_appended: u64,
+    pub duplicates_dropped: u64,
+    pub entries_rejected: u64,
+    pub memory_bytes: usize,
+}
+
+struct TenantHandle {
+    addr: Addr<TenantActor>,
+    shards: Vec<Addr<StreamShardActor>>,
+}
+
+pub struct IngesterSupervisor {
+    settings: Arc<StreamSettings>,
+    check_period: Duration,
+    arbiters: Vec<ArbiterHandle>,
+    tenants: HashMap<String, TenantHandle>,
+    next_arbiter: usize,
+}
+
+impl IngesterSupervisor {
+    /// `arbiters`: the threads tenant and shard actors run on (at least one).
+    pub fn new(settings: StreamSettings, check_period: Duration, arbiters: Vec<ArbiterHandle>) -> Self {
+        assert!(!arbiters.is_empty(), "the ingester needs at least one arbiter");
+        IngesterSupervisor {
+            settings: Arc::new(settings),
+            check_period,
+            arbiters,
+            tenants: HashMap::new(),
+            next_arbiter: 0,
+        }
+    }
+
+    fn tenant(&mut self, tenant: &str) -> &TenantHandle {
+        if !self.tenants.contains_key(tenant) {
+            let name: Arc<str> = Arc::from(tenant);
+            let shards: Vec<Addr<StreamShardActor>> = self
+                .arbiters
+                .iter()
+                .map(|arb| {
+                    let (t, s, p) = (name.clone(), self.settings.clone(), self.check_period);
+                    StreamShardActor::start_in_arbiter(arb, move |_| StreamShardActor::new(t, s, p))
+                })
+                .collect();
+            let arb = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+            self.next_arbiter += 1;
+            let (t, sh) = (name.clone(), shards.clone());
+            let addr = TenantActor::start_in_arbiter(arb, move |_| TenantActor::new(t, sh));
+            tracing::debug!(tenant, "created tenant actor");
+            self.tenants.insert(tenant.to_string(), TenantHandle { addr, shards });
+        }
+        &self.tenants[tenant]
+    }
+
+    fn existing(&self, tenant: &str) -> Option<Addr<TenantActor>> {
+        self.tenants.get(tenant).map(|h| h.addr.clone())
+    }
+
+    fn observe(&self) -> ResponseFuture<SupervisorCounters> {
+        let tenants = self.tenants.len();
+        let tenant_obs: Vec<_> = self.tenants.values().map(|h| h.addr.send(Observe::<TenantCounters>::new())).collect();
+        let shard_obs: Vec<_> = self
+            .tenants
+            .values()
+            .flat_map(|h| h.shards.iter().map(|s| s.send(Observe::<ShardCounters>::new())))
+            .collect();
+        Box::pin(async move {
+            let mut c = SupervisorCounters { tenants, ..Default::default() };
+            for t in join_all(tenant_obs).await.into_iter().flatten() {
+                c.streams += t.streams;
+            }
+            for s in join_all(shard_obs).await.into_iter().flatten() {
+                c.chunks += s.chunks;
+                c.entries_appended += s.entries_appended;
+                c.bytes_appended += s.bytes_appended;
+                c.duplicates_dropped += s.duplicates_dropped;
+                c.entries_rejected += s.entries_rejected;
+                c.memory_bytes += s.memory_bytes;
+            }
+            c
+        })
+    }
+}
+
+impl Actor for IngesterSupervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
+        tracing::info!(arbiters = self.arbiters.len(), "ingester started");
+    }
+}
+
+fn unavailable(e: actix::MailboxError) -> IngesterError {
+    IngesterError::Unavailable(e.to_string())
+}
+
+impl Handler<Push> for IngesterSupervisor {
+    type Result = ResponseFuture<Result<PushOutcome, IngesterError>>;
+    fn handle(&mut self, msg: Push, _: &mut Context<Self>) -> Self::Result {
+        let req = self.tenant(&msg.tenant).addr.send(TenantPush { streams: msg.streams });
+        Box::pin(async move { req.await.map_err(unavailable)? })
+    }
+}
+
+impl Handler<LogQuery> for IngesterSupervisor {
+    type Result = ResponseFuture<Result<LogResult, IngesterError>>;
+    fn handle(&mut self, msg: LogQuery, _: &mut Context<Self>) -> Self::Result {
+        let Some(t) = self.existing(&msg.tenant) else {
+            return Box::pin(async { Ok(LogResult::default()) });
+        };
+        let req = t.send(TenantLogs { req: msg.req });
+        Box::pin(async move { req.await.map_err(unavailable)? })
+    }
+}
+
+impl Handler<LabelQuery> for IngesterSupervisor {
+    type Result = ResponseFuture<Result<Vec<String>, IngesterError>>;
+    fn handle(&mut self, msg: LabelQuery, _: &mut Context<Self>) -> Self::Result {
+        let Some(t) = self.existing(&msg.tenant) else {
+            return Box::pin(async { Ok(Vec::new()) });
+        };
+        let req = t.send(TenantLabels { name: msg.name, matchers: msg.matchers, range: msg.range });
+        Box::pin(async move { req.await.map_err(unavailable) })
+    }
+}
+
+impl Handler<SeriesQuery> for IngesterSupervisor {
+    type Result = ResponseFuture<Result<Vec<Labels>, IngesterError>>;
+    fn handle(&mut self, msg: SeriesQuery, _: &mut Context<Self>) -> Self::Result {
+        let Some(t) = self.existing(&msg.tenant) else {
+            return Box::pin(async { Ok(Vec::new()) });
+        };
+        let req = t.send(TenantSeries { groups: msg.groups, range: msg.range });
+        Box::pin(async move { req.await.map_err(unavailable) })
+    }
+}
+
+impl Handler<Observe<SupervisorCounters>> for IngesterSupervisor {
+    type Result = ResponseFuture<SupervisorCounters>;
+    fn handle(&mut self, _: Observe<SupervisorCounters>, _: &mut Context<Self>) -> Self::Result {
+        self.observe()
+    }
+}

@@ -1,0 +1,259 @@
+//! `TenantActor`: one per tenant. Owns the tenant's stream index (labels ->
+//! fingerprint, label postings, time bounds) and routes entries to the tenant's
+//! `StreamShardActor`s; answers label and series lookups from the index.
+//!
+//! Created and addressed only by the `IngesterSupervisor`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use actix::{Actor, Addr, Context, Handler, Message, MessageResult, ResponseFuture};
+use futures::future::join_all;
+use serde::Serialize;
+
+use super::shard::{Append, QueryStreams, StreamShardActor};
+use super::{matches_any_group, LogRequest, LogResult, PushOutcome, TimeRange};
+use crate::actors::Observe;
+use crate::logql::{MatchOp, Matcher};
+use crate::metrics::metrics;
+use crate::model::{Fingerprint, Labels, StreamPush};
+
+use super::supervisor::IngesterError;
+
+#[derive(Message)]
+#[rtype(result = "Result<PushOutcome, IngesterError>")]
+pub struct TenantPush {
+    pub streams: Vec<StreamPush>,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<LogResult, IngesterError>")]
+pub struct TenantLogs {
+    pub req: LogRequest,
+}
+
+/// Label names (`name: None`) or the values of one label, for matching streams.
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+pub struct TenantLabels {
+    pub name: Option<String>,
+    pub matchers: Vec<Matcher>,
+    pub range: TimeRange,
+}
+
+#[derive(Message)]
+#[rtype(result = "Vec<Labels>")]
+pub struct TenantSeries {
+    pub groups: Vec<Vec<Matcher>>,
+    pub range: TimeRange,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TenantCounters {
+    pub streams: usize,
+    pub streams_created: u64,
+    pub fingerprint_collisions: u64,
+}
+
+struct StreamMeta {
+    labels: Labels,
+    min_ts: i64,
+    max_ts: i64,
+}
+
+pub struct TenantActor {
+    tenant: Arc<str>,
+    shards: Vec<Addr<StreamShardActor>>,
+    streams: HashMap<Fingerprint, StreamMeta>,
+    /// label name -> value -> fingerprints
+    postings: HashMap<String, HashMap<String, Vec<Fingerprint>>>,
+    /// label sets whose natural fingerprint was taken by another set
+    remapped: HashMap<Labels, Fingerprint>,
+    counters: TenantCounters,
+}
+
+impl TenantActor {
+    pub fn new(tenant: Arc<str>, shards: Vec<Addr<StreamShardActor>>) -> Self {
+        TenantActor {
+            tenant,
+            shards,
+            streams: HashMap::new(),
+            postings: HashMap::new(),
+            remapped: HashMap::new(),
+            counters: TenantCounters::default(),
+        }
+    }
+
+    /// The fingerprint a label set is stored under, creating the stream if new.
+    fn resolve(&mut self, labels: &Labels, natural: Fingerprint) -> Fingerprint {
+        if let Some(m) = self.streams.get(&natural) {
+            if m.labels == *labels {
+                return natural;
+            }
+            if let Some(fp) = self.remapped.get(labels) {
+                return *fp;
+            }
+            self.counters.fingerprint_collisions += 1;
+            let mut fp = natural.wrapping_add(1);
+            while self.streams.contains_key(&fp) {
+                fp = fp.wrapping_add(1);
+            }
+            self.remapped.insert(labels.clone(), fp);
+            self.create(labels, fp);
+            return fp;
+        }
+        self.create(labels, natural);
+        natural
+    }
+
+    fn create(&mut self, labels: &Labels, fp: Fingerprint) {
+        for (n, v) in labels.pairs() {
+            self.postings.entry(n.clone()).or_default().entry(v.clone()).or_default().push(fp);
+        }
+        self.streams.insert(fp, StreamMeta { labels: labels.clone(), min_ts: i64::MAX, max_ts: i64::MIN });
+        self.counters.streams_created += 1;
+        metrics().memory_streams.with_label_values(&[&self.tenant]).inc();
+        metrics().streams_created.with_label_values(&[&self.tenant]).inc();
+    }
+
+    fn push(&mut self, msg: TenantPush) -> ResponseFuture<Result<PushOutcome, IngesterError>> {
+        let n = self.shards.len();
+        let mut per_shard: Vec<Vec<StreamPush>> = (0..n).map(|_| Vec::new()).collect();
+        for mut sp in msg.streams {
+            sp.fingerprint = self.resolve(&sp.labels, sp.fingerprint);
+            if let Some(m) = self.streams.get_mut(&sp.fingerprint) {
+                for e in &sp.entries {
+                    m.min_ts = m.min_ts.min(e.ts);
+                    m.max_ts = m.max_ts.max(e.ts);
+                }
+            }
+            per_shard[(sp.fingerprint % n as u64) as usize].push(sp);
+        }
+        let sends: Vec<_> = per_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(i, streams)| self.shards[i].send(Append { streams }))
+            .collect();
+        Box::pin(async move {
+            let mut out = PushOutcome::default();
+            for r in join_all(sends).await {
+                out.merge(r.map_err(|e| IngesterError::Unavailable(e.to_string()))?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Streams matching every matcher whose time bounds overlap `[start, end]`.
+    fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Vec<Fingerprint> {
+        let candidates: Vec<Fingerprint> = matchers
+            .iter()
+            .filter(|m| m.op == MatchOp::Eq && !m.value.is_empty())
+            .map(|m| self.postings.get(&m.name).and_then(|vals| vals.get(&m.value)).map(Vec::as_slice).unwrap_or(&[]))
+            .min_by_key(|fps| fps.len())
+            .map(<[Fingerprint]>::to_vec)
+            .unwrap_or_else(|| self.streams.keys().copied().collect());
+        candidates
+            .into_iter()
+            .filter(|fp| {
+                self.streams.get(fp).is_some_and(|m| {
+                    m.max_ts >= start && m.min_ts <= end && crate::logql::matcher::matches_all(matchers, &m.labels)
+                })
+            })
+            .collect()
+    }
+
+    fn logs(&self, msg: TenantLogs) -> ResponseFuture<Result<LogResult, IngesterError>> {
+        let fps = self.select(&msg.req.expr.matchers, msg.req.start, msg.req.end.saturating_sub(1));
+        let n = self.shards.len();
+        let mut per_shard: Vec<Vec<Fingerprint>> = (0..n).map(|_| Vec::new()).collect();
+        for fp in fps {
+            per_shard[(fp % n as u64) as usize].push(fp);
+        }
+        let sends: Vec<_> = per_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(i, fingerprints)| self.shards[i].send(QueryStreams { fingerprints, req: msg.req.clone() }))
+            .collect();
+        Box::pin(async move {
+            let mut out = LogResult::default();
+            for r in join_all(sends).await {
+                let r = r.map_err(|e| IngesterError::Unavailable(e.to_string()))?.map_err(IngesterError::Chunk)?;
+                out.streams.extend(r.streams);
+                out.stats.add(r.stats);
+            }
+            Ok(out)
+        })
+    }
+
+    fn labels(&self, msg: TenantLabels) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        let r = &msg.range;
+        let fps = self.select(&msg.matchers, r.start, r.end);
+        for fp in fps {
+            let Some(m) = self.streams.get(&fp) else { continue };
+            match &msg.name {
+                None => out.extend(m.labels.pairs().iter().map(|(n, _)| n.clone())),
+                Some(name) => out.extend(m.labels.get(name).map(str::to_string)),
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    fn series(&self, msg: TenantSeries) -> Vec<Labels> {
+        let r = &msg.range;
+        let mut out: Vec<Labels> = self
+            .streams
+            .values()
+            .filter(|m| m.max_ts >= r.start && m.min_ts <= r.end && matches_any_group(&msg.groups, &m.labels))
+            .map(|m| m.labels.clone())
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl Actor for TenantActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(256);
+    }
+}
+
+impl Handler<TenantPush> for TenantActor {
+    type Result = ResponseFuture<Result<PushOutcome, IngesterError>>;
+    fn handle(&mut self, msg: TenantPush, _: &mut Context<Self>) -> Self::Result {
+        self.push(msg)
+    }
+}
+
+impl Handler<TenantLogs> for TenantActor {
+    type Result = ResponseFuture<Result<LogResult, IngesterError>>;
+    fn handle(&mut self, msg: TenantLogs, _: &mut Context<Self>) -> Self::Result {
+        self.logs(msg)
+    }
+}
+
+impl Handler<TenantLabels> for TenantActor {
+    type Result = MessageResult<TenantLabels>;
+    fn handle(&mut self, msg: TenantLabels, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.labels(msg))
+    }
+}
+
+impl Handler<TenantSeries> for TenantActor {
+    type Result = MessageResult<TenantSeries>;
+    fn handle(&mut self, msg: TenantSeries, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.series(msg))
+    }
+}
+
+impl Handler<Observe<TenantCounters>> for TenantActor {
+    type Result = MessageResult<Observe<TenantCounters>>;
+    fn handle(&mut self, _: Observe<TenantCounters>, _: &mut Context<Self>) -> Self::Result {
+        self.counters.streams = self.streams.len();
+        MessageResult(self.counters.clone())
+    }
+}

@@ -1,0 +1,30 @@
+//! The HTTP API (actix-web): Loki's push, query, label and series endpoints plus
+//! the operational ones. Handlers parse, call a service, render; no business logic.
+//!
+//! `node` builds an [`AppState`] holding whichever services the running targets
+//! provide and mounts [`configure`]; endpoints of absent services are not routed.
+
+pub mod error;
+pub mod ops;
+pub mod params;
+pub mod push;
+pub mod query;
+pub mod render;
+pub mod state;
+pub mod tenant;
+
+use actix_web::web;
+
+pub use error::ApiError;
+pub use state::{AppState, ServiceState, ServiceStates};
+
+/// Mounts every route the state's services support.
+pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
+    ops::configure(cfg);
+    if state.distributor.is_some() {
+        push::configure(cfg);
+    }
+    if state.querier.is_some() {
+        query::configure(cfg);
+    }
+}

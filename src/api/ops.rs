@@ -1,0 +1,88 @@
+//! Operational endpoints served by every target: /ready, /metrics, /services,
+//! /config, build info and format_query.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::params::Params;
+use super::state::{AppState, ServiceState};
+use crate::config::Config;
+use crate::logql::{parse, Expr};
+use crate::metrics::metrics;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ready", web::get().to(ready))
+        .route("/metrics", web::get().to(prom_metrics))
+        .route("/services", web::get().to(services))
+        .route("/config", web::get().to(config))
+        .route("/loki/api/v1/status/buildinfo", web::get().to(buildinfo))
+        .route("/loki/api/v1/format_query", web::get().to(format_query))
+        .route("/loki/api/v1/format_query", web::post().to(format_query));
+}
+
+fn text(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(body)
+}
+
+async fn ready(st: web::Data<AppState>) -> HttpResponse {
+    let snap = st.services.snapshot();
+    if snap.iter().any(|(_, s)| matches!(s, ServiceState::Stopping | ServiceState::Terminated)) {
+        return text(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "Application is stopping\n".into());
+    }
+    let not_running: Vec<_> = snap.iter().filter(|(_, s)| *s != ServiceState::Running).collect();
+    if not_running.is_empty() && !snap.is_empty() {
+        return text(actix_web::http::StatusCode::OK, "ready\n".into());
+    }
+    let mut body = String::from("Some services are not Running:\n");
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for (_, s) in &not_running {
+        match counts.iter_mut().find(|(n, _)| *n == s.as_str()) {
+            Some(c) => c.1 += 1,
+            None => counts.push((s.as_str(), 1)),
+        }
+    }
+    for (n, c) in counts {
+        body.push_str(&format!("{n}: {c}\n"));
+    }
+    text(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, body)
+}
+
+async fn prom_metrics() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics().render())
+}
+
+async fn services(st: web::Data<AppState>) -> HttpResponse {
+    let body: String = st.services.snapshot().iter().map(|(n, s)| format!("{n} => {}\n", s.as_str())).collect();
+    text(actix_web::http::StatusCode::OK, body)
+}
+
+async fn config(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
+    let mode = Params::parse(req.query_string(), None).ok().and_then(|p| p.get("mode").map(str::to_string));
+    let body = match mode.as_deref() {
+        Some("defaults") => Config::default().to_yaml(),
+        _ => st.config.to_yaml(),
+    };
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(body)
+}
+
+async fn buildinfo() -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "version": crate::VERSION,
+        "revision": option_env!("SKALD_REVISION").unwrap_or(""),
+        "branch": "",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": "",
+    }))
+}
+
+async fn format_query(req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let p = match Params::parse(req.query_string(), Some(&body[..])) {
+        Ok(p) => p,
+        Err(e) => return HttpResponse::BadRequest().json(json!({"status": "invalid-query", "error": e.msg})),
+    };
+    match parse(p.get("query").unwrap_or("")) {
+        Ok(Expr::Log(l)) => HttpResponse::Ok().json(json!({"status": "success", "data": l.to_string()})),
+        Err(e) => HttpResponse::BadRequest().json(json!({"status": "invalid-query", "error": e.to_string()})),
+    }
+}

@@ -1,0 +1,225 @@
+//! Query endpoints: query_range, query (instant), labels, label values, series.
+//! Every endpoint answers GET and POST (form body), as Loki does.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::params::Params;
+use super::render::{stats_json, streams_json, CATEGORIZE_LABELS, ENCODING_FLAGS_HEADER};
+use super::state::AppState;
+use super::tenant::tenant_of;
+use crate::actors::ingester::{LogRequest, TimeRange};
+use crate::logql::{parse, parse_selector, Expr, Matcher};
+use crate::model::time::{format_prom_duration, go_duration, parse_duration_ns};
+use crate::querier::Querier;
+
+const MAX_POINTS: i64 = 11_000;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for (path, handler) in [
+        ("/loki/api/v1/query_range", Handler::QueryRange),
+        ("/loki/api/v1/query", Handler::Instant),
+        ("/loki/api/v1/labels", Handler::Labels),
+        ("/loki/api/v1/label", Handler::Labels),
+        ("/loki/api/v1/label/{name}/values", Handler::LabelValues),
+        ("/loki/api/v1/series", Handler::Series),
+    ] {
+        let h = move |req: HttpRequest, body: web::Bytes, st: web::Data<AppState>| dispatch(handler, req, body, st);
+        cfg.route(path, web::get().to(h)).route(path, web::post().to(h));
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Handler {
+    QueryRange,
+    Instant,
+    Labels,
+    LabelValues,
+    Series,
+}
+
+async fn dispatch(
+    h: Handler,
+    req: HttpRequest,
+    body: web::Bytes,
+    st: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = tenant_of(&req, &st.config)?;
+    let is_form = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let params = Params::parse(req.query_string(), is_form.then_some(&body[..]))?;
+    let q = st.querier.as_ref().ok_or_else(|| ApiError::new(404, "this process runs no querier"))?;
+    let value = match h {
+        Handler::QueryRange => query_range(&req, &st, q, &tenant, &params).await?,
+        Handler::Instant => instant(&params)?,
+        Handler::Labels => labels(q, &tenant, &params, None).await?,
+        Handler::LabelValues => {
+            let name = req.match_info().get("name").unwrap_or_default().to_string();
+            labels(q, &tenant, &params, Some(&name)).await?
+        }
+        Handler::Series => series(q, &tenant, &params).await?,
+    };
+    Ok(HttpResponse::Ok().content_type("application/json; charset=UTF-8").body(value.to_string()))
+}
+
+/// `step` as float seconds or a duration; default `max(floor(range/250s), 1s)`.
+fn step_ns(p: &Params, start: i64, end: i64) -> Result<i64, ApiError> {
+    let step = match p.get("step") {
+        None => (((end - start) / 1_000_000_000) / 250).max(1) * 1_000_000_000,
+        Some(s) => match s.parse::<f64>() {
+            Ok(f) => (f * 1e9) as i64,
+            Err(_) => parse_duration_ns(s)
+                .map_err(|_| ApiError::bad_request(format!("cannot parse {s:?} to a valid duration")))?,
+        },
+    };
+    if step <= 0 {
+        return Err(ApiError::bad_request(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    if (end - start) / step > MAX_POINTS {
+        return Err(ApiError::bad_request(
+            "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter",
+        ));
+    }
+    Ok(step)
+}
+
+async fn query_range(
+    req: &HttpRequest,
+    st: &AppState,
+    q: &Querier,
+    tenant: &str,
+    p: &Params,
+) -> Result<Value, ApiError> {
+    let started = Instant::now();
+    let query = p.query()?;
+    let (start, end) = p.bounds()?;
+    if end < start {
+        return Err(ApiError::bad_request("end timestamp must not be before or equal to start time"));
+    }
+    let limit = p.limit()?;
+    let direction = p.direction()?;
+    step_ns(p, start, end)?;
+    let interval_ns = match p.get("interval") {
+        None => 0,
+        Some(s) => {
+            let v = match s.parse::<f64>() {
+                Ok(f) => (f * 1e9) as i64,
+                Err(_) => parse_duration_ns(s)
+                    .map_err(|_| ApiError::bad_request(format!("cannot parse {s:?} to a valid duration")))?,
+            };
+            if v < 0 {
+                return Err(ApiError::bad_request("interval must be >= 0"));
+            }
+            v
+        }
+    };
+    let Expr::Log(expr) = parse(query)?;
+    let limits = &st.config.limits_config;
+    if limit > limits.max_entries_limit_per_query && limits.max_entries_limit_per_query > 0 {
+        return Err(ApiError::bad_request(format!(
+            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {})",
+            limits.max_entries_limit_per_query
+        )));
+    }
+    check_query_length(st, start, end)?;
+    if expr.matchers.len() > limits.max_streams_matchers_per_query {
+        return Err(ApiError::bad_request(format!(
+            "max streams matchers per query exceeded, matchers-count > limit ({} > {})",
+            expr.matchers.len(),
+            limits.max_streams_matchers_per_query
+        )));
+    }
+    let r =
+        q.select_logs(tenant, LogRequest { expr: Arc::new(expr), start, end, limit, direction, interval_ns }).await?;
+    let categorize = req
+        .headers()
+        .get(ENCODING_FLAGS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|f| f.trim() == CATEGORIZE_LABELS));
+    let returned: usize = r.streams.iter().map(|s| s.entries.len()).sum();
+    let stats = stats_json(started.elapsed().as_secs_f64(), returned, &r.stats, returned);
+    let mut data = json!({"resultType": "streams", "result": streams_json(&r.streams, categorize), "stats": stats});
+    if categorize {
+        data["encodingFlags"] = json!([CATEGORIZE_LABELS]);
+    }
+    Ok(json!({"status": "success", "data": data}))
+}
+
+fn check_query_length(st: &AppState, start: i64, end: i64) -> Result<(), ApiError> {
+    let max = st.config.limits_config.max_query_length;
+    if !max.is_zero() && end - start > max.as_nanos_i64() {
+        return Err(ApiError::bad_request(format!(
+            "the query time range exceeds the limit (query length: {}, limit: {})",
+            go_duration(end - start),
+            format_prom_duration(max.0)
+        )));
+    }
+    Ok(())
+}
+
+fn instant(p: &Params) -> Result<Value, ApiError> {
+    let query = p.query()?;
+    p.limit()?;
+    p.direction()?;
+    match parse(query)? {
+        Expr::Log(_) => Err(ApiError::bad_request(
+            "log queries are not supported as an instant query type, please change your query to a range query type",
+        )),
+    }
+}
+
+/// Matchers of the optional `query` parameter of the labels endpoints.
+fn optional_selector(p: &Params) -> Result<Vec<Matcher>, ApiError> {
+    match p.get("query") {
+        None => Ok(Vec::new()),
+        Some(q) => match parse_selector(q) {
+            Ok(m) => Ok(m),
+            Err(_) => {
+                let Expr::Log(l) = parse(q)?;
+                Ok(l.matchers)
+            }
+        },
+    }
+}
+
+async fn labels(q: &Querier, tenant: &str, p: &Params, name: Option<&str>) -> Result<Value, ApiError> {
+    let (start, end) = p.bounds()?;
+    let matchers = optional_selector(p)?;
+    let range = TimeRange { start, end };
+    let values = match name {
+        None => q.label_names(tenant, matchers, range).await?,
+        Some(n) => q.label_values(tenant, n, matchers, range).await?,
+    };
+    // Loki omits `data` when there is nothing to return.
+    Ok(if values.is_empty() { json!({"status": "success"}) } else { json!({"status": "success", "data": values}) })
+}
+
+async fn series(q: &Querier, tenant: &str, p: &Params) -> Result<Value, ApiError> {
+    let (start, end) = p.bounds()?;
+    let mut raw = p.all("match[]");
+    raw.extend(p.all("match"));
+    let groups = raw
+        .into_iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| parse_selector(s).map_err(ApiError::from))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .collect::<Vec<_>>();
+    // `{}` in any group selects every series.
+    let groups = if groups.iter().any(Vec::is_empty) { Vec::new() } else { groups };
+    let series = q.series(tenant, groups, TimeRange { start, end }).await?;
+    let data: Vec<Value> = series
+        .iter()
+        .map(|l| Value::Object(l.pairs().iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()))
+        .collect();
+    Ok(json!({"status": "success", "data": data}))
+}

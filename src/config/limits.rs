@@ -1,0 +1,67 @@
+//! Per-tenant limits (`limits_config`), with Loki's defaults.
+//!
+//! The distributor validates pushes against these, the ingester applies the
+//! ordering window, and the query API checks query limits. Runtime per-tenant
+//! overrides come with the multi-tenancy work; today every tenant shares them.
+
+use serde::{Deserialize, Serialize};
+
+use super::units::{ByteSize, Dur};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    pub max_label_name_length: usize,
+    pub max_label_value_length: usize,
+    pub max_label_names_per_series: usize,
+    pub max_line_size: ByteSize,
+    pub max_line_size_truncate: bool,
+    pub reject_old_samples: bool,
+    pub reject_old_samples_max_age: Dur,
+    pub creation_grace_period: Dur,
+    pub allow_structured_metadata: bool,
+    pub max_structured_metadata_size: ByteSize,
+    pub max_structured_metadata_entries_count: usize,
+    pub discover_service_name: Vec<String>,
+    pub max_entries_limit_per_query: usize,
+    pub max_query_length: Dur,
+    pub max_streams_matchers_per_query: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_label_name_length: 1024,
+            max_label_value_length: 2048,
+            max_label_names_per_series: 15,
+            max_line_size: ByteSize(256_000),
+            max_line_size_truncate: false,
+            reject_old_samples: true,
+            reject_old_samples_max_age: Dur::secs(7 * 86400),
+            creation_grace_period: Dur::secs(600),
+            allow_structured_metadata: true,
+            max_structured_metadata_size: ByteSize(64_000),
+            max_structured_metadata_entries_count: 128,
+            discover_service_name: [
+                "service",
+                "app",
+                "application",
+                "app_name",
+                "name",
+                "app_kubernetes_io_name",
+                "container",
+                "container_name",
+                "k8s_container_name",
+                "component",
+                "workload",
+                "job",
+                "k8s_job_name",
+            ]
+            .map(String::from)
+            .to_vec(),
+            max_entries_limit_per_query: 5000,
+            max_query_length: Dur::secs(721 * 3600),
+            max_streams_matchers_per_query: 1000,
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The configuration sections Skald acts on, in Loki's section and key names.
+//!
+//! Every field here changes Skald's behaviour; keys Loki has that Skald does not act
+//! on yet are listed in `loki_keys.txt` and only warned about (see `schema.rs`).
+//! Defaults are Loki's unless a comment says otherwise.
+
+use serde::{Deserialize, Serialize};
+
+use super::limits::Limits;
+use super::units::{comma_list, ByteSize, Dur};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    #[serde(deserialize_with = "comma_list")]
+    pub target: Vec<String>,
+    pub auth_enabled: bool,
+    pub no_auth_tenant: String,
+    pub server: ServerConfig,
+    pub common: CommonConfig,
+    pub distributor: DistributorConfig,
+    pub ingester: IngesterConfig,
+    pub limits_config: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            target: vec!["all".into()],
+            auth_enabled: true,
+            no_auth_tenant: "fake".into(),
+            server: ServerConfig::default(),
+            common: CommonConfig::default(),
+            distributor: DistributorConfig::default(),
+            ingester: IngesterConfig::default(),
+            limits_config: Limits::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    pub http_listen_address: String,
+    pub http_listen_port: u16,
+    pub grpc_listen_address: String,
+    pub grpc_listen_port: u16,
+    pub log_level: String,
+    pub grpc_server_max_recv_msg_size: ByteSize,
+    pub grpc_server_max_send_msg_size: ByteSize,
+    pub graceful_shutdown_timeout: Dur,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            http_listen_address: String::new(),
+            http_listen_port: 3100,
+            grpc_listen_address: String::new(),
+            grpc_listen_port: 9095,
+            log_level: "info".into(),
+            grpc_server_max_recv_msg_size: ByteSize(4 << 20),
+            grpc_server_max_send_msg_size: ByteSize(4 << 20),
+            graceful_shutdown_timeout: Dur::secs(30),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommonConfig {
+    /// Root of every local directory. Skald's default when unset is `./data`
+    /// (Loki has no default); the embedded single binary keeps everything there.
+    pub path_prefix: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DistributorConfig {
+    pub max_recv_msg_size: ByteSize,
+    pub max_decompressed_size: ByteSize,
+}
+
+impl Default for DistributorConfig {
+    fn default() -> Self {
+        DistributorConfig { max_recv_msg_size: ByteSize(100 << 20), max_decompressed_size: ByteSize(5_242_880_000) }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngesterConfig {
+    pub chunk_target_size: ByteSize,
+    pub chunk_block_size: ByteSize,
+    pub chunk_encoding: String,
+    pub max_chunk_age: Dur,
+    pub chunk_idle_period: Dur,
+    pub flush_check_period: Dur,
+}
+
+impl Default for IngesterConfig {
+    fn default() -> Self {
+        IngesterConfig {
+            chunk_target_size: ByteSize(1_572_864),
+            chunk_block_size: ByteSize(262_144),
+            chunk_encoding: "gzip".into(),
+            max_chunk_age: Dur::secs(7200),
+            chunk_idle_period: Dur::secs(1800),
+            flush_check_period: Dur::secs(30),
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The distributor: decodes push bodies (`decode`), validates them against the
+//! tenant's limits (`validate`) and hands the valid streams to the ingester.
+//!
+//! Called by the HTTP push handlers and the gRPC Pusher service. It holds only a
+//! `Recipient<Push>`, so the ingester behind it may be local or (later) remote.
+
+pub mod decode;
+pub mod validate;
+
+use std::sync::Arc;
+
+use actix::Recipient;
+
+use crate::actors::ingester::Push;
+use crate::config::{DistributorConfig, Limits};
+use crate::metrics::metrics;
+pub use decode::{decode_push, PushBody, RawStream};
+pub use validate::GroupedErrors;
+
+/// A push failure with the HTTP status Loki would answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    NoStreams(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl PushError {
+    pub fn status(&self) -> u16 {
+        match self {
+            PushError::BadRequest(_) => 400,
+            PushError::TooLarge(_) => 413,
+            PushError::NoStreams(_) => 422,
+            PushError::Unavailable(_) => 503,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Distributor {
+    ingester: Recipient<Push>,
+    limits: Arc<Limits>,
+    cfg: DistributorConfig,
+}
+
+impl Distributor {
+    pub fn new(ingester: Recipient<Push>, limits: Arc<Limits>, cfg: DistributorConfig) -> Self {
+        Distributor { ingester, limits, cfg }
+    }
+
+    pub fn config(&self) -> &DistributorConfig {
+        &self.cfg
+    }
+
+    /// Validates and writes decoded streams. Valid streams are written even when
+    /// others are rejected; the rejections then come back as one 400.
+    pub async fn push(&self, tenant: &str, streams: Vec<RawStream>) -> Result<(), PushError> {
+        if streams.is_empty() {
+            return Err(PushError::NoStreams("error at least one valid stream is required for ingestion".into()));
+        }
+        let (lines, bytes) = streams.iter().fold((0u64, 0u64), |(l, b), s| {
+            (
+                l + s.entries.len() as u64,
+                b + s.entries.iter().map(|e| (e.line.len() + e.metadata_size()) as u64).sum::<u64>(),
+            )
+        });
+        metrics().lines_received.with_label_values(&[tenant]).inc_by(lines);
+        metrics().bytes_received.with_label_values(&[tenant]).inc_by(bytes);
+
+        let mut errors = GroupedErrors::default();
+        let valid = validate::validate(tenant, streams, &self.limits, crate::model::time::now_ns(), &mut errors);
+        if !valid.is_empty() {
+            let outcome = self
+                .ingester
+                .send(Push { tenant: tenant.to_string(), streams: valid })
+                .await
+                .map_err(|e| PushError::Unavailable(e.to_string()))?
+                .map_err(|e| PushError::Unavailable(e.to_string()))?;
+            if let Some(last) = outcome.errors.last() {
+                // Loki returns the ingester's text for the rejected stream as is.
+                return Err(PushError::BadRequest(last.clone()));
+            }
+        }
+        match errors.render() {
+            Some(msg) => Err(PushError::BadRequest(msg)),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Prometheus metrics with Loki's names, so Loki's dashboards and alerts carry over.
+//!
+//! One process-wide registry; components record through [`metrics()`] and
+//! `GET /metrics` renders it.
+
+use std::sync::OnceLock;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub lines_received: IntCounterVec,
+    pub bytes_received: IntCounterVec,
+    pub discarded_samples: IntCounterVec,
+    pub discarded_bytes: IntCounterVec,
+    pub memory_streams: IntGaugeVec,
+    pub streams_created: IntCounterVec,
+    pub memory_chunks: IntGauge,
+    pub chunks_created: IntCounter,
+    pub request_duration: HistogramVec,
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let r = Registry::new();
+        let memory_streams = IntGaugeVec::new(
+            Opts::new("loki_ingester_memory_streams", "The total number of streams in memory per tenant."),
+            &["tenant"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(memory_streams.clone())).expect("unique metric");
+        let memory_chunks = IntGauge::new("loki_ingester_memory_chunks", "The total number of chunks in memory.")
+            .expect("valid metric");
+        r.register(Box::new(memory_chunks.clone())).expect("unique metric");
+        let chunks_created = IntCounter::new(
+            "loki_ingester_chunks_created_total",
+            "The total number of chunks created in the ingester.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(chunks_created.clone())).expect("unique metric");
+        let request_duration = HistogramVec::new(
+            HistogramOpts::new("loki_request_duration_seconds", "Time (in seconds) spent serving HTTP requests.")
+                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0]),
+            &["method", "route", "status_code", "ws"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(request_duration.clone())).expect("unique metric");
+        let build = IntGaugeVec::new(
+            Opts::new("loki_build_info", "A metric with a constant '1' value labeled by version and revision."),
+            &["version", "revision", "branch", "goversion"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(build.clone())).expect("unique metric");
+        build.with_label_values(&[crate::VERSION, "", "", "rust"]).set(1);
+        Metrics {
+            lines_received: counter_vec(
+                &r,
+                "loki_distributor_lines_received_total",
+                "The total number of lines received per tenant.",
+                &["tenant"],
+            ),
+            bytes_received: counter_vec(
+                &r,
+                "loki_distributor_bytes_received_total",
+                "The total number of uncompressed bytes received per tenant.",
+                &["tenant"],
+            ),
+            discarded_samples: counter_vec(
+                &r,
+                "loki_discarded_samples_total",
+                "The total number of samples that were discarded.",
+                &["reason", "tenant"],
+            ),
+            discarded_bytes: counter_vec(
+                &r,
+                "loki_discarded_bytes_total",
+                "The total number of bytes that were discarded.",
+                &["reason", "tenant"],
+            ),
+            streams_created: counter_vec(
+                &r,
+                "loki_ingester_streams_created_total",
+                "The total number of streams created per tenant.",
+                &["tenant"],
+            ),
+            registry: r,
+            memory_streams,
+            memory_chunks,
+            chunks_created,
+            request_duration,
+        }
+    }
+
+    pub fn discard(&self, reason: &str, tenant: &str, samples: u64, bytes: u64) {
+        self.discarded_samples.with_label_values(&[reason, tenant]).inc_by(samples);
+        self.discarded_bytes.with_label_values(&[reason, tenant]).inc_by(bytes);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+pub fn metrics() -> &'static Metrics {
+    static M: OnceLock<Metrics> = OnceLock::new();
+    M.get_or_init(Metrics::new)
+}

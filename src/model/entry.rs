@@ -1,0 +1,44 @@
+//! Log entries and the per-stream batches that travel from distributor to ingester.
+
+use bytes::Bytes;
+
+use super::labels::{Fingerprint, Labels};
+
+/// One log line with its timestamp (Unix nanoseconds) and structured metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub ts: i64,
+    /// UTF-8 text (checked by the distributor); `Bytes` so decoding can slice the request.
+    pub line: Bytes,
+    pub metadata: Vec<(String, String)>,
+}
+
+impl Entry {
+    pub fn new(ts: i64, line: impl Into<Bytes>) -> Entry {
+        Entry { ts, line: line.into(), metadata: Vec::new() }
+    }
+
+    pub fn line_str(&self) -> &str {
+        // The distributor only admits valid UTF-8; fall back to a lossy view for safety.
+        std::str::from_utf8(&self.line).unwrap_or("")
+    }
+
+    /// Bytes counted against size limits and `bytes_over_time`: line plus metadata.
+    pub fn metadata_size(&self) -> usize {
+        self.metadata.iter().map(|(n, v)| n.len() + v.len()).sum()
+    }
+}
+
+/// Entries for one stream, validated and ready for an ingester.
+#[derive(Clone, Debug)]
+pub struct StreamPush {
+    pub labels: Labels,
+    pub fingerprint: Fingerprint,
+    pub entries: Vec<Entry>,
+}
+
+impl StreamPush {
+    pub fn new(labels: Labels, entries: Vec<Entry>) -> StreamPush {
+        StreamPush { fingerprint: labels.fingerprint(), labels, entries }
+    }
+}

@@ -1,0 +1,115 @@
+//! The gRPC server (tonic, on its own multi-thread tokio runtime): Loki's
+//! `logproto.Pusher` service in front of the distributor.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::sync::oneshot;
+use tonic::{Request, Response, Status};
+
+use crate::config::Config;
+use crate::distributor::decode::from_proto_stream;
+use crate::distributor::{Distributor, PushError};
+use crate::proto::logproto::pusher_server::{Pusher, PusherServer};
+use crate::proto::logproto::{PushRequest, PushResponse};
+
+pub struct GrpcServer {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GrpcServer {
+    pub fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct PusherService {
+    distributor: Distributor,
+    cfg: Arc<Config>,
+}
+
+#[tonic::async_trait]
+impl Pusher for PusherService {
+    async fn push(&self, req: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
+        let tenant = if self.cfg.auth_enabled {
+            req.metadata()
+                .get("x-scope-orgid")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .ok_or_else(|| Status::unauthenticated("no org id"))?
+        } else {
+            self.cfg.no_auth_tenant.clone()
+        };
+        crate::api::tenant::validate_tenant_id(&tenant).map_err(Status::invalid_argument)?;
+        let streams = req
+            .into_inner()
+            .streams
+            .into_iter()
+            .map(from_proto_stream)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(to_status)?;
+        self.distributor.push(&tenant, streams).await.map_err(to_status)?;
+        Ok(Response::new(PushResponse {}))
+    }
+}
+
+fn to_status(e: PushError) -> Status {
+    match e {
+        PushError::BadRequest(m) | PushError::NoStreams(m) => Status::invalid_argument(m),
+        PushError::TooLarge(m) => Status::resource_exhausted(m),
+        PushError::Unavailable(m) => Status::unavailable(m),
+    }
+}
+
+/// Binds the gRPC port now (so a taken port fails start-up) and serves on a thread.
+pub fn start(cfg: &Arc<Config>, distributor: Option<Distributor>) -> anyhow::Result<GrpcServer> {
+    let addr = if cfg.server.grpc_listen_address.is_empty() { "0.0.0.0" } else { &cfg.server.grpc_listen_address };
+    let listener = TcpListener::bind((addr, cfg.server.grpc_listen_port))
+        .with_context(|| format!("binding gRPC to {addr}:{}", cfg.server.grpc_listen_port))?;
+    listener.set_nonblocking(true)?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let cfg = cfg.clone();
+    let thread = std::thread::Builder::new().name("grpc".into()).spawn(move || {
+        let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the gRPC runtime");
+                return;
+            }
+        };
+        rt.block_on(async move {
+            let listener = match tokio::net::TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, "gRPC listener");
+                    return;
+                }
+            };
+            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            let max_recv = cfg.server.grpc_server_max_recv_msg_size.0 as usize;
+            let max_send = cfg.server.grpc_server_max_send_msg_size.0 as usize;
+            let pusher = distributor.map(|d| {
+                PusherServer::new(PusherService { distributor: d, cfg: cfg.clone() })
+                    .max_decoding_message_size(max_recv)
+                    .max_encoding_message_size(max_send)
+            });
+            let res = tonic::transport::Server::builder()
+                .add_optional_service(pusher)
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(e) = res {
+                tracing::error!(error = %e, "gRPC server failed");
+            }
+        });
+    })?;
+    Ok(GrpcServer { stop: Some(tx), thread: Some(thread) })
+}

@@ -1,0 +1,241 @@
+//! Raw entry encoding, the uncompressed head block and compressed blocks.
+//!
+//! An entry in a block's raw bytes: timestamp (i64 LE), line length (uvarint), line,
+//! metadata pair count (uvarint), then for each pair name length, name, value
+//! length, value. Entries in a cut block are sorted by timestamp.
+
+use bytes::Bytes;
+
+use super::{ChunkError, Encoding};
+use crate::model::Entry;
+
+/// A decoded entry borrowing the block's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    pub ts: i64,
+    pub line: &'a [u8],
+    meta: &'a [u8],
+    meta_count: usize,
+}
+
+impl<'a> EntryRef<'a> {
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        let mut out = Vec::with_capacity(self.meta_count);
+        let mut pos = 0;
+        for _ in 0..self.meta_count {
+            let (Some(n), Some(v)) = (read_bytes(self.meta, &mut pos), read_bytes(self.meta, &mut pos)) else {
+                break;
+            };
+            out.push((String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned()));
+        }
+        out
+    }
+
+    pub fn to_entry(&self) -> Entry {
+        Entry { ts: self.ts, line: Bytes::copy_from_slice(self.line), metadata: self.metadata() }
+    }
+}
+
+pub fn encode_entry(buf: &mut Vec<u8>, ts: i64, line: &[u8], metadata: &[(String, String)]) {
+    buf.extend_from_slice(&ts.to_le_bytes());
+    put_uvarint(buf, line.len() as u64);
+    buf.extend_from_slice(line);
+    put_uvarint(buf, metadata.len() as u64);
+    for (n, v) in metadata {
+        put_uvarint(buf, n.len() as u64);
+        buf.extend_from_slice(n.as_bytes());
+        put_uvarint(buf, v.len() as u64);
+        buf.extend_from_slice(v.as_bytes());
+    }
+}
+
+fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+fn read_uvarint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        v |= ((byte & 0x7f) as u64) << shift;
+        if byte < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn read_bytes<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
+    let n = read_uvarint(b, pos)? as usize;
+    let s = b.get(*pos..pos.checked_add(n)?)?;
+    *pos += n;
+    Some(s)
+}
+
+/// Iterates the entries of raw block bytes; stops (with `corrupt` set) on bad data.
+pub struct RawIter<'a> {
+    b: &'a [u8],
+    pos: usize,
+    pub corrupt: bool,
+}
+
+impl<'a> RawIter<'a> {
+    pub fn new(b: &'a [u8]) -> Self {
+        RawIter { b, pos: 0, corrupt: false }
+    }
+}
+
+impl<'a> Iterator for RawIter<'a> {
+    type Item = EntryRef<'a>;
+    fn next(&mut self) -> Option<EntryRef<'a>> {
+        if self.pos >= self.b.len() || self.corrupt {
+            return None;
+        }
+        let r = (|| {
+            let ts = i64::from_le_bytes(self.b.get(self.pos..self.pos + 8)?.try_into().ok()?);
+            self.pos += 8;
+            let line = read_bytes(self.b, &mut self.pos)?;
+            let meta_count = read_uvarint(self.b, &mut self.pos)? as usize;
+            let meta_start = self.pos;
+            for _ in 0..meta_count {
+                read_bytes(self.b, &mut self.pos)?;
+                read_bytes(self.b, &mut self.pos)?;
+            }
+            Some(EntryRef { ts, line, meta: &self.b[meta_start..self.pos], meta_count })
+        })();
+        if r.is_none() {
+            self.corrupt = true;
+        }
+        r
+    }
+}
+
+/// The block being appended to, uncompressed.
+#[derive(Debug, Default)]
+pub struct HeadBlock {
+    pub raw: Vec<u8>,
+    pub count: u32,
+    pub min_ts: i64,
+    pub max_ts: i64,
+    /// False once an entry arrived older than the newest one: sort at cut time.
+    pub sorted: bool,
+}
+
+impl HeadBlock {
+    pub fn append(&mut self, ts: i64, line: &[u8], metadata: &[(String, String)]) {
+        if self.count == 0 {
+            self.min_ts = ts;
+            self.max_ts = ts;
+            self.sorted = true;
+        } else {
+            if ts < self.max_ts {
+                self.sorted = false;
+            }
+            self.min_ts = self.min_ts.min(ts);
+            self.max_ts = self.max_ts.max(ts);
+        }
+        encode_entry(&mut self.raw, ts, line, metadata);
+        self.count += 1;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn iter(&self) -> RawIter<'_> {
+        RawIter::new(&self.raw)
+    }
+
+    /// True when an entry with exactly this timestamp and line is already here.
+    pub fn contains(&self, ts: i64, line: &[u8]) -> bool {
+        self.count > 0 && ts >= self.min_ts && ts <= self.max_ts && self.iter().any(|e| e.ts == ts && e.line == line)
+    }
+
+    /// Sorts (if needed), compresses and empties the head block.
+    pub fn cut(&mut self, encoding: Encoding) -> Block {
+        let raw = std::mem::take(&mut self.raw);
+        let raw = if self.sorted { raw } else { sort_raw(&raw) };
+        let block = Block {
+            min_ts: self.min_ts,
+            max_ts: self.max_ts,
+            count: self.count,
+            raw_len: raw.len() as u32,
+            data: Bytes::from(encoding.compress(&raw)),
+        };
+        *self = HeadBlock::default();
+        block
+    }
+}
+
+fn sort_raw(raw: &[u8]) -> Vec<u8> {
+    let mut entries: Vec<EntryRef> = RawIter::new(raw).collect();
+    entries.sort_by_key(|e| e.ts);
+    let mut out = Vec::with_capacity(raw.len());
+    for e in entries {
+        out.extend_from_slice(&e.ts.to_le_bytes());
+        put_uvarint(&mut out, e.line.len() as u64);
+        out.extend_from_slice(e.line);
+        put_uvarint(&mut out, e.meta_count as u64);
+        out.extend_from_slice(e.meta);
+    }
+    out
+}
+
+/// A cut block: time-sorted entries, compressed.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub min_ts: i64,
+    pub max_ts: i64,
+    pub count: u32,
+    pub raw_len: u32,
+    pub data: Bytes,
+}
+
+impl Block {
+    pub fn decompress(&self, encoding: Encoding) -> Result<Vec<u8>, ChunkError> {
+        let raw = encoding.decompress(&self.data, self.raw_len as usize)?;
+        if raw.len() != self.raw_len as usize {
+            return Err(ChunkError::Corrupt("block length mismatch"));
+        }
+        Ok(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_block_round_trip_and_sort() {
+        let mut h = HeadBlock::default();
+        let meta = vec![("trace_id".to_string(), "abc".to_string())];
+        h.append(30, b"c", &[]);
+        h.append(10, b"a", &meta);
+        h.append(20, b"b", &[]);
+        assert!(!h.sorted);
+        assert!(h.contains(10, b"a"));
+        assert!(!h.contains(10, b"x"));
+        let b = h.cut(Encoding::Snappy);
+        assert!(h.is_empty());
+        let raw = b.decompress(Encoding::Snappy).unwrap();
+        #[allow(clippy::type_complexity)]
+        let got: Vec<(i64, Vec<u8>, Vec<(String, String)>)> =
+            RawIter::new(&raw).map(|e| (e.ts, e.line.to_vec(), e.metadata())).collect();
+        assert_eq!(got, vec![(10, b"a".to_vec(), meta), (20, b"b".to_vec(), vec![]), (30, b"c".to_vec(), vec![])]);
+        assert_eq!((b.min_ts, b.max_ts, b.count), (10, 30, 3));
+    }
+
+    #[test]
+    fn truncated_raw_is_flagged() {
+        let mut buf = Vec::new();
+        encode_entry(&mut buf, 1, b"hello", &[]);
+        let mut it = RawIter::new(&buf[..buf.len() - 2]);
+        assert!(it.next().is_none());
+        assert!(it.corrupt);
+    }
+}

@@ -1,0 +1,142 @@
+//! A growing chunk: compressed blocks cut at `chunk_block_size` plus the head block.
+//!
+//! Owned by one stream inside an ingester shard actor; the actor decides when to
+//! close it (`chunk_target_size`, `max_chunk_age`, `chunk_idle_period`).
+
+use super::block::{EntryRef, RawIter};
+use super::{Block, ChunkError, Encoding, HeadBlock};
+
+#[derive(Debug)]
+pub struct MemChunk {
+    encoding: Encoding,
+    block_size: usize,
+    blocks: Vec<Block>,
+    head: HeadBlock,
+    compressed_bytes: usize,
+    pub min_ts: i64,
+    pub max_ts: i64,
+    pub count: u64,
+    pub closed: bool,
+}
+
+impl MemChunk {
+    pub fn new(encoding: Encoding, block_size: usize) -> MemChunk {
+        MemChunk {
+            encoding,
+            block_size,
+            blocks: Vec::new(),
+            head: HeadBlock::default(),
+            compressed_bytes: 0,
+            min_ts: i64::MAX,
+            max_ts: i64::MIN,
+            count: 0,
+            closed: false,
+        }
+    }
+
+    pub fn append(&mut self, ts: i64, line: &[u8], metadata: &[(String, String)]) {
+        self.head.append(ts, line, metadata);
+        self.min_ts = self.min_ts.min(ts);
+        self.max_ts = self.max_ts.max(ts);
+        self.count += 1;
+        if self.head.raw.len() >= self.block_size {
+            self.cut_head();
+        }
+    }
+
+    fn cut_head(&mut self) {
+        if !self.head.is_empty() {
+            let b = self.head.cut(self.encoding);
+            self.compressed_bytes += b.data.len();
+            self.blocks.push(b);
+        }
+    }
+
+    /// Compresses the head block; no more appends are expected.
+    pub fn close(&mut self) {
+        self.cut_head();
+        self.closed = true;
+    }
+
+    /// Compressed bytes plus the uncompressed head: what `chunk_target_size` is compared with.
+    pub fn size(&self) -> usize {
+        self.compressed_bytes + self.head.raw.len()
+    }
+
+    /// Bytes held in memory, including the head block's spare capacity.
+    pub fn memory_bytes(&self) -> usize {
+        self.compressed_bytes + self.head.raw.capacity() + self.blocks.capacity() * std::mem::size_of::<Block>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn blocks(&self) -> usize {
+        self.blocks.len() + usize::from(!self.head.is_empty())
+    }
+
+    /// True when an entry with this timestamp and line is already in the chunk.
+    pub fn contains(&self, ts: i64, line: &[u8]) -> Result<bool, ChunkError> {
+        if self.count == 0 || ts < self.min_ts || ts > self.max_ts {
+            return Ok(false);
+        }
+        if self.head.contains(ts, line) {
+            return Ok(true);
+        }
+        for b in self.blocks.iter().filter(|b| b.min_ts <= ts && ts <= b.max_ts) {
+            let raw = b.decompress(self.encoding)?;
+            if RawIter::new(&raw).any(|e| e.ts == ts && e.line == line) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Calls `f` for every entry with `start <= ts < end`, blocks in time order
+    /// (entries of the head block in arrival order).
+    pub fn for_each_in_range(&self, start: i64, end: i64, mut f: impl FnMut(EntryRef<'_>)) -> Result<(), ChunkError> {
+        if self.count == 0 || self.max_ts < start || self.min_ts >= end {
+            return Ok(());
+        }
+        for b in self.blocks.iter().filter(|b| b.max_ts >= start && b.min_ts < end) {
+            let raw = b.decompress(self.encoding)?;
+            let mut it = RawIter::new(&raw);
+            for e in it.by_ref().filter(|e| e.ts >= start && e.ts < end) {
+                f(e);
+            }
+            if it.corrupt {
+                return Err(ChunkError::Corrupt("truncated entry"));
+            }
+        }
+        if !self.head.is_empty() && self.head.max_ts >= start && self.head.min_ts < end {
+            for e in self.head.iter().filter(|e| e.ts >= start && e.ts < end) {
+                f(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_blocks_and_reads_ranges() {
+        let mut c = MemChunk::new(Encoding::Lz4, 64);
+        for i in 0..100i64 {
+            c.append(i, format!("line {i}").as_bytes(), &[]);
+        }
+        assert!(c.blocks() > 5, "small block size cuts many blocks");
+        let mut got = Vec::new();
+        c.for_each_in_range(10, 20, |e| got.push(e.ts)).unwrap();
+        assert_eq!(got, (10..20).collect::<Vec<_>>());
+        assert!(c.contains(42, b"line 42").unwrap());
+        assert!(!c.contains(42, b"line 43").unwrap());
+        c.close();
+        let mut n = 0;
+        c.for_each_in_range(i64::MIN, i64::MAX, |_| n += 1).unwrap();
+        assert_eq!(n, 100);
+    }
+}

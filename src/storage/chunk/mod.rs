@@ -1,0 +1,21 @@
+//! Chunks: a stream's entries as compressed blocks plus an uncompressed head block.
+//!
+//! `encoding` compresses blocks, `block` serialises entries into a block's raw
+//! bytes, `memchunk` is the growing chunk a stream actor appends to and queries.
+
+pub mod block;
+pub mod encoding;
+pub mod memchunk;
+
+pub use block::{Block, HeadBlock};
+pub use encoding::Encoding;
+pub use memchunk::MemChunk;
+
+/// Errors reading chunk data back.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkError {
+    #[error("decompression failed ({encoding}): {msg}")]
+    Decompress { encoding: &'static str, msg: String },
+    #[error("corrupt block: {0}")]
+    Corrupt(&'static str),
+}

@@ -1,0 +1,137 @@
+//! Test harness: starts the real `skald` binary on 127.0.0.1 with a config and
+//! free ports, waits for /ready with a deadline, and kills it on drop.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "skald-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Skald {
+    child: Option<Child>,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    pub dir: TempDir,
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_skald");
+
+impl Skald {
+    /// Starts skald with `yaml` as its config (ports and data dir filled in).
+    pub fn start(yaml: &str) -> Skald {
+        Self::start_with(yaml, &[], &[])
+    }
+
+    pub fn start_with(yaml: &str, args: &[&str], env: &[(&str, &str)]) -> Skald {
+        let dir = TempDir::new("node");
+        let (http_port, grpc_port) = (free_port(), free_port());
+        let cfg_path = dir.0.join("config.yaml");
+        std::fs::write(&cfg_path, yaml).expect("write config");
+        let mut cmd = Command::new(BIN);
+        cmd.arg(format!("-config.file={}", cfg_path.display()))
+            .arg(format!("-server.http-listen-port={http_port}"))
+            .arg(format!("-server.grpc-listen-port={grpc_port}"))
+            .arg("-server.http-listen-address=127.0.0.1")
+            .arg(format!("-common.path-prefix={}", dir.0.join("data").display()))
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.0.join("skald.log")).expect("log file"));
+        let child = cmd.spawn().expect("start skald");
+        let mut s = Skald { child: Some(child), http_port, grpc_port, dir };
+        s.wait_ready(Duration::from_secs(30));
+        s
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http_port)
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let client = reqwest::blocking::Client::new();
+        loop {
+            if let Ok(r) = client.get(self.url("/ready")).timeout(Duration::from_secs(1)).send() {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(st) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("skald exited during start ({st}): {}", self.stderr());
+            }
+            assert!(Instant::now() < deadline, "skald not ready in {timeout:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What the process logged so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("skald.log")).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status (with a deadline).
+    pub fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+        let child = self.child.as_mut().expect("running");
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = child.try_wait().expect("wait") {
+                self.child = None;
+                return st;
+            }
+            assert!(Instant::now() < deadline, "skald did not exit within {timeout:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Skald {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// Path of the shared read-only folder (conformance cases, reference configs).
+pub fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("shared")
+}
