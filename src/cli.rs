@@ -41,6 +41,8 @@ Flags (single or double dash; -flag=value or -flag value):
   -verify-config                 check the config and exit
   -print-config-stderr           print the effective config to stderr at start
   -version                       print the version and exit
+Subcommands:
+  skald loadgen push [flags]     push generated load at a Loki-compatible server
 Environment overrides: SKALD_<SECTION>__<KEY>=value (e.g. SKALD_SERVER__HTTP_LISTEN_PORT=3200).
 ";
 
@@ -111,7 +113,11 @@ fn init_tracing(level: &str) {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::parse(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("loadgen") {
+        return crate::loadgen::main(args[1..].to_vec());
+    }
+    let cli = match Cli::parse(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}\n\n{USAGE}");

@@ -11,6 +11,7 @@
 //! - [`distributor`], [`querier`]: stateless services over actor `Recipient`s.
 //! - [`api`]: actix-web handlers for Loki's HTTP API.
 //! - [`node`]: targets as modules, start order, HTTP and gRPC servers, shutdown.
+//! - [`loadgen`]: `skald loadgen`, the load generator used by benchmarks.
 //! - [`cli`]: flags and the process entry point.
 
 pub mod actors;
@@ -18,6 +19,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod distributor;
+pub mod loadgen;
 pub mod logql;
 pub mod metrics;
 pub mod model;

@@ -3,3 +3,7 @@
 fn main() -> std::process::ExitCode {
     skald::cli::main()
 }
+
+/// mimalloc: the ingest path allocates many small buffers; measured in docs/benchmarks.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -38,6 +38,7 @@ async fn push(
         PushBody { content_type: header("content-type"), content_encoding: header("content-encoding"), body, legacy },
         cfg.max_recv_msg_size.0,
         cfg.max_decompressed_size.0,
+        d.label_cache(),
     )
     .map_err(|e| {
         tracing::debug!(tenant, error = %e, "push rejected");

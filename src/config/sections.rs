@@ -103,7 +103,8 @@ impl Default for IngesterConfig {
         IngesterConfig {
             chunk_target_size: ByteSize(1_572_864),
             chunk_block_size: ByteSize(262_144),
-            chunk_encoding: "gzip".into(),
+            // Skald default (Loki: gzip): gzip costs most of the ingest CPU; see docs/benchmarks.md.
+            chunk_encoding: "snappy".into(),
             max_chunk_age: Dur::secs(7200),
             chunk_idle_period: Dur::secs(1800),
             flush_check_period: Dur::secs(30),

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use prost::Message;
 use serde::Deserialize;
 
+use super::labels::LabelCache;
 use super::PushError;
 use crate::model::labels::is_valid_label_name;
 use crate::model::{Entry, Labels};
@@ -37,7 +38,12 @@ fn too_large(kind: &str, size: u64, max: u64) -> PushError {
 }
 
 /// Decodes a push body into streams (not yet validated).
-pub fn decode_push(p: PushBody<'_>, max_recv: u64, max_decompressed: u64) -> Result<Vec<RawStream>, PushError> {
+pub fn decode_push(
+    p: PushBody<'_>,
+    max_recv: u64,
+    max_decompressed: u64,
+    cache: &LabelCache,
+) -> Result<Vec<RawStream>, PushError> {
     if p.body.len() as u64 > max_recv {
         return Err(too_large("message size", p.body.len() as u64, max_recv));
     }
@@ -53,12 +59,12 @@ pub fn decode_push(p: PushBody<'_>, max_recv: u64, max_decompressed: u64) -> Res
             return Err(too_large("decompressed message size", body.len() as u64, max_decompressed));
         }
         if p.legacy {
-            decode_legacy_json(&body)
+            decode_legacy_json(&body, cache)
         } else {
-            decode_json(&body)
+            decode_json(&body, cache)
         }
     } else {
-        decode_protobuf(&body, max_decompressed)
+        decode_protobuf(&body, max_decompressed, cache)
     }
 }
 
@@ -86,7 +92,7 @@ fn inflate(r: impl Read, max: u64) -> Result<Bytes, PushError> {
     Ok(Bytes::from(out))
 }
 
-fn decode_protobuf(body: &Bytes, max_decompressed: u64) -> Result<Vec<RawStream>, PushError> {
+fn decode_protobuf(body: &Bytes, max_decompressed: u64, cache: &LabelCache) -> Result<Vec<RawStream>, PushError> {
     let len = snap::raw::decompress_len(body).map_err(|e| PushError::BadRequest(format!("snappy: {e}")))?;
     if len as u64 > max_decompressed {
         return Err(too_large("decompressed message size", len as u64, max_decompressed));
@@ -95,12 +101,12 @@ fn decode_protobuf(body: &Bytes, max_decompressed: u64) -> Result<Vec<RawStream>
         snap::raw::Decoder::new().decompress_vec(body).map_err(|e| PushError::BadRequest(format!("snappy: {e}")))?;
     let req = logproto::PushRequest::decode(Bytes::from(raw))
         .map_err(|e| PushError::BadRequest(format!("unexpected error decoding protobuf: {e}")))?;
-    req.streams.into_iter().map(from_proto_stream).collect()
+    req.streams.into_iter().map(|s| from_proto_stream(s, cache)).collect()
 }
 
 /// Converts a protobuf stream (also used by the gRPC Pusher service).
-pub fn from_proto_stream(s: logproto::StreamAdapter) -> Result<RawStream, PushError> {
-    let labels = parse_labels(&s.labels)?;
+pub fn from_proto_stream(s: logproto::StreamAdapter, cache: &LabelCache) -> Result<RawStream, PushError> {
+    let labels = cache.resolve(&s.labels)?;
     let entries = s
         .entries
         .into_iter()
@@ -125,10 +131,6 @@ fn utf8_line(b: Bytes) -> Bytes {
         Ok(_) => b,
         Err(_) => Bytes::from(String::from_utf8_lossy(&b).into_owned()),
     }
-}
-
-fn parse_labels(s: &str) -> Result<Labels, PushError> {
-    Labels::parse(s).map_err(|e| PushError::BadRequest(format!("couldn't parse labels: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -169,7 +171,7 @@ impl<'de> Deserialize<'de> for JsonEntry {
     }
 }
 
-fn decode_json(body: &[u8]) -> Result<Vec<RawStream>, PushError> {
+fn decode_json(body: &[u8], cache: &LabelCache) -> Result<Vec<RawStream>, PushError> {
     let req: JsonPush = serde_json::from_slice(body).map_err(|e| PushError::BadRequest(json_error(&e)))?;
     let mut out = Vec::new();
     for s in req.streams.unwrap_or_default().into_iter().flatten() {
@@ -179,7 +181,7 @@ fn decode_json(body: &[u8]) -> Result<Vec<RawStream>, PushError> {
                 "couldn't parse labels: 1:2: parse error: invalid label name {bad:?}"
             )));
         }
-        let labels = Labels::from_pairs(map.into_iter().collect());
+        let labels = cache.discover(Labels::from_pairs(map.into_iter().collect()));
         let entries = s.values.unwrap_or_default().into_iter().flatten().map(|e| e.0).collect();
         out.push(RawStream { labels, entries });
     }
@@ -209,12 +211,12 @@ struct LegacyEntry {
     line: String,
 }
 
-fn decode_legacy_json(body: &[u8]) -> Result<Vec<RawStream>, PushError> {
+fn decode_legacy_json(body: &[u8], cache: &LabelCache) -> Result<Vec<RawStream>, PushError> {
     let req: LegacyPush = serde_json::from_slice(body).map_err(|e| PushError::BadRequest(json_error(&e)))?;
     req.streams
         .into_iter()
         .map(|s| {
-            let labels = parse_labels(&s.labels)?;
+            let labels = cache.resolve(&s.labels)?;
             let entries = s
                 .entries
                 .into_iter()

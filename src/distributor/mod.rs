@@ -5,6 +5,7 @@
 //! `Recipient<Push>`, so the ingester behind it may be local or (later) remote.
 
 pub mod decode;
+pub mod labels;
 pub mod validate;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::actors::ingester::Push;
 use crate::config::{DistributorConfig, Limits};
 use crate::metrics::metrics;
 pub use decode::{decode_push, PushBody, RawStream};
+pub use labels::LabelCache;
 pub use validate::GroupedErrors;
 
 /// A push failure with the HTTP status Loki would answer.
@@ -46,11 +48,18 @@ pub struct Distributor {
     ingester: Recipient<Push>,
     limits: Arc<Limits>,
     cfg: DistributorConfig,
+    labels: Arc<LabelCache>,
 }
 
 impl Distributor {
     pub fn new(ingester: Recipient<Push>, limits: Arc<Limits>, cfg: DistributorConfig) -> Self {
-        Distributor { ingester, limits, cfg }
+        let labels = Arc::new(LabelCache::new(limits.discover_service_name.clone()));
+        Distributor { ingester, limits, cfg, labels }
+    }
+
+    /// Resolves push label strings (parse, service_name discovery, cache).
+    pub fn label_cache(&self) -> &LabelCache {
+        &self.labels
     }
 
     pub fn config(&self) -> &DistributorConfig {

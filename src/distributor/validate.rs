@@ -45,18 +45,6 @@ impl GroupedErrors {
     }
 }
 
-/// Adds `service_name` from the first present discovery label, as Loki 3 does.
-fn discover_service_name(labels: Labels, limits: &Limits) -> Labels {
-    if limits.discover_service_name.is_empty() || labels.get("service_name").is_some() {
-        return labels;
-    }
-    let value =
-        limits.discover_service_name.iter().find_map(|n| labels.get(n)).unwrap_or("unknown_service").to_string();
-    let mut pairs = labels.pairs().to_vec();
-    pairs.push(("service_name".into(), value));
-    Labels::from_pairs(pairs)
-}
-
 fn stream_bytes(entries: &[Entry]) -> u64 {
     entries.iter().map(|e| (e.line.len() + e.metadata_size()) as u64).sum()
 }
@@ -158,7 +146,7 @@ pub fn validate(
         if s.entries.is_empty() {
             continue;
         }
-        let labels = discover_service_name(s.labels, l);
+        let labels = s.labels;
         if let Some((reason, msg)) = check_labels(&labels, l) {
             let bytes = stream_bytes(&s.entries);
             m.discard(reason, tenant, s.entries.len() as u64, bytes);
@@ -189,7 +177,8 @@ mod tests {
     use super::*;
 
     fn raw(labels: &str, entries: Vec<Entry>) -> RawStream {
-        RawStream { labels: Labels::parse(labels).unwrap(), entries }
+        let cache = super::super::labels::LabelCache::new(Limits::default().discover_service_name);
+        RawStream { labels: cache.resolve(labels).unwrap(), entries }
     }
 
     #[test]
@@ -233,16 +222,5 @@ mod tests {
             ),
             "{msg}"
         );
-    }
-
-    #[test]
-    fn service_name_discovery() {
-        let l = Limits::default();
-        assert_eq!(
-            discover_service_name(Labels::parse("{}").unwrap(), &l).to_string(),
-            r#"{service_name="unknown_service"}"#
-        );
-        let off = Limits { discover_service_name: vec![], ..Limits::default() };
-        assert!(discover_service_name(Labels::parse("{}").unwrap(), &off).is_empty());
     }
 }

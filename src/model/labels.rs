@@ -7,9 +7,42 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// A sorted, de-duplicated set of label pairs. Cheap to clone.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Labels(Arc<[(String, String)]>);
+/// A sorted set of label pairs with its fingerprint computed once. Cheap to clone;
+/// equality first compares pointers, so clones of one set compare in O(1).
+#[derive(Clone, Default)]
+pub struct Labels(Arc<Inner>);
+
+#[derive(Default)]
+struct Inner {
+    pairs: Box<[(String, String)]>,
+    fingerprint: Fingerprint,
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, o: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &o.0) || (self.0.fingerprint == o.0.fingerprint && self.0.pairs == o.0.pairs)
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(self.0.fingerprint);
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.pairs.cmp(&o.0.pairs)
+    }
+}
 
 /// 64-bit hash of a sorted label set (FNV-1a over name/value bytes with separators).
 pub type Fingerprint = u64;
@@ -27,41 +60,35 @@ impl Labels {
     pub fn from_pairs(mut pairs: Vec<(String, String)>) -> Labels {
         pairs.retain(|(_, v)| !v.is_empty());
         pairs.sort();
-        Labels(pairs.into())
+        let fingerprint = fingerprint_of(&pairs);
+        Labels(Arc::new(Inner { pairs: pairs.into_boxed_slice(), fingerprint }))
     }
 
     pub fn pairs(&self) -> &[(String, String)] {
-        &self.0
+        &self.0.pairs
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.pairs.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.pairs.is_empty()
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| self.0[i].1.as_str())
+        let p = &self.0.pairs;
+        p.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| p[i].1.as_str())
     }
 
     /// The first name that appears twice, if any (pairs are sorted by name).
     pub fn duplicate_name(&self) -> Option<&str> {
-        self.0.windows(2).find(|w| w[0].0 == w[1].0).map(|w| w[0].0.as_str())
+        self.0.pairs.windows(2).find(|w| w[0].0 == w[1].0).map(|w| w[0].0.as_str())
     }
 
+    /// FNV-1a over names and values with separators, computed at construction.
     pub fn fingerprint(&self) -> Fingerprint {
-        const OFFSET: u64 = 0xcbf29ce484222325;
-        const PRIME: u64 = 0x100000001b3;
-        let mut h = OFFSET;
-        for (n, v) in self.0.iter() {
-            for b in n.bytes().chain([0xff]).chain(v.bytes()).chain([0xfe]) {
-                h ^= b as u64;
-                h = h.wrapping_mul(PRIME);
-            }
-        }
-        h
+        self.0.fingerprint
     }
 
     /// Parses a Prometheus-style label string such as `{a="1", b="2"}`.
@@ -70,11 +97,24 @@ impl Labels {
     }
 }
 
+fn fingerprint_of(pairs: &[(String, String)]) -> Fingerprint {
+    const OFFSET: u64 = 0xcbf29ce484222325;
+    const PRIME: u64 = 0x100000001b3;
+    let mut h = OFFSET;
+    for (n, v) in pairs {
+        for b in n.bytes().chain([0xff]).chain(v.bytes()).chain([0xfe]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(PRIME);
+        }
+    }
+    h
+}
+
 /// Renders the canonical form `{a="1", b="2"}` with Go-style quoting.
 impl fmt::Display for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
-        for (i, (n, v)) in self.0.iter().enumerate() {
+        for (i, (n, v)) in self.0.pairs.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }

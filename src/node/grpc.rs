@@ -52,7 +52,7 @@ impl Pusher for PusherService {
             .into_inner()
             .streams
             .into_iter()
-            .map(from_proto_stream)
+            .map(|s| from_proto_stream(s, self.distributor.label_cache()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(to_status)?;
         self.distributor.push(&tenant, streams).await.map_err(to_status)?;

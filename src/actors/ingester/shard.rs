@@ -4,7 +4,6 @@
 //! Started by the `TenantActor` on one of the ingester's arbiters; the tenant
 //! actor routes each stream to a shard by fingerprint and is its only caller.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::{Actor, AsyncContext, Context, Handler, Message, MessageResult};
@@ -15,7 +14,7 @@ use super::{LogRequest, LogResult, PushOutcome, StreamEntries, StreamSettings};
 use crate::actors::Observe;
 use crate::metrics::metrics;
 use crate::model::time::now_ns;
-use crate::model::{Fingerprint, StreamPush};
+use crate::model::{FastMap, Fingerprint, StreamPush};
 use crate::storage::chunk::ChunkError;
 
 /// Append validated entries to streams of this shard (fingerprints already unique).
@@ -48,13 +47,19 @@ pub struct StreamShardActor {
     tenant: Arc<str>,
     settings: Arc<StreamSettings>,
     check_period: std::time::Duration,
-    streams: HashMap<Fingerprint, Stream>,
+    streams: FastMap<Fingerprint, Stream>,
     counters: ShardCounters,
 }
 
 impl StreamShardActor {
     pub fn new(tenant: Arc<str>, settings: Arc<StreamSettings>, check_period: std::time::Duration) -> Self {
-        StreamShardActor { tenant, settings, check_period, streams: HashMap::new(), counters: ShardCounters::default() }
+        StreamShardActor {
+            tenant,
+            settings,
+            check_period,
+            streams: FastMap::default(),
+            counters: ShardCounters::default(),
+        }
     }
 
     fn append(&mut self, msg: Append) -> PushOutcome {

@@ -10,12 +10,12 @@ use super::{Direction, LogRequest, ScanStats, StreamSettings};
 
 pub struct Stream {
     pub labels: Labels,
-    /// Closed chunks first, the open chunk last.
-    chunks: Vec<MemChunk>,
+    /// The chunk being appended to, inline: one pointer chase fewer per append.
+    open: Option<MemChunk>,
+    /// Closed chunks, oldest first.
+    closed: Vec<MemChunk>,
     /// Newest timestamp accepted so far.
     max_ts: i64,
-    /// Hashes of the lines stamped exactly `max_ts`, for the common duplicate check.
-    lines_at_max: Vec<u64>,
     /// Wall-clock time (ns) the open chunk was created and last appended to.
     open_created: i64,
     last_append: i64,
@@ -33,22 +33,9 @@ pub struct AppendStats {
     pub chunks_created: u64,
 }
 
-/// FNV-1a of a line: a cheap, stable key for the duplicate check at the newest timestamp.
-fn hash_line(line: &[u8]) -> u64 {
-    line.iter().fold(0xcbf29ce484222325u64, |v, b| (v ^ *b as u64).wrapping_mul(0x100000001b3))
-}
-
 impl Stream {
     pub fn new(labels: Labels) -> Stream {
-        Stream {
-            labels,
-            chunks: Vec::new(),
-            max_ts: i64::MIN,
-            lines_at_max: Vec::new(),
-            open_created: 0,
-            last_append: 0,
-            entries: 0,
-        }
+        Stream { labels, open: None, closed: Vec::new(), max_ts: i64::MIN, open_created: 0, last_append: 0, entries: 0 }
     }
 
     /// Appends entries with Loki's rules; returns counts and, when entries were
@@ -98,70 +85,64 @@ impl Stream {
         (st, err)
     }
 
+    /// An exact duplicate (timestamp and line) of an entry in the open head block.
     fn is_duplicate(&self, e: &Entry) -> bool {
-        if e.ts > self.max_ts {
-            return false;
-        }
-        if e.ts == self.max_ts {
-            let h = hash_line(&e.line);
-            if !self.lines_at_max.contains(&h) {
-                return false;
-            }
-        }
-        self.chunks.iter().any(|c| c.contains(e.ts, &e.line).unwrap_or(false))
+        e.ts <= self.max_ts && self.open.as_ref().is_some_and(|c| c.head_contains(e.ts, &e.line))
     }
 
     fn append(&mut self, e: &Entry, s: &StreamSettings, now: i64) -> u64 {
         let mut created = 0;
-        if self.chunks.last().is_none_or(|c| c.closed) {
-            self.chunks.push(MemChunk::new(s.encoding, s.block_size));
-            self.open_created = now;
+        let chunk = self.open.get_or_insert_with(|| {
             created = 1;
+            MemChunk::new(s.encoding, s.block_size)
+        });
+        if created == 1 {
+            self.open_created = now;
         }
-        let chunk = self.chunks.last_mut().expect("open chunk exists");
         chunk.append(e.ts, &e.line, &e.metadata);
         if chunk.size() >= s.target_size {
-            chunk.close();
+            self.close_open();
         }
-        if e.ts > self.max_ts {
-            self.max_ts = e.ts;
-            self.lines_at_max.clear();
-        }
-        if e.ts == self.max_ts {
-            self.lines_at_max.push(hash_line(&e.line));
-        }
+        self.max_ts = self.max_ts.max(e.ts);
         self.last_append = now;
         self.entries += 1;
         created
     }
 
-    /// Closes the open chunk when it is idle or too old (wall clock). Returns true if closed.
-    pub fn cut_if_due(&mut self, s: &StreamSettings, now: i64) -> bool {
-        match self.chunks.last_mut() {
-            Some(c) if !c.closed => {
-                let idle = now - self.last_append >= s.idle_period_ns;
-                let old = now - self.open_created >= s.max_chunk_age_ns;
-                if idle || old {
-                    c.close();
-                }
-                idle || old
-            }
-            _ => false,
+    fn close_open(&mut self) {
+        if let Some(mut c) = self.open.take() {
+            c.close();
+            self.closed.push(c);
         }
     }
 
+    /// Closes the open chunk when it is idle or too old (wall clock). Returns true if closed.
+    pub fn cut_if_due(&mut self, s: &StreamSettings, now: i64) -> bool {
+        if self.open.is_none() {
+            return false;
+        }
+        let due = now - self.last_append >= s.idle_period_ns || now - self.open_created >= s.max_chunk_age_ns;
+        if due {
+            self.close_open();
+        }
+        due
+    }
+
+    /// All chunks, oldest first (closed ones, then the open one).
+    fn chunks(&self) -> impl Iterator<Item = &MemChunk> {
+        self.closed.iter().chain(self.open.as_ref())
+    }
+
     pub fn chunk_count(&self) -> usize {
-        self.chunks.len()
+        self.closed.len() + usize::from(self.open.is_some())
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.chunks.iter().map(MemChunk::memory_bytes).sum::<usize>()
-            + self.lines_at_max.capacity() * 8
-            + std::mem::size_of::<Stream>()
+        self.chunks().map(MemChunk::memory_bytes).sum::<usize>() + std::mem::size_of::<Stream>()
     }
 
     pub fn time_bounds(&self) -> Option<(i64, i64)> {
-        let min = self.chunks.iter().map(|c| c.min_ts).min()?;
+        let min = self.chunks().map(|c| c.min_ts).min()?;
         Some((min, self.max_ts))
     }
 
@@ -169,7 +150,7 @@ impl Stream {
     /// request's direction, exact duplicates removed.
     pub fn query(&self, req: &LogRequest, stats: &mut ScanStats) -> Result<Vec<Entry>, ChunkError> {
         let mut out: Vec<Entry> = Vec::new();
-        for c in &self.chunks {
+        for c in self.chunks() {
             stats.chunks += 1;
             c.for_each_in_range(req.start, req.end, |e| {
                 stats.lines += 1;

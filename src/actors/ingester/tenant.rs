@@ -4,7 +4,7 @@
 //!
 //! Created and addressed only by the `IngesterSupervisor`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Context, Handler, Message, MessageResult, ResponseFuture};
@@ -16,7 +16,7 @@ use super::{matches_any_group, LogRequest, LogResult, PushOutcome, TimeRange};
 use crate::actors::Observe;
 use crate::logql::{MatchOp, Matcher};
 use crate::metrics::metrics;
-use crate::model::{Fingerprint, Labels, StreamPush};
+use crate::model::{FastMap, Fingerprint, Labels, StreamPush};
 
 use super::supervisor::IngesterError;
 
@@ -64,11 +64,11 @@ struct StreamMeta {
 pub struct TenantActor {
     tenant: Arc<str>,
     shards: Vec<Addr<StreamShardActor>>,
-    streams: HashMap<Fingerprint, StreamMeta>,
+    streams: FastMap<Fingerprint, StreamMeta>,
     /// label name -> value -> fingerprints
-    postings: HashMap<String, HashMap<String, Vec<Fingerprint>>>,
+    postings: FastMap<String, FastMap<String, Vec<Fingerprint>>>,
     /// label sets whose natural fingerprint was taken by another set
-    remapped: HashMap<Labels, Fingerprint>,
+    remapped: FastMap<Labels, Fingerprint>,
     counters: TenantCounters,
 }
 
@@ -77,9 +77,9 @@ impl TenantActor {
         TenantActor {
             tenant,
             shards,
-            streams: HashMap::new(),
-            postings: HashMap::new(),
-            remapped: HashMap::new(),
+            streams: FastMap::default(),
+            postings: FastMap::default(),
+            remapped: FastMap::default(),
             counters: TenantCounters::default(),
         }
     }
@@ -108,7 +108,13 @@ impl TenantActor {
 
     fn create(&mut self, labels: &Labels, fp: Fingerprint) {
         for (n, v) in labels.pairs() {
-            self.postings.entry(n.clone()).or_default().entry(v.clone()).or_default().push(fp);
+            // most values belong to one stream: start with room for exactly one
+            self.postings
+                .entry(n.clone())
+                .or_default()
+                .entry(v.clone())
+                .or_insert_with(|| Vec::with_capacity(1))
+                .push(fp);
         }
         self.streams.insert(fp, StreamMeta { labels: labels.clone(), min_ts: i64::MAX, max_ts: i64::MIN });
         self.counters.streams_created += 1;

@@ -36,7 +36,15 @@ impl<'a> EntryRef<'a> {
     }
 }
 
+/// Upper bound of an entry's encoded size.
+fn encoded_len(line: &[u8], metadata: &[(String, String)]) -> usize {
+    8 + 10 + line.len() + 10 + metadata.iter().map(|(n, v)| n.len() + v.len() + 20).sum::<usize>()
+}
+
 pub fn encode_entry(buf: &mut Vec<u8>, ts: i64, line: &[u8], metadata: &[(String, String)]) {
+    // one reservation per entry: a fresh buffer gets exactly one entry's room
+    // instead of doubling from 8 bytes through every small write
+    buf.reserve(encoded_len(line, metadata));
     buf.extend_from_slice(&ts.to_le_bytes());
     put_uvarint(buf, line.len() as u64);
     buf.extend_from_slice(line);
@@ -115,32 +123,54 @@ impl<'a> Iterator for RawIter<'a> {
     }
 }
 
-/// The block being appended to, uncompressed.
+/// The block being appended to, uncompressed, with a time index.
+///
+/// `index` holds (timestamp, offset in `raw`) sorted by timestamp (arrival order
+/// among equal timestamps). Entries mostly arrive in order, so an insert is a push
+/// or a short move; the index makes the duplicate check a binary search and lets
+/// an out-of-order block be cut in time order without decoding it.
 #[derive(Debug, Default)]
 pub struct HeadBlock {
     pub raw: Vec<u8>,
+    index: Vec<(i64, u32)>,
     pub count: u32,
     pub min_ts: i64,
     pub max_ts: i64,
-    /// False once an entry arrived older than the newest one: sort at cut time.
+    /// False once an entry arrived older than the newest one: reorder at cut time.
     pub sorted: bool,
 }
 
 impl HeadBlock {
     pub fn append(&mut self, ts: i64, line: &[u8], metadata: &[(String, String)]) {
+        let offset = self.raw.len() as u32;
         if self.count == 0 {
             self.min_ts = ts;
             self.max_ts = ts;
             self.sorted = true;
+            self.index.reserve_exact(1);
+            self.index.push((ts, offset));
+        } else if ts >= self.max_ts {
+            self.max_ts = ts;
+            self.index.push((ts, offset));
         } else {
-            if ts < self.max_ts {
-                self.sorted = false;
-            }
+            self.sorted = false;
             self.min_ts = self.min_ts.min(ts);
-            self.max_ts = self.max_ts.max(ts);
+            let at = self.index.partition_point(|e| e.0 <= ts);
+            self.index.insert(at, (ts, offset));
+        }
+        // Grow by half rather than doubling: thousands of head blocks live at once,
+        // and doubling leaves up to half of each unused.
+        let need = encoded_len(line, metadata);
+        if self.raw.capacity() - self.raw.len() < need {
+            self.raw.reserve_exact((self.raw.len() / 2).max(need));
         }
         encode_entry(&mut self.raw, ts, line, metadata);
         self.count += 1;
+    }
+
+    /// Bytes of memory held, spare capacity included.
+    pub fn memory_bytes(&self) -> usize {
+        self.raw.capacity() + self.index.capacity() * std::mem::size_of::<(i64, u32)>()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -153,13 +183,20 @@ impl HeadBlock {
 
     /// True when an entry with exactly this timestamp and line is already here.
     pub fn contains(&self, ts: i64, line: &[u8]) -> bool {
-        self.count > 0 && ts >= self.min_ts && ts <= self.max_ts && self.iter().any(|e| e.ts == ts && e.line == line)
+        if self.count == 0 || ts < self.min_ts || ts > self.max_ts {
+            return false;
+        }
+        let from = self.index.partition_point(|e| e.0 < ts);
+        self.index[from..]
+            .iter()
+            .take_while(|e| e.0 == ts)
+            .any(|&(_, off)| RawIter::new(&self.raw[off as usize..]).next().is_some_and(|e| e.line == line))
     }
 
-    /// Sorts (if needed), compresses and empties the head block.
+    /// Orders (if needed), compresses and empties the head block.
     pub fn cut(&mut self, encoding: Encoding) -> Block {
         let raw = std::mem::take(&mut self.raw);
-        let raw = if self.sorted { raw } else { sort_raw(&raw) };
+        let raw = if self.sorted { raw } else { self.reorder(&raw) };
         let block = Block {
             min_ts: self.min_ts,
             max_ts: self.max_ts,
@@ -167,23 +204,29 @@ impl HeadBlock {
             raw_len: raw.len() as u32,
             data: Bytes::from(encoding.compress(&raw)),
         };
-        *self = HeadBlock::default();
+        let mut index = std::mem::take(&mut self.index);
+        index.clear();
+        *self = HeadBlock { index, ..HeadBlock::default() };
         block
     }
 }
 
-fn sort_raw(raw: &[u8]) -> Vec<u8> {
-    let mut entries: Vec<EntryRef> = RawIter::new(raw).collect();
-    entries.sort_by_key(|e| e.ts);
-    let mut out = Vec::with_capacity(raw.len());
-    for e in entries {
-        out.extend_from_slice(&e.ts.to_le_bytes());
-        put_uvarint(&mut out, e.line.len() as u64);
-        out.extend_from_slice(e.line);
-        put_uvarint(&mut out, e.meta_count as u64);
-        out.extend_from_slice(e.meta);
+impl HeadBlock {
+    /// Copies the entries of `raw` in index (time) order.
+    fn reorder(&self, raw: &[u8]) -> Vec<u8> {
+        // entry i ends where the entry appended after it starts
+        let mut by_offset: Vec<u32> = self.index.iter().map(|e| e.1).collect();
+        by_offset.sort_unstable();
+        let end_of = |off: u32| {
+            let i = by_offset.partition_point(|o| *o <= off);
+            by_offset.get(i).map(|o| *o as usize).unwrap_or(raw.len())
+        };
+        let mut out = Vec::with_capacity(raw.len());
+        for &(_, off) in &self.index {
+            out.extend_from_slice(&raw[off as usize..end_of(off)]);
+        }
+        out
     }
-    out
 }
 
 /// A cut block: time-sorted entries, compressed.
@@ -228,6 +271,26 @@ mod tests {
             RawIter::new(&raw).map(|e| (e.ts, e.line.to_vec(), e.metadata())).collect();
         assert_eq!(got, vec![(10, b"a".to_vec(), meta), (20, b"b".to_vec(), vec![]), (30, b"c".to_vec(), vec![])]);
         assert_eq!((b.min_ts, b.max_ts, b.count), (10, 30, 3));
+    }
+
+    #[test]
+    fn out_of_order_entries_are_cut_in_time_order() {
+        let mut h = HeadBlock::default();
+        let meta = [("k".to_string(), "v".repeat(300))];
+        let order = [5i64, 1, 9, 3, 3, 7, 2, 8];
+        for (i, ts) in order.iter().enumerate() {
+            let m = if i % 2 == 0 { &meta[..] } else { &[] };
+            h.append(*ts, format!("line-{ts}-{i}").as_bytes(), m);
+        }
+        assert!(h.contains(3, b"line-3-4") && h.contains(3, b"line-3-3") && !h.contains(3, b"line-3-9"));
+        let raw = h.cut(Encoding::Lz4).decompress(Encoding::Lz4).unwrap();
+        let got: Vec<(i64, String, usize)> = RawIter::new(&raw)
+            .map(|e| (e.ts, String::from_utf8(e.line.to_vec()).unwrap(), e.metadata().len()))
+            .collect();
+        let ts: Vec<i64> = got.iter().map(|g| g.0).collect();
+        assert_eq!(ts, vec![1, 2, 3, 3, 5, 7, 8, 9]);
+        assert_eq!(got[2].1, "line-3-3", "equal timestamps keep arrival order");
+        assert_eq!(got[4], (5, "line-5-0".to_string(), 1));
     }
 
     #[test]

@@ -42,7 +42,15 @@ impl Encoding {
         }
     }
 
+    /// Compresses `raw`; the result owns no spare capacity (compressors allocate
+    /// for the worst case, and blocks live long in memory).
     pub fn compress(self, raw: &[u8]) -> Vec<u8> {
+        let mut out = self.compress_inner(raw);
+        out.shrink_to_fit();
+        out
+    }
+
+    fn compress_inner(self, raw: &[u8]) -> Vec<u8> {
         match self {
             Encoding::None => raw.to_vec(),
             Encoding::Gzip => {
