@@ -15,6 +15,7 @@ run() {
     local name=$1; shift
     pkill -f "server.http-listen-port=$PORT" || true
     rm -rf "$DIR/data"
+    SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000 \
     "$BIN" -server.http-listen-port=$PORT -server.grpc-listen-port=$((PORT + 1)) -server.http-listen-address=127.0.0.1 \
         -common.path-prefix="$DIR/data" -log.level=warn 2>"$DIR/skald.log" &
     local pid=$!

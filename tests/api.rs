@@ -376,3 +376,24 @@ fn verify_config_flag() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ingester.chunk_idle_perod") && stderr.contains("chunk_idle_period"), "{stderr}");
 }
+
+#[test]
+fn ingestion_rate_limit_answers_429() {
+    let s = Skald::start("limits_config:\n  ingestion_rate_mb: 0.001\n  ingestion_burst_size_mb: 0.002\n");
+    let t = now_ns() - 1_000_000_000;
+    let push = |i: i64| {
+        let body = json!({"streams": [{"stream": {"app": "rl"}, "values": [[(t + i).to_string(), "x".repeat(1500)]]}]});
+        push_json(&s, "rl", &body)
+    };
+    assert_eq!(push(0).status().as_u16(), 204, "the first 1500 bytes fit the 2 KiB burst");
+    let r = push(1);
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(
+        r.text().unwrap(),
+        "Ingestion rate limit exceeded for user rl (limit: 1048 bytes/sec) while attempting to ingest '1' lines totaling '1500' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased\n"
+    );
+    let m = client().get(s.url("/metrics")).send().unwrap().text().unwrap();
+    assert!(m.contains(r#"loki_discarded_samples_total{reason="rate_limited",tenant="rl"} 1"#), "{m}");
+    let (_, b) = query_range(&s, "rl", r#"{app="rl"}"#, &[]);
+    assert_eq!(lines_of(&b).len(), 1, "the rejected request wrote nothing");
+}

@@ -11,6 +11,9 @@ use super::units::{ByteSize, Dur};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Limits {
+    pub ingestion_rate_strategy: String,
+    pub ingestion_rate_mb: f64,
+    pub ingestion_burst_size_mb: f64,
     pub max_label_name_length: usize,
     pub max_label_value_length: usize,
     pub max_label_names_per_series: usize,
@@ -31,6 +34,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            ingestion_rate_strategy: "global".into(),
+            ingestion_rate_mb: 4.0,
+            ingestion_burst_size_mb: 6.0,
             max_label_name_length: 1024,
             max_label_value_length: 2048,
             max_label_names_per_series: 15,

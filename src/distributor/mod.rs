@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod labels;
+pub mod ratelimit;
 pub mod validate;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use actix::Recipient;
 use crate::actors::ingester::Push;
 use crate::config::{DistributorConfig, Limits};
 use crate::metrics::metrics;
+use crate::model::StreamPush;
 pub use decode::{decode_push, PushBody, RawStream};
 pub use labels::LabelCache;
 pub use validate::GroupedErrors;
@@ -29,6 +31,8 @@ pub enum PushError {
     #[error("{0}")]
     NoStreams(String),
     #[error("{0}")]
+    RateLimited(String),
+    #[error("{0}")]
     Unavailable(String),
 }
 
@@ -38,6 +42,7 @@ impl PushError {
             PushError::BadRequest(_) => 400,
             PushError::TooLarge(_) => 413,
             PushError::NoStreams(_) => 422,
+            PushError::RateLimited(_) => 429,
             PushError::Unavailable(_) => 503,
         }
     }
@@ -49,12 +54,14 @@ pub struct Distributor {
     limits: Arc<Limits>,
     cfg: DistributorConfig,
     labels: Arc<LabelCache>,
+    rate: Arc<ratelimit::RateLimiter>,
 }
 
 impl Distributor {
     pub fn new(ingester: Recipient<Push>, limits: Arc<Limits>, cfg: DistributorConfig) -> Self {
         let labels = Arc::new(LabelCache::new(limits.discover_service_name.clone()));
-        Distributor { ingester, limits, cfg, labels }
+        let rate = Arc::new(ratelimit::RateLimiter::new(limits.ingestion_rate_mb, limits.ingestion_burst_size_mb));
+        Distributor { ingester, limits, cfg, labels, rate }
     }
 
     /// Resolves push label strings (parse, service_name discovery, cache).
@@ -64,6 +71,22 @@ impl Distributor {
 
     pub fn config(&self) -> &DistributorConfig {
         &self.cfg
+    }
+
+    /// Rejects the whole request (429) when its valid bytes exceed the tenant's rate.
+    fn check_rate(&self, tenant: &str, valid: &[StreamPush]) -> Result<(), PushError> {
+        let (lines, bytes) = valid
+            .iter()
+            .flat_map(|s| &s.entries)
+            .fold((0u64, 0u64), |(l, b), e| (l + 1, b + (e.line.len() + e.metadata_size()) as u64));
+        if lines == 0 || self.rate.allow(tenant, bytes, std::time::Instant::now()) {
+            return Ok(());
+        }
+        metrics().discard("rate_limited", tenant, lines, bytes);
+        Err(PushError::RateLimited(format!(
+            "Ingestion rate limit exceeded for user {tenant} (limit: {} bytes/sec) while attempting to ingest '{lines}' lines totaling '{bytes}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased",
+            self.rate.limit()
+        )))
     }
 
     /// Validates and writes decoded streams. Valid streams are written even when
@@ -83,6 +106,7 @@ impl Distributor {
 
         let mut errors = GroupedErrors::default();
         let valid = validate::validate(tenant, streams, &self.limits, crate::model::time::now_ns(), &mut errors);
+        self.check_rate(tenant, &valid)?;
         if !valid.is_empty() {
             let outcome = self
                 .ingester

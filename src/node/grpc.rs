@@ -63,7 +63,7 @@ impl Pusher for PusherService {
 fn to_status(e: PushError) -> Status {
     match e {
         PushError::BadRequest(m) | PushError::NoStreams(m) => Status::invalid_argument(m),
-        PushError::TooLarge(m) => Status::resource_exhausted(m),
+        PushError::TooLarge(m) | PushError::RateLimited(m) => Status::resource_exhausted(m),
         PushError::Unavailable(m) => Status::unavailable(m),
     }
 }

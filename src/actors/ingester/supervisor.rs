@@ -209,3 +209,86 @@ impl Handler<Observe<SupervisorCounters>> for IngesterSupervisor {
         self.observe()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use actix::{Actor, Arbiter};
+
+    use super::*;
+    use crate::actors::ingester::{Direction, StreamSettings};
+    use crate::logql::{parse, Expr};
+    use crate::model::{Entry, Labels, StreamPush};
+    use crate::storage::chunk::Encoding;
+
+    fn settings() -> StreamSettings {
+        StreamSettings {
+            encoding: Encoding::Snappy,
+            block_size: 1024,
+            target_size: 4096,
+            max_chunk_age_ns: 7_200_000_000_000,
+            idle_period_ns: 1_800_000_000_000,
+            ooo_window_ns: 3_600_000_000_000,
+        }
+    }
+
+    fn push(tenant: &str, labels: &str, lines: &[(i64, &str)]) -> Push {
+        let entries = lines.iter().map(|(t, l)| Entry::new(*t, l.to_string())).collect();
+        Push { tenant: tenant.into(), streams: vec![StreamPush::new(Labels::parse(labels).unwrap(), entries)] }
+    }
+
+    #[actix::test]
+    async fn tenants_shards_and_counters() {
+        let arbiters: Vec<Arbiter> = (0..2).map(|_| Arbiter::new()).collect();
+        let sup =
+            IngesterSupervisor::new(settings(), Duration::from_secs(30), arbiters.iter().map(|a| a.handle()).collect())
+                .start();
+        for i in 0..20 {
+            let out = sup.send(push("a", &format!("{{app=\"x\", n=\"{i}\"}}"), &[(10, "one"), (11, "two")])).await;
+            assert_eq!(out.unwrap().unwrap().accepted, 2);
+        }
+        let dup = sup.send(push("a", r#"{app="x", n="0"}"#, &[(10, "one")])).await.unwrap().unwrap();
+        assert_eq!(dup.accepted, 0, "exact duplicate dropped silently");
+        sup.send(push("b", r#"{app="y"}"#, &[(5, "other tenant")])).await.unwrap().unwrap();
+
+        let Expr::Log(expr) = parse(r#"{app="x"} |= "two""#).unwrap();
+        let req = LogRequest {
+            expr: Arc::new(expr),
+            start: 0,
+            end: 100,
+            limit: 100,
+            direction: Direction::Forward,
+            interval_ns: 0,
+        };
+        let r = sup.send(LogQuery { tenant: "a".into(), req }).await.unwrap().unwrap();
+        assert_eq!(r.streams.len(), 20);
+        assert!(r.streams.iter().all(|s| s.entries.len() == 1 && s.entries[0].line_str() == "two"));
+        assert_eq!(r.stats.lines, 40, "both lines of every stream were scanned");
+
+        let names = sup
+            .send(LabelQuery {
+                tenant: "b".into(),
+                name: None,
+                matchers: vec![],
+                range: TimeRange { start: 0, end: 100 },
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(names, vec!["app"]);
+        let series = sup
+            .send(SeriesQuery { tenant: "a".into(), groups: vec![], range: TimeRange { start: 50, end: 100 } })
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(series.is_empty(), "no stream has data in [50, 100]");
+
+        let c = sup.send(Observe::<SupervisorCounters>::new()).await.unwrap();
+        assert_eq!((c.tenants, c.streams, c.entries_appended, c.duplicates_dropped), (2, 21, 41, 1));
+        assert!(c.memory_bytes > 0);
+        for a in arbiters {
+            a.stop();
+        }
+    }
+}
