@@ -113,6 +113,7 @@ fn init_tracing(level: &str) {
 }
 
 pub fn main() -> ExitCode {
+    crate::tls::ensure_crypto_provider();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("loadgen") {
         return crate::loadgen::main(args[1..].to_vec());

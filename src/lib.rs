@@ -5,6 +5,7 @@
 //! - [`config`]: Loki-compatible YAML config, env overrides, key checking.
 //! - [`logql`]: LogQL lexer, parser, matchers and line filters (no actors, no HTTP).
 //! - [`storage`]: the chunk format (blocks, compression); object storage comes next.
+//! - [`tls`]: the rustls crypto provider for HTTPS clients.
 //! - [`proto`]: generated protobuf/gRPC code for Loki's push protocol.
 //! - [`metrics`]: Prometheus metrics with Loki's names.
 //! - [`actors`]: the stateful parts as actix actors (ingester supervisor, tenants, stream shards).
@@ -27,6 +28,7 @@ pub mod node;
 pub mod proto;
 pub mod querier;
 pub mod storage;
+pub mod tls;
 
 /// The version reported by `/loki/api/v1/status/buildinfo` and `-version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -7,6 +7,7 @@
 mod limits;
 mod schema;
 mod sections;
+pub mod storage;
 pub mod units;
 
 use std::path::{Path, PathBuf};

@@ -21,7 +21,10 @@ fn known() -> &'static Known {
     static K: OnceLock<Known> = OnceLock::new();
     K.get_or_init(|| {
         let mut acted = BTreeSet::new();
-        let defaults = serde_json::to_value(Config::default()).unwrap_or(Value::Null);
+        // one element in each list of objects, so the keys of list items count too
+        let mut sample = Config::default();
+        sample.schema_config.configs.push(Default::default());
+        let defaults = serde_json::to_value(sample).unwrap_or(Value::Null);
         collect_paths(&defaults, "", &mut acted);
         let mut loki = BTreeSet::new();
         let mut loki_prefixes = Vec::new();
@@ -38,12 +41,20 @@ fn known() -> &'static Known {
 }
 
 fn collect_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
-    if let Value::Object(m) = v {
-        for (k, child) in m {
-            let p = join(prefix, k);
-            out.insert(p.clone());
-            collect_paths(child, &p, out);
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let p = join(prefix, k);
+                out.insert(p.clone());
+                collect_paths(child, &p, out);
+            }
         }
+        Value::Array(items) => {
+            if let Some(first) = items.first() {
+                collect_paths(first, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::limits::Limits;
+use super::storage::{CommonStorage, SchemaConfig, StorageConfig};
 use super::units::{comma_list, ByteSize, Dur};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -21,6 +22,8 @@ pub struct Config {
     pub distributor: DistributorConfig,
     pub ingester: IngesterConfig,
     pub limits_config: Limits,
+    pub storage_config: StorageConfig,
+    pub schema_config: SchemaConfig,
 }
 
 impl Default for Config {
@@ -34,6 +37,8 @@ impl Default for Config {
             distributor: DistributorConfig::default(),
             ingester: IngesterConfig::default(),
             limits_config: Limits::default(),
+            storage_config: StorageConfig::default(),
+            schema_config: SchemaConfig::default(),
         }
     }
 }
@@ -72,6 +77,7 @@ pub struct CommonConfig {
     /// Root of every local directory. Skald's default when unset is `./data`
     /// (Loki has no default); the embedded single binary keeps everything there.
     pub path_prefix: String,
+    pub storage: CommonStorage,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

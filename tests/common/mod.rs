@@ -77,7 +77,7 @@ impl Skald {
 
     fn wait_ready(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        let client = reqwest::blocking::Client::new();
+        let client = client();
         loop {
             if let Ok(r) = client.get(self.url("/ready")).timeout(Duration::from_secs(1)).send() {
                 if r.status().is_success() {
@@ -128,10 +128,54 @@ pub fn now_ns() -> i64 {
 }
 
 pub fn client() -> reqwest::blocking::Client {
+    skald::tls::ensure_crypto_provider();
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
 }
 
 /// Path of the shared read-only folder (conformance cases, reference configs).
 pub fn shared() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("shared")
+}
+
+/// A real S3 server (s3s-fs) on a free loopback port, with one bucket; killed on drop.
+pub struct S3Server {
+    child: Child,
+    pub port: u16,
+    pub bucket: String,
+    pub dir: TempDir,
+}
+
+pub const S3_KEY: &str = "skaldtest";
+pub const S3_SECRET: &str = "skaldtestsecret";
+
+impl S3Server {
+    pub fn start(bucket: &str) -> S3Server {
+        let dir = TempDir::new("s3");
+        std::fs::create_dir_all(dir.0.join(bucket)).expect("bucket dir");
+        let port = free_port();
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", S3_KEY, "--secret-key", S3_SECRET])
+            .arg(&dir.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s3s-fs must be installed (.ci/run installs it: cargo install s3s-fs --version 0.14.1 --features binary --locked)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        S3Server { child, port, bucket: bucket.to_string(), dir }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,83 @@
+//! Storage sections: `storage_config` (aws, filesystem, object_store), the
+//! `common.storage` shorthand and `schema_config` periods, in Loki's keys.
+//!
+//! `storage::object` turns these into an object store client.
+
+use serde::{Deserialize, Serialize};
+
+/// Loki's S3 keys (`storage_config.aws` and `common.storage.s3`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct S3Config {
+    /// URL form: `s3://key:secret@endpoint-or-region/bucket`.
+    pub s3: String,
+    pub endpoint: String,
+    pub region: String,
+    /// Comma-separated; Skald uses the first bucket.
+    pub bucketnames: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub s3forcepathstyle: bool,
+    pub insecure: bool,
+}
+
+impl S3Config {
+    pub fn is_set(&self) -> bool {
+        !self.s3.is_empty() || !self.endpoint.is_empty() || !self.bucketnames.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FilesystemConfig {
+    pub directory: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ThanosFilesystem {
+    pub dir: String,
+}
+
+/// Loki 3's `storage_config.object_store` (Thanos-style) block; Skald reads its filesystem dir.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ThanosStoreConfig {
+    pub filesystem: ThanosFilesystem,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StorageConfig {
+    pub aws: S3Config,
+    pub filesystem: FilesystemConfig,
+    pub object_store: ThanosStoreConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommonFilesystem {
+    pub chunks_directory: String,
+}
+
+/// `common.storage`: one backend for chunks, index and rules.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommonStorage {
+    pub filesystem: CommonFilesystem,
+    pub s3: S3Config,
+}
+
+/// One `schema_config.configs` entry; Skald reads which object store it names.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PeriodConfig {
+    pub from: String,
+    pub object_store: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SchemaConfig {
+    pub configs: Vec<PeriodConfig>,
+}
