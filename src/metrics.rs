@@ -19,6 +19,8 @@ pub struct Metrics {
     pub streams_created: IntCounterVec,
     pub memory_chunks: IntGauge,
     pub chunks_created: IntCounter,
+    pub chunks_flushed: IntCounter,
+    pub flush_failures: IntCounter,
     pub request_duration: HistogramVec,
 }
 
@@ -46,6 +48,15 @@ impl Metrics {
         )
         .expect("valid metric");
         r.register(Box::new(chunks_created.clone())).expect("unique metric");
+        let chunks_flushed =
+            IntCounter::new("loki_ingester_chunks_flushed_total", "Total flushed chunks.").expect("valid metric");
+        r.register(Box::new(chunks_flushed.clone())).expect("unique metric");
+        let flush_failures = IntCounter::new(
+            "loki_ingester_chunks_flush_failures_total",
+            "Total number of flush failures (each retry counts).",
+        )
+        .expect("valid metric");
+        r.register(Box::new(flush_failures.clone())).expect("unique metric");
         let request_duration = HistogramVec::new(
             HistogramOpts::new("loki_request_duration_seconds", "Time (in seconds) spent serving HTTP requests.")
                 .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0]),
@@ -95,6 +106,8 @@ impl Metrics {
             memory_streams,
             memory_chunks,
             chunks_created,
+            chunks_flushed,
+            flush_failures,
             request_duration,
         }
     }

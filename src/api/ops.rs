@@ -17,7 +17,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/config", web::get().to(config))
         .route("/loki/api/v1/status/buildinfo", web::get().to(buildinfo))
         .route("/loki/api/v1/format_query", web::get().to(format_query))
-        .route("/loki/api/v1/format_query", web::post().to(format_query));
+        .route("/loki/api/v1/format_query", web::post().to(format_query))
+        .route("/flush", web::get().to(flush))
+        .route("/flush", web::post().to(flush));
 }
 
 fn text(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
@@ -45,6 +47,17 @@ async fn ready(st: web::Data<AppState>) -> HttpResponse {
         body.push_str(&format!("{n}: {c}\n"));
     }
     text(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, body)
+}
+
+/// Closes and flushes every in-memory chunk; answers 204 once the store has them.
+async fn flush(st: web::Data<AppState>) -> HttpResponse {
+    let Some(i) = &st.ingester else {
+        return text(actix_web::http::StatusCode::NOT_FOUND, "this process runs no ingester\n".into());
+    };
+    match i.send(crate::actors::ingester::FlushAll).await {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(e) => text(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, format!("flush failed: {e}\n")),
+    }
 }
 
 async fn prom_metrics() -> HttpResponse {

@@ -60,5 +60,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub distributor: Option<Distributor>,
     pub querier: Option<Querier>,
+    /// The local ingester's flush entry point (`/flush`), when this process runs one.
+    pub ingester: Option<actix::Recipient<crate::actors::ingester::FlushAll>>,
     pub services: ServiceStates,
 }

@@ -102,6 +102,7 @@ pub struct IngesterConfig {
     pub max_chunk_age: Dur,
     pub chunk_idle_period: Dur,
     pub flush_check_period: Dur,
+    pub chunk_retain_period: Dur,
 }
 
 impl Default for IngesterConfig {
@@ -114,6 +115,7 @@ impl Default for IngesterConfig {
             max_chunk_age: Dur::secs(7200),
             chunk_idle_period: Dur::secs(1800),
             flush_check_period: Dur::secs(30),
+            chunk_retain_period: Dur::secs(0),
         }
     }
 }

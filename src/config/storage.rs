@@ -68,12 +68,37 @@ pub struct CommonStorage {
     pub s3: S3Config,
 }
 
-/// One `schema_config.configs` entry; Skald reads which object store it names.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IndexPeriod {
+    pub prefix: String,
+}
+
+impl Default for IndexPeriod {
+    fn default() -> Self {
+        IndexPeriod { prefix: "index_".into() }
+    }
+}
+
+/// One `schema_config.configs` entry; Skald reads which object store it names and
+/// the index table prefix (tables are always 24h periods).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PeriodConfig {
     pub from: String,
     pub object_store: String,
+    pub index: IndexPeriod,
+}
+
+impl SchemaConfig {
+    /// Index table prefix of the newest period (Loki's default `index_`).
+    pub fn index_prefix(&self) -> String {
+        self.configs
+            .iter()
+            .max_by(|a, b| a.from.cmp(&b.from))
+            .map(|p| p.index.prefix.clone())
+            .unwrap_or_else(|| "index_".into())
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

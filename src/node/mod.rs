@@ -14,11 +14,13 @@ use std::time::Duration;
 use actix::{Actor, Addr, Arbiter};
 use anyhow::Context as _;
 
+use crate::actors::ingester::flush::FlushActor;
 use crate::actors::ingester::{IngesterSupervisor, StreamSettings};
 use crate::api::{AppState, ServiceState, ServiceStates};
 use crate::config::Config;
 use crate::distributor::Distributor;
 use crate::querier::Querier;
+use crate::storage::object::ObjectClient;
 pub use modules::{start_order, Module};
 
 /// What module inits produce and later modules use.
@@ -28,6 +30,14 @@ struct Built {
     arbiters: Vec<Arbiter>,
     distributor: Option<Distributor>,
     querier: Option<Querier>,
+    store: Option<ObjectClient>,
+}
+
+/// This process's name in object keys it writes (index segments): host and pid.
+fn node_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let host = if host.is_empty() { "skald".to_string() } else { host };
+    format!("{host}-{}", std::process::id())
 }
 
 /// Parses the configured target list.
@@ -43,13 +53,29 @@ pub fn targets(cfg: &Config) -> Result<Vec<Module>, String> {
 fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
     match m {
         Module::Server | Module::Overrides => {}
+        Module::Store => {
+            let store = ObjectClient::from_config(cfg)?;
+            tracing::info!(backend = store.kind(), "object store ready");
+            b.store = Some(store);
+        }
         Module::Ingester => {
             let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
             b.arbiters = (0..n).map(|_| Arbiter::new()).collect();
-            let handles = b.arbiters.iter().map(|a| a.handle()).collect();
+            let handles: Vec<_> = b.arbiters.iter().map(|a| a.handle()).collect();
+            let flushers = match &b.store {
+                Some(store) => handles
+                    .iter()
+                    .map(|h| {
+                        let (s, p, node) = (store.clone(), cfg.schema_config.index_prefix(), node_name());
+                        FlushActor::start_in_arbiter(h, move |_| FlushActor::new(s, p, node, Duration::from_secs(30)))
+                            .recipient()
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
             let settings = StreamSettings::from_config(&cfg.ingester);
             let period = cfg.ingester.flush_check_period.0.max(Duration::from_millis(100));
-            b.ingester = Some(IngesterSupervisor::new(settings, period, handles).start());
+            b.ingester = Some(IngesterSupervisor::new(settings, period, handles, flushers).start());
         }
         Module::Distributor => {
             let ing = b.ingester.as_ref().context(
@@ -69,7 +95,6 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
         }
         Module::MemberlistKv
         | Module::Ring
-        | Module::Store
         | Module::QueryFrontend
         | Module::QueryScheduler
         | Module::IndexGateway
@@ -106,6 +131,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             config: cfg.clone(),
             distributor: built.distributor.clone(),
             querier: built.querier.clone(),
+            ingester: built.ingester.clone().map(|i| i.recipient()),
             services: services.clone(),
         });
         let server = http::start(state)?;

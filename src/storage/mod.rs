@@ -5,4 +5,5 @@
 //! Nothing here knows about actors or HTTP: ingester actors own chunks and call in.
 
 pub mod chunk;
+pub mod index;
 pub mod object;

@@ -6,6 +6,7 @@
 //! the messages re-exported here. See docs/architecture.md for why streams are
 //! grouped into shard actors rather than one actor per stream.
 
+pub mod flush;
 pub mod shard;
 pub mod stream;
 pub mod supervisor;
@@ -18,7 +19,9 @@ use crate::logql::{LogExpr, Matcher};
 use crate::model::{Entry, Labels};
 use crate::storage::chunk::Encoding;
 
-pub use supervisor::{IngesterError, IngesterSupervisor, LabelQuery, LogQuery, Push, SeriesQuery, SupervisorCounters};
+pub use supervisor::{
+    FlushAll, IngesterError, IngesterSupervisor, LabelQuery, LogQuery, Push, SeriesQuery, SupervisorCounters,
+};
 
 /// Chunk and ordering settings shared by every stream.
 #[derive(Clone, Debug)]
@@ -30,6 +33,8 @@ pub struct StreamSettings {
     pub idle_period_ns: i64,
     /// Entries older than the stream's newest minus this are rejected (max_chunk_age / 2).
     pub ooo_window_ns: i64,
+    /// How long a flushed chunk stays queryable in memory (`chunk_retain_period`).
+    pub retain_ns: i64,
 }
 
 impl StreamSettings {
@@ -42,6 +47,7 @@ impl StreamSettings {
             max_chunk_age_ns: age,
             idle_period_ns: c.chunk_idle_period.as_nanos_i64(),
             ooo_window_ns: age / 2,
+            retain_ns: c.chunk_retain_period.as_nanos_i64(),
         }
     }
 }

@@ -6,9 +6,13 @@
 
 use std::sync::Arc;
 
-use actix::{Actor, AsyncContext, Context, Handler, Message, MessageResult};
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, MessageResult, Recipient, ResponseActFuture,
+    WrapFuture,
+};
 use serde::Serialize;
 
+use super::flush::FlushChunks;
 use super::stream::Stream;
 use super::{LogRequest, LogResult, PushOutcome, StreamEntries, StreamSettings};
 use crate::actors::Observe;
@@ -23,6 +27,12 @@ use crate::storage::chunk::ChunkError;
 pub struct Append {
     pub streams: Vec<StreamPush>,
 }
+
+/// Close every open chunk and flush all unflushed chunks; answers when the
+/// store has them (or the flusher is gone).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlushNow;
 
 /// Read entries of the given streams.
 #[derive(Message)]
@@ -41,6 +51,8 @@ pub struct ShardCounters {
     pub duplicates_dropped: u64,
     pub entries_rejected: u64,
     pub memory_bytes: usize,
+    pub chunks_flushed: u64,
+    pub unflushed_chunks: usize,
 }
 
 pub struct StreamShardActor {
@@ -49,16 +61,24 @@ pub struct StreamShardActor {
     check_period: std::time::Duration,
     streams: FastMap<Fingerprint, Stream>,
     counters: ShardCounters,
+    /// Where closed chunks go; `None` keeps everything in memory (no store).
+    flusher: Option<Recipient<FlushChunks>>,
 }
 
 impl StreamShardActor {
-    pub fn new(tenant: Arc<str>, settings: Arc<StreamSettings>, check_period: std::time::Duration) -> Self {
+    pub fn new(
+        tenant: Arc<str>,
+        settings: Arc<StreamSettings>,
+        check_period: std::time::Duration,
+        flusher: Option<Recipient<FlushChunks>>,
+    ) -> Self {
         StreamShardActor {
             tenant,
             settings,
             check_period,
             streams: FastMap::default(),
             counters: ShardCounters::default(),
+            flusher,
         }
     }
 
@@ -101,16 +121,64 @@ impl StreamShardActor {
         Ok(out)
     }
 
-    fn cut_due_chunks(&mut self) {
+    /// The periodic check: close idle and old chunks, let go of retained ones, flush.
+    fn tick(&mut self, ctx: &mut Context<Self>) {
         let now = now_ns();
+        let mut dropped = 0;
         for s in self.streams.values_mut() {
             s.cut_if_due(&self.settings, now);
+            dropped += s.drop_retained(now, self.settings.retain_ns);
         }
+        self.chunks_dropped(dropped);
+        if let Some(f) = self.flush_pending() {
+            ctx.spawn(f);
+        }
+    }
+
+    fn chunks_dropped(&mut self, n: usize) {
+        metrics().memory_chunks.sub(n as i64);
+        self.counters.chunks = self.counters.chunks.saturating_sub(n);
+    }
+
+    /// Sends every pending closed chunk to the flusher; the returned future records
+    /// the outcome in the streams.
+    fn flush_pending(&mut self) -> Option<ResponseActFuture<Self, ()>> {
+        let flusher = self.flusher.clone()?;
+        let tenant = self.tenant.clone();
+        let items: Vec<_> = self.streams.iter_mut().flat_map(|(fp, s)| s.take_flushable(&tenant, *fp)).collect();
+        if items.is_empty() {
+            return None;
+        }
+        let req = flusher.send(FlushChunks { tenant, items });
+        Some(Box::pin(req.into_actor(self).map(|res, act, _| act.flush_done(res.unwrap_or_default()))))
+    }
+
+    fn flush_done(&mut self, stored: Vec<(Fingerprint, u64)>) {
+        let now = now_ns();
+        self.counters.chunks_flushed += stored.len() as u64;
+        let mut by_stream: FastMap<Fingerprint, Vec<u64>> = FastMap::default();
+        for (fp, id) in stored {
+            by_stream.entry(fp).or_default().push(id);
+        }
+        let mut dropped = 0;
+        for (fp, s) in self.streams.iter_mut() {
+            s.flush_done(by_stream.get(fp).map(Vec::as_slice).unwrap_or(&[]), now);
+            dropped += s.drop_retained(now, self.settings.retain_ns);
+        }
+        self.chunks_dropped(dropped);
+    }
+
+    fn flush_now(&mut self) -> ResponseActFuture<Self, ()> {
+        for s in self.streams.values_mut() {
+            s.close_now();
+        }
+        self.flush_pending().unwrap_or_else(|| Box::pin(actix::fut::ready(())))
     }
 
     fn observe(&mut self) -> ShardCounters {
         self.counters.streams = self.streams.len();
         self.counters.memory_bytes = self.streams.values().map(Stream::memory_bytes).sum();
+        self.counters.unflushed_chunks = self.streams.values().map(Stream::unflushed).sum();
         self.counters.clone()
     }
 }
@@ -120,7 +188,7 @@ impl Actor for StreamShardActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(64);
-        ctx.run_interval(self.check_period, |a, _| a.cut_due_chunks());
+        ctx.run_interval(self.check_period, |a, ctx| a.tick(ctx));
     }
 }
 
@@ -128,6 +196,13 @@ impl Handler<Append> for StreamShardActor {
     type Result = MessageResult<Append>;
     fn handle(&mut self, msg: Append, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.append(msg))
+    }
+}
+
+impl Handler<FlushNow> for StreamShardActor {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, _: FlushNow, _: &mut Context<Self>) -> Self::Result {
+        self.flush_now()
     }
 }
 

@@ -2,9 +2,11 @@
 //!
 //! Owned by a `StreamShardActor`; plain data and methods, no messages.
 
+use super::flush::FlushItem;
 use crate::model::time::rfc3339_secs;
 use crate::model::{Entry, Labels};
-use crate::storage::chunk::{ChunkError, MemChunk};
+use crate::storage::chunk::{ChunkError, ChunkFile, MemChunk};
+use crate::storage::index::chunk_key;
 
 use super::{Direction, LogRequest, ScanStats, StreamSettings};
 
@@ -12,14 +14,31 @@ pub struct Stream {
     pub labels: Labels,
     /// The chunk being appended to, inline: one pointer chase fewer per append.
     open: Option<MemChunk>,
-    /// Closed chunks, oldest first.
-    closed: Vec<MemChunk>,
+    /// Closed chunks, oldest first, with their flush state.
+    closed: Vec<ClosedChunk>,
+    /// Last chunk id handed out (ids are per stream).
+    next_id: u64,
     /// Newest timestamp accepted so far.
     max_ts: i64,
     /// Wall-clock time (ns) the open chunk was created and last appended to.
     open_created: i64,
     last_append: i64,
     pub entries: u64,
+}
+
+/// Where a closed chunk is on its way to the object store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlushState {
+    Pending,
+    Flushing,
+    /// Stored at this wall-clock time (ns); kept for `chunk_retain_period`.
+    Flushed(i64),
+}
+
+pub struct ClosedChunk {
+    pub id: u64,
+    pub chunk: MemChunk,
+    pub state: FlushState,
 }
 
 /// Counts of one append call.
@@ -35,7 +54,16 @@ pub struct AppendStats {
 
 impl Stream {
     pub fn new(labels: Labels) -> Stream {
-        Stream { labels, open: None, closed: Vec::new(), max_ts: i64::MIN, open_created: 0, last_append: 0, entries: 0 }
+        Stream {
+            labels,
+            open: None,
+            closed: Vec::new(),
+            next_id: 0,
+            max_ts: i64::MIN,
+            open_created: 0,
+            last_append: 0,
+            entries: 0,
+        }
     }
 
     /// Appends entries with Loki's rules; returns counts and, when entries were
@@ -110,10 +138,59 @@ impl Stream {
     }
 
     fn close_open(&mut self) {
-        if let Some(mut c) = self.open.take() {
-            c.close();
-            self.closed.push(c);
+        if let Some(mut chunk) = self.open.take() {
+            chunk.close();
+            self.next_id += 1;
+            self.closed.push(ClosedChunk { id: self.next_id, chunk, state: FlushState::Pending });
         }
+    }
+
+    /// Closes the open chunk now (flush everything, shutdown).
+    pub fn close_now(&mut self) {
+        self.close_open();
+    }
+
+    /// Encodes every pending closed chunk for the flusher and marks it flushing.
+    pub fn take_flushable(&mut self, tenant: &str, fp: crate::model::Fingerprint) -> Vec<FlushItem> {
+        let labels = self.labels.to_string();
+        let mut out = Vec::new();
+        for c in self.closed.iter_mut().filter(|c| c.state == FlushState::Pending) {
+            c.state = FlushState::Flushing;
+            let data = ChunkFile::encode(tenant, &labels, fp, &c.chunk);
+            let (from, through) = (c.chunk.min_ts, c.chunk.max_ts);
+            out.push(FlushItem {
+                chunk_id: c.id,
+                fingerprint: fp,
+                labels: self.labels.clone(),
+                key: chunk_key(tenant, fp, from, through, crc32fast::hash(&data)),
+                data,
+                from,
+                through,
+                entries: c.chunk.count,
+            });
+        }
+        out
+    }
+
+    /// Records the outcome of a flush: stored chunks start their retain period;
+    /// the others go back to pending.
+    pub fn flush_done(&mut self, stored: &[u64], now: i64) {
+        for c in self.closed.iter_mut().filter(|c| c.state == FlushState::Flushing) {
+            c.state = if stored.contains(&c.id) { FlushState::Flushed(now) } else { FlushState::Pending };
+        }
+    }
+
+    /// Drops stored chunks whose retain period is over; returns how many.
+    pub fn drop_retained(&mut self, now: i64, retain_ns: i64) -> usize {
+        let before = self.closed.len();
+        self.closed.retain(|c| !matches!(c.state, FlushState::Flushed(at) if now - at >= retain_ns));
+        before - self.closed.len()
+    }
+
+    /// Chunks not yet acknowledged by the store.
+    pub fn unflushed(&self) -> usize {
+        usize::from(self.open.is_some())
+            + self.closed.iter().filter(|c| !matches!(c.state, FlushState::Flushed(_))).count()
     }
 
     /// Closes the open chunk when it is idle or too old (wall clock). Returns true if closed.
@@ -130,7 +207,7 @@ impl Stream {
 
     /// All chunks, oldest first (closed ones, then the open one).
     fn chunks(&self) -> impl Iterator<Item = &MemChunk> {
-        self.closed.iter().chain(self.open.as_ref())
+        self.closed.iter().map(|c| &c.chunk).chain(self.open.as_ref())
     }
 
     pub fn chunk_count(&self) -> usize {
@@ -218,6 +295,7 @@ mod tests {
             max_chunk_age_ns: 7200 * 1_000_000_000,
             idle_period_ns: 1800 * 1_000_000_000,
             ooo_window_ns: 3600 * 1_000_000_000,
+            retain_ns: 0,
         }
     }
 

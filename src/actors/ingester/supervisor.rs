@@ -9,11 +9,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, ArbiterHandle, Context, Handler, Message, ResponseFuture};
+use actix::{Actor, Addr, ArbiterHandle, Context, Handler, Message, Recipient, ResponseFuture};
 use futures::future::join_all;
 use serde::Serialize;
 
-use super::shard::{ShardCounters, StreamShardActor};
+use super::flush::FlushChunks;
+use super::shard::{FlushNow, ShardCounters, StreamShardActor};
 use super::tenant::{TenantActor, TenantCounters, TenantLabels, TenantLogs, TenantPush, TenantSeries};
 use super::{LogRequest, LogResult, PushOutcome, StreamSettings, TimeRange};
 use crate::actors::Observe;
@@ -60,6 +61,11 @@ pub struct SeriesQuery {
     pub range: TimeRange,
 }
 
+/// Close and flush every chunk of every tenant; answers when the store has them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlushAll;
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SupervisorCounters {
     pub tenants: usize,
@@ -70,6 +76,8 @@ pub struct SupervisorCounters {
     pub duplicates_dropped: u64,
     pub entries_rejected: u64,
     pub memory_bytes: usize,
+    pub chunks_flushed: u64,
+    pub unflushed_chunks: usize,
 }
 
 struct TenantHandle {
@@ -83,11 +91,18 @@ pub struct IngesterSupervisor {
     arbiters: Vec<ArbiterHandle>,
     tenants: HashMap<String, TenantHandle>,
     next_arbiter: usize,
+    flushers: Vec<Recipient<FlushChunks>>,
 }
 
 impl IngesterSupervisor {
     /// `arbiters`: the threads tenant and shard actors run on (at least one).
-    pub fn new(settings: StreamSettings, check_period: Duration, arbiters: Vec<ArbiterHandle>) -> Self {
+    /// `flushers`: the flush actor pool (empty: chunks stay in memory).
+    pub fn new(
+        settings: StreamSettings,
+        check_period: Duration,
+        arbiters: Vec<ArbiterHandle>,
+        flushers: Vec<Recipient<FlushChunks>>,
+    ) -> Self {
         assert!(!arbiters.is_empty(), "the ingester needs at least one arbiter");
         IngesterSupervisor {
             settings: Arc::new(settings),
@@ -95,6 +110,7 @@ impl IngesterSupervisor {
             arbiters,
             tenants: HashMap::new(),
             next_arbiter: 0,
+            flushers,
         }
     }
 
@@ -104,9 +120,11 @@ impl IngesterSupervisor {
             let shards: Vec<Addr<StreamShardActor>> = self
                 .arbiters
                 .iter()
-                .map(|arb| {
+                .enumerate()
+                .map(|(i, arb)| {
                     let (t, s, p) = (name.clone(), self.settings.clone(), self.check_period);
-                    StreamShardActor::start_in_arbiter(arb, move |_| StreamShardActor::new(t, s, p))
+                    let f = (!self.flushers.is_empty()).then(|| self.flushers[i % self.flushers.len()].clone());
+                    StreamShardActor::start_in_arbiter(arb, move |_| StreamShardActor::new(t, s, p, f))
                 })
                 .collect();
             let arb = &self.arbiters[self.next_arbiter % self.arbiters.len()];
@@ -143,6 +161,8 @@ impl IngesterSupervisor {
                 c.duplicates_dropped += s.duplicates_dropped;
                 c.entries_rejected += s.entries_rejected;
                 c.memory_bytes += s.memory_bytes;
+                c.chunks_flushed += s.chunks_flushed;
+                c.unflushed_chunks += s.unflushed_chunks;
             }
             c
         })
@@ -203,6 +223,16 @@ impl Handler<SeriesQuery> for IngesterSupervisor {
     }
 }
 
+impl Handler<FlushAll> for IngesterSupervisor {
+    type Result = ResponseFuture<()>;
+    fn handle(&mut self, _: FlushAll, _: &mut Context<Self>) -> Self::Result {
+        let all: Vec<_> = self.tenants.values().flat_map(|h| h.shards.iter().map(|s| s.send(FlushNow))).collect();
+        Box::pin(async move {
+            join_all(all).await;
+        })
+    }
+}
+
 impl Handler<Observe<SupervisorCounters>> for IngesterSupervisor {
     type Result = ResponseFuture<SupervisorCounters>;
     fn handle(&mut self, _: Observe<SupervisorCounters>, _: &mut Context<Self>) -> Self::Result {
@@ -230,6 +260,7 @@ mod tests {
             max_chunk_age_ns: 7_200_000_000_000,
             idle_period_ns: 1_800_000_000_000,
             ooo_window_ns: 3_600_000_000_000,
+            retain_ns: 0,
         }
     }
 
@@ -241,9 +272,13 @@ mod tests {
     #[actix::test]
     async fn tenants_shards_and_counters() {
         let arbiters: Vec<Arbiter> = (0..2).map(|_| Arbiter::new()).collect();
-        let sup =
-            IngesterSupervisor::new(settings(), Duration::from_secs(30), arbiters.iter().map(|a| a.handle()).collect())
-                .start();
+        let sup = IngesterSupervisor::new(
+            settings(),
+            Duration::from_secs(30),
+            arbiters.iter().map(|a| a.handle()).collect(),
+            vec![],
+        )
+        .start();
         for i in 0..20 {
             let out = sup.send(push("a", &format!("{{app=\"x\", n=\"{i}\"}}"), &[(10, "one"), (11, "two")])).await;
             assert_eq!(out.unwrap().unwrap().accepted, 2);

@@ -197,12 +197,14 @@ impl HeadBlock {
     pub fn cut(&mut self, encoding: Encoding) -> Block {
         let raw = std::mem::take(&mut self.raw);
         let raw = if self.sorted { raw } else { self.reorder(&raw) };
+        let data = encoding.compress(&raw);
         let block = Block {
             min_ts: self.min_ts,
             max_ts: self.max_ts,
             count: self.count,
             raw_len: raw.len() as u32,
-            data: Bytes::from(encoding.compress(&raw)),
+            crc: crc32fast::hash(&data),
+            data: Bytes::from(data),
         };
         let mut index = std::mem::take(&mut self.index);
         index.clear();
@@ -229,18 +231,23 @@ impl HeadBlock {
     }
 }
 
-/// A cut block: time-sorted entries, compressed.
+/// A cut block: time-sorted entries, compressed, with a CRC-32 of the compressed bytes.
 #[derive(Debug, Clone)]
 pub struct Block {
     pub min_ts: i64,
     pub max_ts: i64,
     pub count: u32,
     pub raw_len: u32,
+    pub crc: u32,
     pub data: Bytes,
 }
 
 impl Block {
+    /// Checks the CRC, then decompresses.
     pub fn decompress(&self, encoding: Encoding) -> Result<Vec<u8>, ChunkError> {
+        if crc32fast::hash(&self.data) != self.crc {
+            return Err(ChunkError::Checksum("block"));
+        }
         let raw = encoding.decompress(&self.data, self.raw_len as usize)?;
         if raw.len() != self.raw_len as usize {
             return Err(ChunkError::Corrupt("block length mismatch"));

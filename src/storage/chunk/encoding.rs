@@ -17,6 +17,23 @@ pub enum Encoding {
 }
 
 impl Encoding {
+    /// The byte stored in chunk files.
+    pub fn code(self) -> u8 {
+        match self {
+            Encoding::None => 0,
+            Encoding::Gzip => 1,
+            Encoding::Flate => 2,
+            Encoding::Snappy => 3,
+            Encoding::Lz4 => 4,
+        }
+    }
+
+    pub fn from_code(c: u8) -> Option<Encoding> {
+        [Encoding::None, Encoding::Gzip, Encoding::Flate, Encoding::Snappy, Encoding::Lz4]
+            .into_iter()
+            .find(|e| e.code() == c)
+    }
+
     pub fn parse(s: &str) -> Result<Encoding, String> {
         Ok(match s.to_ascii_lowercase().as_str() {
             "none" => Encoding::None,

@@ -72,7 +72,28 @@ impl MemChunk {
         self.count == 0
     }
 
-    pub fn blocks(&self) -> usize {
+    /// A closed chunk rebuilt from stored blocks (read path).
+    pub fn from_blocks(encoding: Encoding, blocks: Vec<Block>) -> MemChunk {
+        let mut c = MemChunk::new(encoding, 0);
+        c.min_ts = blocks.iter().map(|b| b.min_ts).min().unwrap_or(i64::MAX);
+        c.max_ts = blocks.iter().map(|b| b.max_ts).max().unwrap_or(i64::MIN);
+        c.count = blocks.iter().map(|b| b.count as u64).sum();
+        c.compressed_bytes = blocks.iter().map(|b| b.data.len()).sum();
+        c.blocks = blocks;
+        c.closed = true;
+        c
+    }
+
+    /// The compressed blocks; the head block must be cut first (see `close`).
+    pub fn cut_blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    pub fn block_count(&self) -> usize {
         self.blocks.len() + usize::from(!self.head.is_empty())
     }
 
@@ -118,7 +139,7 @@ mod tests {
         for i in 0..100i64 {
             c.append(i, format!("line {i}").as_bytes(), &[]);
         }
-        assert!(c.blocks() > 5, "small block size cuts many blocks");
+        assert!(c.block_count() > 5, "small block size cuts many blocks");
         let mut got = Vec::new();
         c.for_each_in_range(10, 20, |e| got.push(e.ts)).unwrap();
         assert_eq!(got, (10..20).collect::<Vec<_>>());

@@ -1,14 +1,17 @@
 //! Chunks: a stream's entries as compressed blocks plus an uncompressed head block.
 //!
 //! `encoding` compresses blocks, `block` serialises entries into a block's raw
-//! bytes, `memchunk` is the growing chunk a stream actor appends to and queries.
+//! bytes, `memchunk` is the growing chunk a stream actor appends to and queries,
+//! `file` is the versioned, checksummed object a closed chunk is flushed as.
 
 pub mod block;
 pub mod encoding;
+pub mod file;
 pub mod memchunk;
 
 pub use block::{Block, HeadBlock};
 pub use encoding::Encoding;
+pub use file::{ChunkFile, ChunkMeta};
 pub use memchunk::MemChunk;
 
 /// Errors reading chunk data back.
@@ -18,4 +21,8 @@ pub enum ChunkError {
     Decompress { encoding: &'static str, msg: String },
     #[error("corrupt block: {0}")]
     Corrupt(&'static str),
+    #[error("checksum mismatch in {0}")]
+    Checksum(&'static str),
+    #[error("not a Skald chunk: {0}")]
+    Format(String),
 }
