@@ -155,7 +155,9 @@ mod tests {
         c
     }
 
-    fn all(c: &MemChunk) -> Vec<(i64, Vec<u8>, Vec<(String, String)>)> {
+    type Row = (i64, Vec<u8>, Vec<(String, String)>);
+
+    fn all(c: &MemChunk) -> Vec<Row> {
         let mut out = Vec::new();
         c.for_each_in_range(i64::MIN, i64::MAX, |e| out.push((e.ts, e.line.to_vec(), e.metadata()))).unwrap();
         out
