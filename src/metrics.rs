@@ -20,6 +20,7 @@ pub struct Metrics {
     pub memory_chunks: IntGauge,
     pub chunks_created: IntCounter,
     pub chunks_flushed: IntCounter,
+    pub corrupt_objects: IntCounterVec,
     pub flush_failures: IntCounter,
     pub request_duration: HistogramVec,
 }
@@ -72,6 +73,12 @@ impl Metrics {
         r.register(Box::new(build.clone())).expect("unique metric");
         build.with_label_values(&[crate::VERSION, "", "", "rust"]).set(1);
         Metrics {
+            corrupt_objects: counter_vec(
+                &r,
+                "skald_storage_corrupt_objects_total",
+                "Objects read from the store that failed their checksum or format check (skipped).",
+                &["kind"],
+            ),
             lines_received: counter_vec(
                 &r,
                 "loki_distributor_lines_received_total",

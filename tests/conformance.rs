@@ -86,15 +86,32 @@ const LATER_IDS: &[&str] = &["err-step-zero", "err-limit-zero-metric", "err-pars
 
 #[test]
 fn conformance_foundation_cases_pass() {
+    run_conformance(false);
+}
+
+/// The same cases answered from the object store only: flushed, nothing retained
+/// in memory, and the process restarted before the cases run.
+#[test]
+fn conformance_foundation_cases_pass_from_storage() {
+    run_conformance(true);
+}
+
+fn run_conformance(from_storage: bool) {
     let conf = shared().join("conformance");
     let yaml = std::fs::read_to_string(conf.join("loki-reference-3x.yaml")).unwrap();
     let (http, grpc) = (free_port(), free_port());
     let dir = common::TempDir::new("conf");
     let data = dir.0.join("data");
-    let s = Skald::start_with(
+    let retain = if from_storage { "0s" } else { "2h" };
+    let mut s = Skald::start_with(
         &yaml,
         &["-config.expand-env=true"],
-        &[("HTTP_PORT", &http.to_string()), ("GRPC_PORT", &grpc.to_string()), ("DATA_DIR", data.to_str().unwrap())],
+        &[
+            ("HTTP_PORT", &http.to_string()),
+            ("GRPC_PORT", &grpc.to_string()),
+            ("DATA_DIR", data.to_str().unwrap()),
+            ("SKALD_INGESTER__CHUNK_RETAIN_PERIOD", retain),
+        ],
     );
     let url = s.url("");
     let state = dir.0.join("state.json");
@@ -109,6 +126,11 @@ fn conformance_foundation_cases_pass() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    if from_storage {
+        let r = common::client().post(s.url("/flush")).send().unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+        s.restart();
+    }
 
     let mut cmd = Command::new("python3");
     cmd.arg(conf.join("run.py"))

@@ -91,7 +91,11 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             let ing = b.ingester.as_ref().context(
                 "the querier needs an ingester in the same process in this version (run -target=querier,ingester or all)",
             )?;
-            b.querier = Some(Querier::new(ing.clone().recipient(), ing.clone().recipient(), ing.clone().recipient()));
+            let store = b.store.clone().map(|s| {
+                Arc::new(crate::querier::store::StoreReader::new(s, cfg.schema_config.index_prefix(), 256 << 20))
+            });
+            b.querier =
+                Some(Querier::new(ing.clone().recipient(), ing.clone().recipient(), ing.clone().recipient(), store));
         }
         Module::MemberlistKv
         | Module::Ring

@@ -1,8 +1,14 @@
 //! The querier: runs log queries, label and series lookups against the ingesters
-//! and merges their answers (global limit and direction across streams).
+//! (recent data, in memory) and the object store (`store`: flushed data), merges
+//! both answers (duplicates removed, global limit and direction across streams).
 //!
 //! The HTTP query handlers call it; it talks to the ingester through
-//! `Recipient`s only, so storage and remote ingesters can join later.
+//! `Recipient`s only, so remote ingesters can stand behind the same messages.
+
+pub mod store;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use actix::Recipient;
 
@@ -18,6 +24,8 @@ pub enum QueryError {
     Ingester(#[from] IngesterError),
     #[error("ingester unavailable: {0}")]
     Mailbox(#[from] actix::MailboxError),
+    #[error("{0}")]
+    Store(#[from] crate::storage::object::StorageError),
 }
 
 #[derive(Clone)]
@@ -25,19 +33,55 @@ pub struct Querier {
     logs: Recipient<LogQuery>,
     labels: Recipient<LabelQuery>,
     series: Recipient<SeriesQuery>,
+    store: Option<Arc<store::StoreReader>>,
 }
 
 impl Querier {
-    pub fn new(logs: Recipient<LogQuery>, labels: Recipient<LabelQuery>, series: Recipient<SeriesQuery>) -> Self {
-        Querier { logs, labels, series }
+    pub fn new(
+        logs: Recipient<LogQuery>,
+        labels: Recipient<LabelQuery>,
+        series: Recipient<SeriesQuery>,
+        store: Option<Arc<store::StoreReader>>,
+    ) -> Self {
+        Querier { logs, labels, series, store }
     }
 
-    /// Entries of matching streams in `[start, end)`, at most `limit` in total.
+    /// Entries of matching streams in `[start, end)`, at most `limit` in total,
+    /// from ingester memory and the store.
     pub async fn select_logs(&self, tenant: &str, req: LogRequest) -> Result<LogResult, QueryError> {
         let (limit, dir) = (req.limit, req.direction);
-        let mut r = self.logs.send(LogQuery { tenant: tenant.to_string(), req }).await??;
+        let from_store = async {
+            match &self.store {
+                Some(s) => s.select_logs(tenant, &req).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let from_ingester = self.logs.send(LogQuery { tenant: tenant.to_string(), req: req.clone() });
+        let (ing, st) = futures::future::join(from_ingester, from_store).await;
+        let mut r = ing??;
+        if let Some(s) = st? {
+            r.stats.add(s.stats);
+            r.streams = merge_streams(r.streams, s.streams, dir);
+        }
         r.streams = apply_global_limit(r.streams, limit, dir);
         Ok(r)
+    }
+
+    /// Label names (`name: None`) or one label's values, from memory and the store.
+    pub async fn label_values_or_names(
+        &self,
+        tenant: &str,
+        name: Option<&str>,
+        matchers: Vec<Matcher>,
+        range: TimeRange,
+    ) -> Result<Vec<String>, QueryError> {
+        let mut out: BTreeSet<String> = match &self.store {
+            Some(s) => s.labels(tenant, name, &matchers, &range).await?.into_iter().collect(),
+            None => BTreeSet::new(),
+        };
+        let q = LabelQuery { tenant: tenant.to_string(), name: name.map(str::to_string), matchers, range };
+        out.extend(self.labels.send(q).await??);
+        Ok(out.into_iter().collect())
     }
 
     pub async fn label_names(
@@ -46,7 +90,7 @@ impl Querier {
         matchers: Vec<Matcher>,
         range: TimeRange,
     ) -> Result<Vec<String>, QueryError> {
-        Ok(self.labels.send(LabelQuery { tenant: tenant.to_string(), name: None, matchers, range }).await??)
+        self.label_values_or_names(tenant, None, matchers, range).await
     }
 
     pub async fn label_values(
@@ -56,10 +100,7 @@ impl Querier {
         matchers: Vec<Matcher>,
         range: TimeRange,
     ) -> Result<Vec<String>, QueryError> {
-        Ok(self
-            .labels
-            .send(LabelQuery { tenant: tenant.to_string(), name: Some(name.to_string()), matchers, range })
-            .await??)
+        self.label_values_or_names(tenant, Some(name), matchers, range).await
     }
 
     pub async fn series(
@@ -68,8 +109,35 @@ impl Querier {
         groups: Vec<Vec<Matcher>>,
         range: TimeRange,
     ) -> Result<Vec<Labels>, QueryError> {
-        Ok(self.series.send(SeriesQuery { tenant: tenant.to_string(), groups, range }).await??)
+        let mut out: BTreeSet<Labels> = match &self.store {
+            Some(s) => s.series(tenant, &groups, &range).await?.into_iter().collect(),
+            None => BTreeSet::new(),
+        };
+        out.extend(self.series.send(SeriesQuery { tenant: tenant.to_string(), groups, range }).await??);
+        Ok(out.into_iter().collect())
     }
+}
+
+/// Merges two answers: streams with the same label set are joined, their entries
+/// kept in the query's direction with exact duplicates (timestamp and line) removed.
+pub fn merge_streams(a: Vec<StreamEntries>, b: Vec<StreamEntries>, dir: Direction) -> Vec<StreamEntries> {
+    let mut by_labels: BTreeMap<Labels, StreamEntries> = BTreeMap::new();
+    for s in a.into_iter().chain(b) {
+        match by_labels.get_mut(&s.labels) {
+            None => {
+                by_labels.insert(s.labels.clone(), s);
+            }
+            Some(existing) => {
+                existing.entries.extend(s.entries);
+                existing.entries.sort_by(|x, y| x.ts.cmp(&y.ts).then_with(|| x.line.cmp(&y.line)));
+                existing.entries.dedup_by(|x, y| x.ts == y.ts && x.line == y.line);
+                if dir == Direction::Backward {
+                    existing.entries.reverse();
+                }
+            }
+        }
+    }
+    by_labels.into_values().collect()
 }
 
 /// Keeps the first `limit` entries across all streams in the query's direction
@@ -100,6 +168,17 @@ pub fn apply_global_limit(mut streams: Vec<StreamEntries>, limit: usize, dir: Di
 mod tests {
     use super::*;
     use crate::model::Entry;
+
+    #[test]
+    fn merge_dedupes_memory_and_store() {
+        let mk = |ts: &[i64]| StreamEntries {
+            labels: Labels::parse(r#"{a="1"}"#).unwrap(),
+            entries: ts.iter().map(|t| Entry::new(*t, "x")).collect(),
+        };
+        let m = merge_streams(vec![mk(&[5, 3])], vec![mk(&[4, 3, 1])], Direction::Backward);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].entries.iter().map(|e| e.ts).collect::<Vec<_>>(), vec![5, 4, 3, 1]);
+    }
 
     #[test]
     fn global_limit_across_streams() {

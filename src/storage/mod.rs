@@ -4,6 +4,7 @@
 //!
 //! Nothing here knows about actors or HTTP: ingester actors own chunks and call in.
 
+pub mod cache;
 pub mod chunk;
 pub mod index;
 pub mod object;

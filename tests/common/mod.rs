@@ -40,6 +40,8 @@ pub struct Skald {
     pub http_port: u16,
     pub grpc_port: u16,
     pub dir: TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_skald");
@@ -55,20 +57,39 @@ impl Skald {
         let (http_port, grpc_port) = (free_port(), free_port());
         let cfg_path = dir.0.join("config.yaml");
         std::fs::write(&cfg_path, yaml).expect("write config");
-        let mut cmd = Command::new(BIN);
-        cmd.arg(format!("-config.file={}", cfg_path.display()))
-            .arg(format!("-server.http-listen-port={http_port}"))
-            .arg(format!("-server.grpc-listen-port={grpc_port}"))
-            .arg("-server.http-listen-address=127.0.0.1")
-            .arg(format!("-common.path-prefix={}", dir.0.join("data").display()))
-            .args(args)
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.0.join("skald.log")).expect("log file"));
-        let child = cmd.spawn().expect("start skald");
-        let mut s = Skald { child: Some(child), http_port, grpc_port, dir };
-        s.wait_ready(Duration::from_secs(30));
+        let mut all = vec![
+            format!("-config.file={}", cfg_path.display()),
+            format!("-server.http-listen-port={http_port}"),
+            format!("-server.grpc-listen-port={grpc_port}"),
+            "-server.http-listen-address=127.0.0.1".to_string(),
+            format!("-common.path-prefix={}", dir.0.join("data").display()),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut s = Skald { child: None, http_port, grpc_port, dir, args: all, env };
+        s.spawn();
         s
+    }
+
+    fn spawn(&mut self) {
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.0.join("skald.log")).expect("log");
+        let child = Command::new(BIN)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start skald");
+        self.child = Some(child);
+        self.wait_ready(Duration::from_secs(30));
+    }
+
+    /// Stops the process with SIGTERM and starts it again on the same ports and data.
+    pub fn restart(&mut self) {
+        let st = self.terminate(Duration::from_secs(30));
+        assert!(st.success(), "clean exit before restart: {st}");
+        self.spawn();
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -61,14 +61,13 @@ pub struct FlushActor {
     store: ObjectClient,
     index_prefix: String,
     node: String,
-    seq: Arc<AtomicU64>,
     backoff_max: Duration,
     shared: Arc<Shared>,
 }
 
 impl FlushActor {
     pub fn new(store: ObjectClient, index_prefix: String, node: String, backoff_max: Duration) -> Self {
-        FlushActor { store, index_prefix, node, seq: Arc::new(AtomicU64::new(0)), backoff_max, shared: Arc::default() }
+        FlushActor { store, index_prefix, node, backoff_max, shared: Arc::default() }
     }
 
     fn flush(&self, msg: FlushChunks) -> ResponseFuture<Vec<(Fingerprint, u64)>> {
@@ -76,7 +75,10 @@ impl FlushActor {
         let shared = self.shared.clone();
         let max = self.backoff_max;
         let prefix = self.index_prefix.clone();
-        let seg_name = format!("{}-{:x}", self.node, self.seq.fetch_add(1, Ordering::Relaxed));
+        // unique across every flush actor of the process (they share the node name)
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let seg_name =
+            format!("{}-{:x}-{:x}", self.node, crate::model::time::now_ns(), SEQ.fetch_add(1, Ordering::Relaxed));
         Box::pin(async move {
             let tenant = msg.tenant;
             for it in &msg.items {
@@ -207,5 +209,11 @@ mod tests {
         assert_eq!(idx.select(&m, 0, day).len(), 1);
         let c = a.send(Observe::<FlushCounters>::new()).await.unwrap();
         assert_eq!((c.chunks_flushed, c.index_segments, c.failed_attempts), (2, 2, 0));
+
+        // a second actor of the same process never overwrites the first one's segments
+        let b = FlushActor::new(store.clone(), "index_".into(), "n1".into(), Duration::from_secs(1)).start();
+        b.send(FlushChunks { tenant: "t".into(), items: vec![item(3, "t/chunks/c", 7)] }).await.unwrap();
+        a.send(FlushChunks { tenant: "t".into(), items: vec![item(4, "t/chunks/d", 8)] }).await.unwrap();
+        assert_eq!(store.list("index/index_0/t").await.unwrap().len(), 3);
     }
 }

@@ -66,6 +66,17 @@ impl Stream {
         }
     }
 
+    /// A read-only stream over chunks loaded from the object store.
+    pub fn from_chunks(labels: Labels, chunks: Vec<MemChunk>) -> Stream {
+        let mut s = Stream::new(labels);
+        for chunk in chunks {
+            s.max_ts = s.max_ts.max(chunk.max_ts);
+            s.next_id += 1;
+            s.closed.push(ClosedChunk { id: s.next_id, chunk, state: FlushState::Flushed(0) });
+        }
+        s
+    }
+
     /// Appends entries with Loki's rules; returns counts and, when entries were
     /// rejected, the error text for this stream.
     pub fn push(

@@ -1,0 +1,173 @@
+//! Reads flushed data back from the object store: index segments per tenant and
+//! 24h table (listed on every query, downloaded once, cached), chunk objects
+//! (cached), decoded into read-only streams and queried like ingester memory.
+//!
+//! The `Querier` calls it next to the ingester and merges both answers.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use crate::actors::ingester::stream::Stream;
+use crate::actors::ingester::{LogRequest, LogResult, TimeRange};
+use crate::logql::Matcher;
+use crate::metrics::metrics;
+use crate::model::Labels;
+use crate::storage::cache::ObjectCache;
+use crate::storage::chunk::ChunkFile;
+use crate::storage::index::{segment_prefix, tables_between, ChunkRef, Segment, TableIndex};
+use crate::storage::object::{ObjectClient, StorageError};
+
+/// A merged table index and the segment keys it was built from.
+struct CachedTable {
+    keys: Vec<String>,
+    index: Arc<TableIndex>,
+}
+
+pub struct StoreReader {
+    store: ObjectClient,
+    prefix: String,
+    chunks: ObjectCache,
+    segments: ObjectCache,
+    tables: Mutex<HashMap<(String, String), CachedTable>>,
+}
+
+impl StoreReader {
+    pub fn new(store: ObjectClient, index_prefix: String, chunk_cache_bytes: usize) -> StoreReader {
+        StoreReader {
+            store,
+            prefix: index_prefix,
+            chunks: ObjectCache::new(chunk_cache_bytes),
+            segments: ObjectCache::new(256 << 20),
+            tables: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn fetch(&self, cache: &ObjectCache, key: &str) -> Result<Bytes, StorageError> {
+        if let Some(b) = cache.get(key) {
+            return Ok(b);
+        }
+        let b = self.store.get(key).await?;
+        cache.put(key, b.clone());
+        Ok(b)
+    }
+
+    /// The tenant's index of one table, rebuilt only when its segment list changed.
+    async fn table(&self, tenant: &str, table: &str) -> Result<Arc<TableIndex>, StorageError> {
+        let listed: Vec<String> =
+            self.store.list(&segment_prefix(table, tenant)).await?.into_iter().map(|o| o.key).collect();
+        let cache_key = (tenant.to_string(), table.to_string());
+        if let Some(t) = self.tables.lock().unwrap_or_else(|e| e.into_inner()).get(&cache_key) {
+            if t.keys == listed {
+                return Ok(t.index.clone());
+            }
+        }
+        let mut index = TableIndex::default();
+        for key in &listed {
+            let data = self.fetch(&self.segments, key).await?;
+            match Segment::decode(&data) {
+                Ok(seg) => index.add(seg),
+                Err(e) => {
+                    metrics().corrupt_objects.with_label_values(&["index"]).inc();
+                    tracing::error!(key, error = %e, "skipping corrupt index segment");
+                }
+            }
+        }
+        let index = Arc::new(index);
+        self.tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(cache_key, CachedTable { keys: listed, index: index.clone() });
+        Ok(index)
+    }
+
+    /// Series matching `matchers` with their chunk refs in `[start, end]`, across tables.
+    async fn select(
+        &self,
+        tenant: &str,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<(Labels, Vec<ChunkRef>)>, StorageError> {
+        let mut by_series: HashMap<Labels, Vec<ChunkRef>> = HashMap::new();
+        for table in tables_between(&self.prefix, start, end) {
+            for (labels, refs) in self.table(tenant, &table).await?.select(matchers, start, end) {
+                let slot = by_series.entry(labels).or_default();
+                for r in refs {
+                    if !slot.iter().any(|x| x.key == r.key) {
+                        slot.push(r);
+                    }
+                }
+            }
+        }
+        Ok(by_series.into_iter().collect())
+    }
+
+    pub async fn select_logs(&self, tenant: &str, req: &LogRequest) -> Result<LogResult, StorageError> {
+        let mut out = LogResult::default();
+        for (labels, refs) in self.select(tenant, &req.expr.matchers, req.start, req.end.saturating_sub(1)).await? {
+            let mut chunks = Vec::with_capacity(refs.len());
+            for r in refs {
+                let data = self.fetch(&self.chunks, &r.key).await?;
+                match ChunkFile::decode(&data) {
+                    Ok((_, c)) => chunks.push(c),
+                    Err(e) => {
+                        metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
+                        tracing::error!(key = r.key, error = %e, "skipping corrupt chunk");
+                    }
+                }
+            }
+            let stream = Stream::from_chunks(labels, chunks);
+            match stream.query(req, &mut out.stats) {
+                Ok(r) => out.streams.extend(stream_results(&stream, r)),
+                Err(e) => {
+                    metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
+                    tracing::error!(stream = %stream.labels, error = %e, "skipping a stream with a corrupt block");
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn labels(
+        &self,
+        tenant: &str,
+        name: Option<&str>,
+        matchers: &[Matcher],
+        r: &TimeRange,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut out = BTreeSet::new();
+        for (labels, _) in self.select(tenant, matchers, r.start, r.end).await? {
+            match name {
+                None => out.extend(labels.pairs().iter().map(|(n, _)| n.clone())),
+                Some(n) => out.extend(labels.get(n).map(str::to_string)),
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    pub async fn series(
+        &self,
+        tenant: &str,
+        groups: &[Vec<Matcher>],
+        r: &TimeRange,
+    ) -> Result<Vec<Labels>, StorageError> {
+        let mut out = BTreeSet::new();
+        let all = [Vec::new()];
+        for g in if groups.is_empty() { &all[..] } else { groups } {
+            for (labels, _) in self.select(tenant, g, r.start, r.end).await? {
+                out.insert(labels);
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+/// Adapts what `Stream::query` returns to the querier's stream list.
+fn stream_results(stream: &Stream, entries: Vec<crate::model::Entry>) -> Vec<crate::actors::ingester::StreamEntries> {
+    if entries.is_empty() {
+        return Vec::new();
+    }
+    vec![crate::actors::ingester::StreamEntries { labels: stream.labels.clone(), entries }]
+}
