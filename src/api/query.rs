@@ -151,7 +151,11 @@ async fn query_range(
     if categorize {
         data["encodingFlags"] = json!([CATEGORIZE_LABELS]);
     }
-    Ok(json!({"status": "success", "data": data}))
+    let mut out = json!({"status": "success", "data": data});
+    if !r.warnings.is_empty() {
+        out["warnings"] = json!(r.warnings);
+    }
+    Ok(out)
 }
 
 fn check_query_length(st: &AppState, start: i64, end: i64) -> Result<(), ApiError> {

@@ -150,6 +150,15 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         services.set_all(ServiceState::Stopping);
         handle.stop(true).await;
         let _ = server_task.await;
+        // No write-ahead log yet: whatever is only in memory is flushed before exit.
+        if let (Some(ing), Some(_)) = (&built.ingester, &built.store) {
+            let limit = cfg.server.graceful_shutdown_timeout.0.max(Duration::from_secs(1));
+            tracing::info!(timeout = ?limit, "flushing in-memory chunks before exit");
+            match tokio::time::timeout(limit, ing.send(crate::actors::ingester::FlushAll)).await {
+                Ok(_) => tracing::info!("flushed"),
+                Err(_) => tracing::error!("flush on shutdown did not finish in time; unflushed data is lost"),
+            }
+        }
         grpc.stop();
         for m in order.iter().rev() {
             services.set(m.name(), ServiceState::Terminated);

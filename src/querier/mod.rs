@@ -59,9 +59,18 @@ impl Querier {
         let from_ingester = self.logs.send(LogQuery { tenant: tenant.to_string(), req: req.clone() });
         let (ing, st) = futures::future::join(from_ingester, from_store).await;
         let mut r = ing??;
-        if let Some(s) = st? {
-            r.stats.add(s.stats);
-            r.streams = merge_streams(r.streams, s.streams, dir);
+        match st {
+            Ok(Some(s)) => {
+                r.stats.add(s.stats);
+                r.warnings.extend(s.warnings);
+                r.streams = merge_streams(r.streams, s.streams, dir);
+            }
+            Ok(None) => {}
+            // Recent data still answers from memory; the answer says what is missing.
+            Err(e) => {
+                tracing::warn!(tenant, error = %e, "object store unavailable; answering from ingester memory");
+                r.warnings.push(format!("object store unavailable, stored data left out: {e}"));
+            }
         }
         r.streams = apply_global_limit(r.streams, limit, dir);
         Ok(r)
@@ -76,7 +85,7 @@ impl Querier {
         range: TimeRange,
     ) -> Result<Vec<String>, QueryError> {
         let mut out: BTreeSet<String> = match &self.store {
-            Some(s) => s.labels(tenant, name, &matchers, &range).await?.into_iter().collect(),
+            Some(s) => s.labels(tenant, name, &matchers, &range).await.unwrap_or_else(store_down).into_iter().collect(),
             None => BTreeSet::new(),
         };
         let q = LabelQuery { tenant: tenant.to_string(), name: name.map(str::to_string), matchers, range };
@@ -110,12 +119,18 @@ impl Querier {
         range: TimeRange,
     ) -> Result<Vec<Labels>, QueryError> {
         let mut out: BTreeSet<Labels> = match &self.store {
-            Some(s) => s.series(tenant, &groups, &range).await?.into_iter().collect(),
+            Some(s) => s.series(tenant, &groups, &range).await.unwrap_or_else(store_down).into_iter().collect(),
             None => BTreeSet::new(),
         };
         out.extend(self.series.send(SeriesQuery { tenant: tenant.to_string(), groups, range }).await??);
         Ok(out.into_iter().collect())
     }
+}
+
+/// Label and series answers fall back to ingester memory when the store is down.
+fn store_down<T>(e: crate::storage::object::StorageError) -> Vec<T> {
+    tracing::warn!(error = %e, "object store unavailable; label/series answer from ingester memory only");
+    Vec::new()
 }
 
 /// Merges two answers: streams with the same label set are joined, their entries

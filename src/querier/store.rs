@@ -71,6 +71,7 @@ impl StoreReader {
                 Err(e) => {
                     metrics().corrupt_objects.with_label_values(&["index"]).inc();
                     tracing::error!(key, error = %e, "skipping corrupt index segment");
+                    index.skipped.push(format!("skipped corrupt index segment {key}: {e}"));
                 }
             }
         }
@@ -89,10 +90,13 @@ impl StoreReader {
         matchers: &[Matcher],
         start: i64,
         end: i64,
+        warnings: &mut Vec<String>,
     ) -> Result<Vec<(Labels, Vec<ChunkRef>)>, StorageError> {
         let mut by_series: HashMap<Labels, Vec<ChunkRef>> = HashMap::new();
         for table in tables_between(&self.prefix, start, end) {
-            for (labels, refs) in self.table(tenant, &table).await?.select(matchers, start, end) {
+            let index = self.table(tenant, &table).await?;
+            warnings.extend(index.skipped.iter().cloned());
+            for (labels, refs) in index.select(matchers, start, end) {
                 let slot = by_series.entry(labels).or_default();
                 for r in refs {
                     if !slot.iter().any(|x| x.key == r.key) {
@@ -106,7 +110,9 @@ impl StoreReader {
 
     pub async fn select_logs(&self, tenant: &str, req: &LogRequest) -> Result<LogResult, StorageError> {
         let mut out = LogResult::default();
-        for (labels, refs) in self.select(tenant, &req.expr.matchers, req.start, req.end.saturating_sub(1)).await? {
+        let selected =
+            self.select(tenant, &req.expr.matchers, req.start, req.end.saturating_sub(1), &mut out.warnings).await?;
+        for (labels, refs) in selected {
             let mut chunks = Vec::with_capacity(refs.len());
             for r in refs {
                 let data = self.fetch(&self.chunks, &r.key).await?;
@@ -115,6 +121,7 @@ impl StoreReader {
                     Err(e) => {
                         metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
                         tracing::error!(key = r.key, error = %e, "skipping corrupt chunk");
+                        out.warnings.push(format!("skipped corrupt chunk {}: {e}", r.key));
                     }
                 }
             }
@@ -124,6 +131,7 @@ impl StoreReader {
                 Err(e) => {
                     metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
                     tracing::error!(stream = %stream.labels, error = %e, "skipping a stream with a corrupt block");
+                    out.warnings.push(format!("skipped stored data of {} (corrupt block: {e})", stream.labels));
                 }
             }
         }
@@ -138,7 +146,7 @@ impl StoreReader {
         r: &TimeRange,
     ) -> Result<Vec<String>, StorageError> {
         let mut out = BTreeSet::new();
-        for (labels, _) in self.select(tenant, matchers, r.start, r.end).await? {
+        for (labels, _) in self.select(tenant, matchers, r.start, r.end, &mut Vec::new()).await? {
             match name {
                 None => out.extend(labels.pairs().iter().map(|(n, _)| n.clone())),
                 Some(n) => out.extend(labels.get(n).map(str::to_string)),
@@ -156,7 +164,7 @@ impl StoreReader {
         let mut out = BTreeSet::new();
         let all = [Vec::new()];
         for g in if groups.is_empty() { &all[..] } else { groups } {
-            for (labels, _) in self.select(tenant, g, r.start, r.end).await? {
+            for (labels, _) in self.select(tenant, g, r.start, r.end, &mut Vec::new()).await? {
                 out.insert(labels);
             }
         }

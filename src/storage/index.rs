@@ -103,6 +103,8 @@ impl Segment {
 pub struct TableIndex {
     series: FastMap<Fingerprint, (Labels, Vec<ChunkRef>)>,
     postings: FastMap<String, BTreeMap<String, Vec<Fingerprint>>>,
+    /// Segments that could not be read (key and reason); their series are missing.
+    pub skipped: Vec<String>,
 }
 
 impl TableIndex {

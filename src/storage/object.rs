@@ -67,7 +67,14 @@ impl ObjectClient {
             .with_bucket_name(&r.bucket)
             .with_region(if r.region.is_empty() { "us-east-1" } else { &r.region })
             .with_allow_http(c.insecure)
-            .with_virtual_hosted_style_request(!c.s3forcepathstyle && r.endpoint.is_empty());
+            .with_virtual_hosted_style_request(!c.s3forcepathstyle && r.endpoint.is_empty())
+            // Few quick retries inside a request: flushes retry on their own (forever,
+            // with backoff), and a query should fail over to memory fast.
+            .with_retry(object_store::RetryConfig {
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(15),
+                ..Default::default()
+            });
         if !r.endpoint.is_empty() {
             b = b.with_endpoint(&r.endpoint);
         }

@@ -174,6 +174,21 @@ impl S3Server {
         let dir = TempDir::new("s3");
         std::fs::create_dir_all(dir.0.join(bucket)).expect("bucket dir");
         let port = free_port();
+        let child = Self::spawn(&dir, port);
+        S3Server { child, port, bucket: bucket.to_string(), dir }
+    }
+
+    /// Kills the server (an outage); `resume` brings it back on the same port and data.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn resume(&mut self) {
+        self.child = Self::spawn(&self.dir, self.port);
+    }
+
+    fn spawn(dir: &TempDir, port: u16) -> Child {
         let child = Command::new("s3s-fs")
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", S3_KEY, "--secret-key", S3_SECRET])
             .arg(&dir.0)
@@ -186,7 +201,7 @@ impl S3Server {
             assert!(Instant::now() < deadline, "s3s-fs did not listen on {port}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        S3Server { child, port, bucket: bucket.to_string(), dir }
+        child
     }
 
     pub fn endpoint(&self) -> String {

@@ -83,14 +83,17 @@ impl FlushActor {
             let tenant = msg.tenant;
             for it in &msg.items {
                 put_with_retry(&store, &it.key, it.data.clone(), max, &shared).await;
-                shared.chunks.fetch_add(1, Ordering::Relaxed);
-                shared.bytes.fetch_add(it.data.len() as u64, Ordering::Relaxed);
-                metrics().chunks_flushed.inc();
             }
             for seg in segments(&tenant, &prefix, &msg.items) {
                 let key = format!("{}{seg_name}.skidx", segment_prefix(&seg.table, &tenant));
                 put_with_retry(&store, &key, seg.encode(), max, &shared).await;
                 shared.segments.fetch_add(1, Ordering::Relaxed);
+            }
+            // only now is every chunk findable: counted as flushed
+            for it in &msg.items {
+                shared.chunks.fetch_add(1, Ordering::Relaxed);
+                shared.bytes.fetch_add(it.data.len() as u64, Ordering::Relaxed);
+                metrics().chunks_flushed.inc();
             }
             msg.items.iter().map(|i| (i.fingerprint, i.chunk_id)).collect()
         })

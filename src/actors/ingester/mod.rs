@@ -116,6 +116,9 @@ impl ScanStats {
 pub struct LogResult {
     pub streams: Vec<StreamEntries>,
     pub stats: ScanStats,
+    /// Problems that left data out of the answer (e.g. a corrupt stored chunk);
+    /// rendered as the response's `warnings`.
+    pub warnings: Vec<String>,
 }
 
 /// Label or series lookups restricted to streams overlapping `[start, end]`.
