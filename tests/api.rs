@@ -320,7 +320,12 @@ fn query_errors_use_loki_texts() {
             "end timestamp must not be before or equal to start time",
         ),
         (r#"{app="a""#, &[], "parse error at line 1, col 9"),
-        (r#"{app="a"} | json"#, &[], "not supported by this Skald version yet"),
+        (r#"rate({app="a"}[5m])"#, &[], "not supported by this Skald version yet"),
+        (
+            r#"{app="a"} | pattern "<_> x""#,
+            &[],
+            "parse error : invalid pattern parser: at least one capture is required",
+        ),
     ];
     for (q, extra, want) in cases {
         let (code, body) = query_range(&s, "x", q, extra);

@@ -12,6 +12,8 @@ pub enum Tok {
     Unit(String),
     /// `[5m]`: the text between the brackets.
     Range(String),
+    /// A parser flag: `--strict` or `--keep-empty` (without the dashes).
+    Flag(String),
     LBrace,
     RBrace,
     LParen,
@@ -49,6 +51,7 @@ impl Tok {
             Tok::Number(n) => format!("NUMBER {n}"),
             Tok::Unit(u) => format!("DURATION {u}"),
             Tok::Range(r) => format!("RANGE [{r}]"),
+            Tok::Flag(f) => format!("PARSER_FLAG --{f}"),
             Tok::Eof => "end of input".into(),
             other => format!("{:?}", other).to_uppercase(),
         }
@@ -91,6 +94,15 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
         }
         let start = i;
         let two = b.get(i..i + 2).unwrap_or(&[]);
+        if two == b"--" {
+            let flag: String = src[i + 2..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            if flag == "strict" || flag == "keep-empty" {
+                let len = flag.len() + 2;
+                out.push(Token { tok: Tok::Flag(flag), pos: start });
+                i += len;
+                continue;
+            }
+        }
         let (tok, len) = match two {
             b"!=" => (Tok::Neq, 2),
             b"=~" => (Tok::Re, 2),

@@ -103,9 +103,8 @@ mod tests {
 
     #[test]
     fn global_limit_across_streams() {
-        let mk = |l: &str, ts: &[i64]| StreamEntries {
-            labels: Labels::parse(l).unwrap(),
-            entries: ts.iter().map(|t| Entry::new(*t, "x")).collect(),
+        let mk = |l: &str, ts: &[i64]| {
+            StreamEntries::plain(Labels::parse(l).unwrap(), ts.iter().map(|t| Entry::new(*t, "x")).collect())
         };
         let fwd =
             apply_global_limit(vec![mk(r#"{a="1"}"#, &[1, 4, 5]), mk(r#"{a="2"}"#, &[2, 3, 6])], 3, Direction::Forward);
