@@ -173,12 +173,14 @@ impl Stream {
                     }
                     return;
                 }
-                let entry = e.to_entry();
+                // only entries that survive are copied out of the chunk
+                let meta = if e.has_metadata() { e.metadata() } else { Vec::new() };
                 let line = String::from_utf8_lossy(e.line);
-                let (g, new_line) = match pipeline.process(e.ts, &line, stream, &entry.metadata) {
+                let (g, new_line) = match pipeline.process(e.ts, &line, stream, &meta) {
                     Some(p) => (groups.find_or_add(&p.labels), p.line),
                     None => return,
                 };
+                let entry = Entry { ts: e.ts, line: bytes::Bytes::copy_from_slice(e.line), metadata: meta };
                 out.push((entry, g, new_line));
             })?;
         }

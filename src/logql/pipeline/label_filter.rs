@@ -3,8 +3,9 @@
 //!
 //! Compiled from `ast::LabelFilterExpr` by `Pipeline::compile`; [`Compiled::keep`]
 //! runs per line. Rules (Loki 3.x): a comparison on a missing label drops the
-//! line, on a line that already carries `__error__` drops it too, and on an
-//! unparsable value keeps it with `__error__="LabelFilterErr"`.
+//! line (so a line whose parser failed before extracting it is dropped), and
+//! on an unparsable value keeps it with `__error__="LabelFilterErr"` unless an
+//! earlier error is already set.
 
 use crate::logql::ast::{CmpValue, LabelFilterExpr};
 use crate::logql::error::ParseError;
@@ -115,11 +116,7 @@ fn eval(e: &LabelFilterExpr, b: &mut LabelsBuilder<'_>, c: &Compiled, idx: &mut 
             }
         }
         LabelFilterExpr::Cmp { name, op, value, .. } => {
-            if b.has_err() {
-                return false;
-            }
             let Some(v) = b.get(name) else { return false };
-            let v = v.trim();
             let res = match value {
                 CmpValue::Number(want) => v
                     .parse::<f64>()

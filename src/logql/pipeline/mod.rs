@@ -8,6 +8,7 @@
 
 pub mod format;
 pub mod json;
+pub mod json_path;
 pub mod label_filter;
 pub mod labels;
 pub mod logfmt;

@@ -7,8 +7,9 @@ use super::value::Value;
 use super::{Context, TemplateError};
 use crate::model::time::{parse_bytes, parse_duration_ns};
 
-pub use super::gofmt::go_time_string;
-use super::gofmt::{b64dec, b64enc, format_time, parse_time, printf, query_escape, query_unescape};
+use super::gofmt::{b64dec, b64enc, printf, query_escape, query_unescape};
+pub use super::gotime::go_time_string;
+use super::gotime::{format_time, parse_time};
 
 const NAMES: &[&str] = &[
     "and",
@@ -98,17 +99,17 @@ pub fn exists(name: &str) -> bool {
     NAMES.contains(&name)
 }
 
-fn err(func: &str, msg: impl Into<String>) -> TemplateError {
+pub(super) fn err(func: &str, msg: impl Into<String>) -> TemplateError {
     TemplateError::Call { func: func.to_string(), msg: msg.into() }
 }
 
-struct Args<'a> {
-    name: &'a str,
-    v: Vec<Value>,
+pub(super) struct Args<'a> {
+    pub name: &'a str,
+    pub v: Vec<Value>,
 }
 
 impl Args<'_> {
-    fn need(&self, n: usize) -> Result<(), TemplateError> {
+    pub(super) fn need(&self, n: usize) -> Result<(), TemplateError> {
         if self.v.len() < n {
             return Err(TemplateError::Exec(format!(
                 "wrong number of args for {}: want {n} got {}",
@@ -118,23 +119,23 @@ impl Args<'_> {
         }
         Ok(())
     }
-    fn s(&self, i: usize) -> Result<String, TemplateError> {
+    pub(super) fn s(&self, i: usize) -> Result<String, TemplateError> {
         self.need(i + 1)?;
         Ok(self.v[i].to_text())
     }
-    fn int(&self, i: usize) -> Result<i64, TemplateError> {
+    pub(super) fn int(&self, i: usize) -> Result<i64, TemplateError> {
         self.need(i + 1)?;
         self.v[i].to_int().map_err(|e| err(self.name, e))
     }
-    fn lenient_i(&self, i: usize) -> Result<i64, TemplateError> {
+    pub(super) fn lenient_i(&self, i: usize) -> Result<i64, TemplateError> {
         self.need(i + 1)?;
         Ok(self.v[i].to_int().unwrap_or(0))
     }
-    fn lenient_f(&self, i: usize) -> Result<f64, TemplateError> {
+    pub(super) fn lenient_f(&self, i: usize) -> Result<f64, TemplateError> {
         self.need(i + 1)?;
         Ok(self.v[i].to_float_lenient())
     }
-    fn time(&self, i: usize) -> Result<i64, TemplateError> {
+    pub(super) fn time(&self, i: usize) -> Result<i64, TemplateError> {
         self.need(i + 1)?;
         match &self.v[i] {
             Value::Time(t) => Ok(*t),
@@ -351,47 +352,8 @@ pub fn call(name: &str, v: Vec<Value>, ctx: &dyn Context) -> Result<Value, Templ
         "b64dec" => s(b64dec(&a.s(0)?).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_else(|e| e)),
         "bytes" => parse_bytes(&a.s(0)?).map(|b| Value::Float(b as f64)).map_err(|e| err(name, e)),
         "duration" | "duration_seconds" => go_duration_secs(name, &a.s(0)?),
-        "int" => Ok(Value::Int(a.lenient_i(0)?)),
-        "float64" => Ok(Value::Float(a.lenient_f(0)?)),
-        "add" => Ok(Value::Int(a.v.iter().map(|x| x.to_int().unwrap_or(0)).sum())),
-        "mul" => Ok(Value::Int(a.v.iter().map(|x| x.to_int().unwrap_or(0)).product())),
-        "sub" => Ok(Value::Int(a.lenient_i(0)? - a.lenient_i(1)?)),
-        "div" | "mod" => {
-            let (x, y) = (a.lenient_i(0)?, a.lenient_i(1)?);
-            if y == 0 {
-                return Err(err(name, "runtime error: integer divide by zero"));
-            }
-            Ok(Value::Int(if name == "div" { x / y } else { x % y }))
-        }
-        "max" | "min" => {
-            a.need(1)?;
-            let it = a.v.iter().map(|x| x.to_int().unwrap_or(0));
-            Ok(Value::Int(if name == "max" { it.max() } else { it.min() }.unwrap_or(0)))
-        }
-        "addf" | "subf" | "mulf" | "divf" | "maxf" | "minf" => {
-            a.need(1)?;
-            let mut it = a.v.iter().map(Value::to_float_lenient);
-            let first = it.next().unwrap_or(0.0);
-            Ok(Value::Float(it.fold(first, |acc, x| match name {
-                "addf" => acc + x,
-                "subf" => acc - x,
-                "mulf" => acc * x,
-                "divf" => acc / x,
-                "maxf" => acc.max(x),
-                _ => acc.min(x),
-            })))
-        }
-        "ceil" => Ok(Value::Float(a.lenient_f(0)?.ceil())),
-        "floor" => Ok(Value::Float(a.lenient_f(0)?.floor())),
-        "round" => {
-            let (x, p) = (a.lenient_f(0)?, a.lenient_i(1).unwrap_or(0));
-            let on = a.v.get(2).map(Value::to_float_lenient).unwrap_or(0.5);
-            let pow = 10f64.powi(p as i32);
-            let digit = pow * x;
-            let (int, frac) = (digit.trunc(), digit.fract());
-            let r = if frac.abs() >= on { int + frac.signum() } else { int };
-            Ok(Value::Float(r / pow))
-        }
+        "int" | "float64" | "add" | "mul" | "sub" | "div" | "mod" | "max" | "min" | "addf" | "subf" | "mulf"
+        | "divf" | "maxf" | "minf" | "ceil" | "floor" | "round" => super::funcs_math::call(&a),
         "unixEpoch" => Ok(Value::Int(a.time(0)?.div_euclid(1_000_000_000))),
         "unixEpochMillis" => Ok(Value::Int(a.time(0)?.div_euclid(1_000_000))),
         "unixEpochNanos" => Ok(Value::Int(a.time(0)?)),

@@ -7,7 +7,9 @@
 
 mod exec;
 mod funcs;
+mod funcs_math;
 mod gofmt;
+mod gotime;
 mod parse;
 mod value;
 
