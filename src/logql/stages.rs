@@ -144,6 +144,12 @@ impl Parser<'_> {
                         keep_empty = true;
                     }
                 }
+                if *self.peek() == Tok::Sub && *self.peek_at(1) == Tok::Sub {
+                    // an unknown flag: Loki's grammar reads `--x` as two minus signs
+                    self.next();
+                    self.next();
+                    return self.unexpected("NUMBER");
+                }
                 Stage::Logfmt { strict, keep_empty, params: self.extraction_params()? }
             }
             "regexp" => {

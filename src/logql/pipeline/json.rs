@@ -181,9 +181,9 @@ impl<'l> Reader<'l> {
             let k = self.string()?;
             self.eat(b':')?;
             let key = if prefix.is_empty() {
-                sanitize_key(&k).into_owned()
+                sanitize_key(&k, true).into_owned()
             } else {
-                format!("{prefix}_{}", sanitize_key(&k))
+                format!("{prefix}_{}", sanitize_key(&k, false))
             };
             match self.peek() {
                 Some(b'"') => {
@@ -333,7 +333,7 @@ pub fn unpack<'l>(line: &'l str, b: &mut LabelsBuilder<'l>) -> Option<Cow<'l, st
         return None;
     }
     for (k, v) in pairs {
-        let key = match sanitize_key(&k) {
+        let key = match sanitize_key(&k, true) {
             Cow::Borrowed(_) => k,
             Cow::Owned(s) => Cow::Owned(s),
         };

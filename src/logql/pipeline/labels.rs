@@ -106,13 +106,22 @@ impl<'l> LabelsBuilder<'l> {
     }
 }
 
-/// Replaces every character outside `[a-zA-Z0-9_:]` with `_` (per rune).
-pub fn sanitize_key(key: &str) -> Cow<'_, str> {
-    let ok = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
-    if key.chars().all(ok) {
+/// Loki's key sanitising for extracted labels: surrounding spaces trimmed,
+/// every rune outside `[a-zA-Z0-9_]` replaced by `_`, and a leading digit
+/// prefixed with `_` when the key starts a label name (`is_prefix`).
+pub fn sanitize_key(key: &str, is_prefix: bool) -> Cow<'_, str> {
+    let key = key.trim();
+    let ok = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let digit_first = is_prefix && key.starts_with(|c: char| c.is_ascii_digit());
+    if !digit_first && key.chars().all(ok) {
         return Cow::Borrowed(key);
     }
-    Cow::Owned(key.chars().map(|c| if ok(c) { c } else { '_' }).collect())
+    let mut out = String::with_capacity(key.len() + 1);
+    if digit_first {
+        out.push('_');
+    }
+    out.extend(key.chars().map(|c| if ok(c) { c } else { '_' }));
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -134,6 +143,8 @@ mod tests {
         b.set_err("JSONParserErr", "d".into());
         b.set_err("LogfmtParserErr", "e".into());
         assert_eq!(b.get(ERROR_LABEL), Some("JSONParserErr"));
-        assert_eq!(sanitize_key("user-agent.ü"), "user_agent__");
+        assert_eq!(sanitize_key("user-agent.ü", true), "user_agent__");
+        assert_eq!(sanitize_key(" 1a:b ", true), "_1a_b");
+        assert_eq!(sanitize_key("1a", false), "1a");
     }
 }

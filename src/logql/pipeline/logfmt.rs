@@ -128,7 +128,7 @@ pub fn parse<'l>(line: &'l str, o: &LogfmtOpts, b: &mut LabelsBuilder<'l>) {
             continue;
         }
         if o.params.is_empty() {
-            b.add_parsed(sanitize_key(key), val);
+            b.add_parsed(sanitize_key(key, true), val);
         } else {
             for (name, k) in &o.params {
                 if k == key {
