@@ -123,7 +123,7 @@ fn eval(e: &LabelFilterExpr, b: &mut LabelsBuilder<'_>, c: &Compiled, idx: &mut 
                     .map(|x| op.test(x, *want))
                     .map_err(|_| format!("strconv.ParseFloat: parsing {v:?}: invalid syntax")),
                 CmpValue::Duration(want) => parse_go_duration(v).map(|x| op.test(x, *want)),
-                CmpValue::Bytes(want) => parse_bytes(v).map(|x| op.test(x, *want)),
+                CmpValue::Bytes(want) => parse_bytes(v).map(|x| op.test(x, loki_bytes(*want))),
             };
             match res {
                 Ok(keep) => keep,
@@ -144,6 +144,21 @@ fn eval(e: &LabelFilterExpr, b: &mut LabelsBuilder<'_>, c: &Compiled, idx: &mut 
             hit != *negate
         }
     }
+}
+
+/// The byte threshold Loki 3.x effectively compares with: its query frontend
+/// prints the filter with go-humanize's `Bytes` (SI units, one decimal under 10,
+/// e.g. 1MiB prints as `1.0MB`) and the querier parses that text again, so
+/// `size >= 1MiB` keeps `1.0MB` (the conformance case `lbl-bytes-mib`).
+pub fn loki_bytes(v: u64) -> u64 {
+    if v < 10 {
+        return v;
+    }
+    let e = ((v as f64).ln() / 1000f64.ln()).floor();
+    let unit = 1000f64.powf(e);
+    let val = ((v as f64) / unit * 10.0 + 0.5).floor() / 10.0;
+    let text = if val < 10.0 { format!("{val:.1}") } else { format!("{val:.0}") };
+    text.parse::<f64>().map(|f| (f * unit) as u64).unwrap_or(v)
 }
 
 /// Go's `time.ParseDuration` units only (no days, weeks or years).
@@ -177,6 +192,12 @@ mod tests {
         assert!(keep("d > 250ms", &[("d", "1.5s")]).is_some());
         assert!(keep("d > 250ms", &[("d", "20ms")]).is_none());
         assert!(keep("b >= 1MiB and b < 2MB", &[("b", "1.2MiB")]).is_some());
+        assert!(keep("b >= 1MiB", &[("b", "1.0MB")]).is_some(), "Loki's round trip through 1.0MB");
+        assert!(keep("b >= 1MiB", &[("b", "990.3KB")]).is_none());
+        assert_eq!(
+            (super::loki_bytes(5), super::loki_bytes(1_048_576), super::loki_bytes(20_480_000)),
+            (5, 1_000_000, 20_000_000)
+        );
         assert!(keep(r#"ip = ip("10.0.0.0/8")"#, &[("ip", "10.1.2.3")]).is_some());
         assert!(keep(r#"ip != ip("10.0.0.0/8")"#, &[("ip", "10.1.2.3")]).is_none());
         assert!(keep(r#"a="x" or b="y" and c="z""#, &[("a", "x")]).is_some());
