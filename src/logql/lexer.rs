@@ -140,8 +140,15 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
                 }
                 c if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) => {
                     let mut j = i;
-                    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'.' || b[j] == b'_') {
-                        j += 1;
+                    loop {
+                        if j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'.' || b[j] == b'_') {
+                            j += 1;
+                        } else if src[j..].starts_with('µ') || src[j..].starts_with('μ') {
+                            // `1µs`: the micro sign or the Greek mu, both 2 bytes
+                            j += 2;
+                        } else {
+                            break;
+                        }
                     }
                     let text = &src[i..j];
                     let is_number = text.parse::<f64>().is_ok()
@@ -213,5 +220,6 @@ mod tests {
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
         assert!(matches!(tokenize("{a=\"x}"), Err(ParseError::Syntax { .. })));
         assert_eq!(tokenize("250ms 1.5 [5m]").unwrap()[0].tok, Tok::Unit("250ms".into()));
+        assert_eq!(tokenize("3µs").unwrap()[0].tok, Tok::Unit("3µs".into()));
     }
 }

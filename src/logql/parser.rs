@@ -201,7 +201,7 @@ mod tests {
             r#"{a="b"} | json | json x="a.b", y=`l[0]`, c="m[\"k\"]", d | logfmt --strict --keep-empty h, ip="fwd""#,
             r#"{a="b"} | regexp "(?P<x>\\d+)" | pattern "<a> <_>" | unpack | decolorize |= "x""#,
             r#"{a="b"} | x="1" and (y>=2 or z<3.5) , w=~"v" q!="r" | d > 250ms or b <= 20MB | ip = ip("10.0.0.0/8")"#,
-            r#"{a="b"} | s == 5 | s != 5 | line_format "{{.a}} {{ __line__ | upper }}" | label_format a=b, c="{{.d}}""#,
+            r#"{a="b"} | s == 5 | s != 5 | s > -1.5 | d < 3µs | line_format "{{.a}} {{ __line__ | upper }}" | label_format a=b, c="{{.d}}""#,
             r#"{a="b"} | drop a, b="v", c=~"re" | keep a, b!="v" | logfmt | json"#,
         ] {
             let l = log(q);

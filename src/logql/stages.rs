@@ -347,7 +347,15 @@ impl Parser<'_> {
             }
         };
         let pos = self.pos();
+        let negative = *self.peek() == Tok::Sub && matches!(self.peek_at(1), Tok::Number(_));
+        if negative {
+            self.next();
+        }
         let (value, text) = match self.next() {
+            Tok::Number(n) if negative => {
+                let v = n.parse::<f64>().map_err(|_| syntax_error(self.src, pos, "invalid number"))?;
+                (CmpValue::Number(-v), format!("-{n}"))
+            }
             Tok::Number(n) => {
                 let v =
                     n.parse::<f64>().or_else(|_| i64::from_str_radix(n.trim_start_matches("0x"), 16).map(|v| v as f64));

@@ -59,10 +59,12 @@ pub fn label_format<'l>(ops: &[(String, LabelFmtOp)], ts: i64, line: &str, b: &m
             results.push((i, r));
         }
     }
-    let before: Vec<(String, String)> = ops
+    let before: Vec<(String, String, Category)> = ops
         .iter()
         .filter_map(|(_, op)| match op {
-            LabelFmtOp::Rename(src) => b.get(src).map(|v| (src.clone(), v.to_string())),
+            LabelFmtOp::Rename(src) => {
+                b.labels.iter().find(|(k, _, _)| k == src).map(|(_, v, c)| (src.clone(), v.to_string(), *c))
+            }
             _ => None,
         })
         .collect();
@@ -70,12 +72,13 @@ pub fn label_format<'l>(ops: &[(String, LabelFmtOp)], ts: i64, line: &str, b: &m
     for (i, (dst, op)) in ops.iter().enumerate() {
         match op {
             LabelFmtOp::Rename(src) => {
-                let Some((_, v)) = before.iter().find(|(s, _)| s == src) else { continue };
+                let Some((_, v, cat)) = before.iter().find(|(s, _, _)| s == src) else { continue };
                 let v = v.clone();
                 if src != dst {
                     b.del(src);
                 }
-                b.set(Cow::Owned(dst.clone()), Cow::Owned(v), Category::Parsed);
+                // a renamed label keeps its category (a stream label stays one)
+                b.set(Cow::Owned(dst.clone()), Cow::Owned(v), *cat);
             }
             LabelFmtOp::Template(_) => match results.iter().find(|(j, _)| *j == i).map(|(_, r)| r) {
                 Some(Ok(v)) => b.set(Cow::Owned(dst.clone()), Cow::Owned(v.clone()), Category::Parsed),

@@ -172,8 +172,25 @@ fn compare(name: &str, a: &Value, b: &Value) -> Result<std::cmp::Ordering, Templ
     Ok(ord)
 }
 
+thread_local! {
+    /// Regexes of `regexReplaceAll`, `count`...: templates pass the same few
+    /// patterns for every line, so compile each once per thread.
+    static REGEXES: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>> = Default::default();
+}
+
 fn regex(name: &str, re: &str) -> Result<regex::Regex, TemplateError> {
-    crate::logql::regex::compile(re, false).map_err(|e| err(name, crate::logql::regex::error_text(re, &e)))
+    if let Some(r) = REGEXES.with(|c| c.borrow().get(re).cloned()) {
+        return Ok(r);
+    }
+    let r = crate::logql::regex::compile(re, false).map_err(|e| err(name, crate::logql::regex::error_text(re, &e)))?;
+    REGEXES.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 256 {
+            c.clear();
+        }
+        c.insert(re.to_string(), r.clone());
+    });
+    Ok(r)
 }
 
 /// Byte-based slicing as Go does; cut runes come back as U+FFFD.
