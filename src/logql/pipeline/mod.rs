@@ -152,13 +152,9 @@ impl Pipeline {
                 }),
                 Step::Pattern(p) => with_line(&cur, &mut b, |l, b| {
                     b.begin_parse();
-                    if let Some(caps) = p.captures(l.as_bytes()) {
-                        for (name, v) in caps {
-                            if name != "_" {
-                                let v = String::from_utf8_lossy(v).into_owned();
-                                b.add_parsed(Cow::Owned(name.to_string()), Cow::Owned(v));
-                            }
-                        }
+                    for (name, v) in p.parse_captures(l.as_bytes()) {
+                        let v = String::from_utf8_lossy(v).into_owned();
+                        b.add_parsed(Cow::Owned(name.to_string()), Cow::Owned(v));
                     }
                 }),
                 Step::Unpack => {
