@@ -264,12 +264,16 @@ impl Groups {
                     set.iter().filter(|l| l.2 == cat).map(|(k, v, _)| (k.clone(), v.clone())).collect::<Vec<_>>()
                 };
                 let (structured, parsed) = (pick(Category::Metadata), pick(Category::Parsed));
-                let labels = if structured.is_empty() && parsed.is_empty() && set.len() == stream.len() {
-                    stream.clone()
+                let own = pick(Category::Stream);
+                // the stream labels as the pipeline left them (`drop`, `label_format` can change them)
+                let stream_part =
+                    if own.as_slice() == stream.pairs() { stream.clone() } else { Labels::from_pairs_keep_empty(own) };
+                let labels = if structured.is_empty() && parsed.is_empty() {
+                    stream_part.clone()
                 } else {
                     Labels::from_pairs_keep_empty(set.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect())
                 };
-                StreamEntries { labels, stream: stream.clone(), structured, parsed, entries: Vec::new() }
+                StreamEntries { labels, stream: stream_part, structured, parsed, entries: Vec::new() }
             })
             .collect()
     }
@@ -347,6 +351,45 @@ mod tests {
         };
         assert_eq!(q(Direction::Forward, 100), vec![base - h / 2, base, base, base + 1]);
         assert_eq!(q(Direction::Backward, 2), vec![base + 1, base]);
+    }
+
+    #[test]
+    fn groups_by_result_labels() {
+        let s = settings();
+        let mut st = Stream::new(Labels::parse(r#"{a="b", pod="p"}"#).unwrap());
+        let mut e3 = Entry::new(3, "lvl=warn x=1");
+        e3.metadata = vec![("trace".into(), "t".into())];
+        st.push(
+            &[Entry::new(1, "lvl=info x=1"), Entry::new(2, "lvl=warn x=2"), e3, Entry::new(4, "no pairs")],
+            &s,
+            "t",
+            0,
+        );
+        let Expr::Log(l) = parse(r#"{a="b"} | logfmt | drop x, pod | lvl=~".+""#).unwrap();
+        let req = LogRequest {
+            expr: Arc::new(l),
+            start: 0,
+            end: 10,
+            limit: 100,
+            direction: Direction::Forward,
+            interval_ns: 0,
+        };
+        let mut groups = st.query(&req, &mut ScanStats::default()).unwrap();
+        groups.sort_by_key(|g| g.entries[0].ts);
+        let got: Vec<(String, String, Vec<i64>)> = groups
+            .iter()
+            .map(|g| (g.labels.to_string(), g.stream.to_string(), g.entries.iter().map(|e| e.ts).collect()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (r#"{a="b", lvl="info"}"#.into(), r#"{a="b"}"#.into(), vec![1]),
+                (r#"{a="b", lvl="warn"}"#.into(), r#"{a="b"}"#.into(), vec![2]),
+                (r#"{a="b", lvl="warn", trace="t"}"#.into(), r#"{a="b"}"#.into(), vec![3]),
+            ]
+        );
+        assert_eq!(groups[2].structured, vec![("trace".to_string(), "t".to_string())]);
+        assert_eq!(groups[2].parsed, vec![("lvl".to_string(), "warn".to_string())]);
     }
 
     #[test]
