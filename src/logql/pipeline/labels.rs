@@ -86,6 +86,9 @@ impl<'l> LabelsBuilder<'l> {
 
     /// Adds a label extracted by the running parser stage (clash rule applied).
     pub fn add_parsed(&mut self, key: Cow<'l, str>, value: Cow<'l, str>) {
+        if key.is_empty() {
+            return;
+        }
         let key = self.clash_free(key);
         match self.labels.iter().position(|(k, _, _)| *k == key) {
             Some(i) if i >= self.mark => {}

@@ -244,7 +244,7 @@ fn compile_label_fmt(items: &[LabelFmt]) -> Result<Vec<(String, format::LabelFmt
             let op = if i.template {
                 format::LabelFmtOp::Template(
                     Template::parse(&i.value)
-                        .map_err(|e| ParseError::Invalid(format!("invalid template for label {}: {e}", i.dst)))?,
+                        .map_err(|e| ParseError::Invalid(format!("invalid template for label '{}': {e}", i.dst)))?,
                 )
             } else {
                 format::LabelFmtOp::Rename(i.value.clone())
