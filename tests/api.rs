@@ -111,6 +111,30 @@ fn push_json_and_read_back_everywhere() {
     assert_eq!(res.len(), 1);
     assert_eq!(res[0]["values"][0][2]["structuredMetadata"]["trace_id"], "abc");
 
+    // with a parser: plain answers split streams by extracted labels, categorized ones put them under "parsed"
+    let q = r#"{app="web"} | pattern "<method> <path> <status>" | line_format "{{.status}} {{.path}}""#;
+    let (code, b) = query_range(&s, "acme", q, &[("direction", "forward")]);
+    assert_eq!(code, 200, "{b}");
+    assert_eq!(lines_of(&b), vec!["200 /a", "500 /b"]);
+    let v: Value = serde_json::from_str(&b).unwrap();
+    let res = v["data"]["result"].as_array().unwrap();
+    assert_eq!(res.len(), 2);
+    assert!(res.iter().any(|r| r["stream"]["status"] == "500" && r["stream"]["trace_id"] == "abc"));
+    let r = client()
+        .get(s.url("/loki/api/v1/query_range"))
+        .header("X-Scope-OrgID", "acme")
+        .header("X-Loki-Response-Encoding-Flags", "categorize-labels")
+        .query(&[("query", q), ("direction", "forward")])
+        .send()
+        .unwrap();
+    let v: Value = r.json().unwrap();
+    let res = v["data"]["result"].as_array().unwrap();
+    assert_eq!(res.len(), 1, "{v}");
+    assert_eq!(res[0]["stream"], json!({"app": "web", "env": "prod", "service_name": "web"}));
+    assert_eq!(res[0]["values"][0][2], json!({"parsed": {"method": "GET", "path": "/a", "status": "200"}}));
+    assert_eq!(res[0]["values"][1][2]["structuredMetadata"], json!({"trace_id": "abc"}));
+    assert_eq!(res[0]["values"][1][2]["parsed"]["status"], "500");
+
     let labels: Value =
         client().get(s.url("/loki/api/v1/labels")).header("X-Scope-OrgID", "acme").send().unwrap().json().unwrap();
     assert_eq!(labels["data"], json!(["app", "env", "service_name"]));
@@ -320,7 +344,12 @@ fn query_errors_use_loki_texts() {
             "end timestamp must not be before or equal to start time",
         ),
         (r#"{app="a""#, &[], "parse error at line 1, col 9"),
-        (r#"{app="a"} | json"#, &[], "not supported by this Skald version yet"),
+        (r#"rate({app="a"}[5m])"#, &[], "not supported by this Skald version yet"),
+        (
+            r#"{app="a"} | pattern "<_> x""#,
+            &[],
+            "parse error : invalid pattern parser: at least one capture is required",
+        ),
     ];
     for (q, extra, want) in cases {
         let (code, body) = query_range(&s, "x", q, extra);

@@ -12,7 +12,7 @@ use super::params::Params;
 use super::render::{stats_json, streams_json, CATEGORIZE_LABELS, ENCODING_FLAGS_HEADER};
 use super::state::AppState;
 use super::tenant::tenant_of;
-use crate::actors::ingester::{LogRequest, TimeRange};
+use crate::actors::ingester::{Direction, LogRequest, TimeRange};
 use crate::logql::{parse, parse_selector, Expr, Matcher};
 use crate::model::time::{format_prom_duration, go_duration, parse_duration_ns};
 use crate::querier::Querier;
@@ -147,7 +147,7 @@ async fn query_range(
         .is_some_and(|v| v.split(',').any(|f| f.trim() == CATEGORIZE_LABELS));
     let returned: usize = r.streams.iter().map(|s| s.entries.len()).sum();
     let stats = stats_json(started.elapsed().as_secs_f64(), returned, &r.stats, returned);
-    let mut data = json!({"resultType": "streams", "result": streams_json(&r.streams, categorize), "stats": stats});
+    let mut data = json!({"resultType": "streams", "result": streams_json(&r.streams, categorize, direction == Direction::Backward), "stats": stats});
     if categorize {
         data["encodingFlags"] = json!([CATEGORIZE_LABELS]);
     }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::actors::ingester::{ScanStats, StreamEntries};
-use crate::model::Labels;
 
 /// The request header Grafana sends to get labels split by origin.
 pub const ENCODING_FLAGS_HEADER: &str = "X-Loki-Response-Encoding-Flags";
@@ -16,41 +15,48 @@ fn label_map(pairs: &[(String, String)]) -> Map<String, Value> {
     pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()
 }
 
-/// Renders `resultType: streams` results. Without categorize-labels each entry's
-/// structured metadata joins its stream's labels (one result stream per distinct
-/// full label set); with it, stream labels stay alone and metadata goes into a
-/// third element of each value.
-pub fn streams_json(streams: &[StreamEntries], categorize: bool) -> Value {
-    let mut out: BTreeMap<String, (Map<String, Value>, Vec<Value>)> = BTreeMap::new();
+/// Renders `resultType: streams` results. Without categorize-labels each
+/// result stream is one full result label set (stream labels + structured
+/// metadata + extracted labels); with it, `stream` holds the stream labels and
+/// each value carries `{"structuredMetadata": {...}, "parsed": {...}}`.
+/// Values are ordered by timestamp in the query's direction.
+/// Result streams being built, by label string: labels and `(ts, value)` pairs.
+type Building = BTreeMap<String, (Map<String, Value>, Vec<(i64, Value)>)>;
+
+pub fn streams_json(streams: &[StreamEntries], categorize: bool, backward: bool) -> Value {
+    let mut out: Building = BTreeMap::new();
     for s in streams {
+        let labels = if categorize { &s.stream } else { &s.labels };
+        let slot = out.entry(labels.to_string()).or_insert_with(|| (label_map(labels.pairs()), Vec::new()));
+        let mut cat = Map::new();
+        if categorize {
+            if !s.structured.is_empty() {
+                cat.insert("structuredMetadata".into(), Value::Object(label_map(&s.structured)));
+            }
+            if !s.parsed.is_empty() {
+                cat.insert("parsed".into(), Value::Object(label_map(&s.parsed)));
+            }
+        }
         for e in &s.entries {
             let ts = Value::String(e.ts.to_string());
             let line = Value::String(e.line_str().to_string());
-            if categorize {
-                let slot = out.entry(s.labels.to_string()).or_insert_with(|| (label_map(s.labels.pairs()), Vec::new()));
-                let mut cat = Map::new();
-                if !e.metadata.is_empty() {
-                    cat.insert("structuredMetadata".into(), Value::Object(label_map(&e.metadata)));
-                }
-                slot.1.push(Value::Array(vec![ts, line, Value::Object(cat)]));
-            } else {
-                let full = if e.metadata.is_empty() {
-                    s.labels.clone()
-                } else {
-                    let mut pairs = s.labels.pairs().to_vec();
-                    for (k, v) in &e.metadata {
-                        let name = if s.labels.get(k).is_some() { format!("{k}_extracted") } else { k.clone() };
-                        pairs.push((name, v.clone()));
-                    }
-                    Labels::from_pairs(pairs)
-                };
-                let slot = out.entry(full.to_string()).or_insert_with(|| (label_map(full.pairs()), Vec::new()));
-                slot.1.push(Value::Array(vec![ts, line]));
-            }
+            let v = if categorize { vec![ts, line, Value::Object(cat.clone())] } else { vec![ts, line] };
+            slot.1.push((e.ts, Value::Array(v)));
         }
     }
     Value::Array(
-        out.into_values().map(|(labels, values)| json!({"stream": Value::Object(labels), "values": values})).collect(),
+        out.into_values()
+            .map(|(labels, mut values)| {
+                // stable: same-timestamp entries keep their order
+                if backward {
+                    values.sort_by_key(|v| std::cmp::Reverse(v.0));
+                } else {
+                    values.sort_by_key(|v| v.0);
+                }
+                let values: Vec<Value> = values.into_iter().map(|(_, v)| v).collect();
+                json!({"stream": Value::Object(labels), "values": values})
+            })
+            .collect(),
     )
 }
 
@@ -104,23 +110,33 @@ pub fn stats_json(exec_secs: f64, returned: usize, scan: &ScanStats, post_filter
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Entry;
+    use crate::model::{Entry, Labels};
 
     #[test]
-    fn metadata_splits_streams_unless_categorized() {
+    fn groups_split_streams_unless_categorized() {
+        let app = Labels::parse(r#"{app="x"}"#).unwrap();
         let mut e2 = Entry::new(2, "b");
         e2.metadata = vec![("trace_id".into(), "t".into())];
-        let s = vec![StreamEntries {
-            labels: Labels::parse(r#"{app="x"}"#).unwrap(),
-            entries: vec![Entry::new(1, "a"), e2],
-        }];
-        let plain = streams_json(&s, false);
+        let s = vec![
+            StreamEntries::plain(app.clone(), vec![Entry::new(1, "a")]),
+            StreamEntries {
+                labels: Labels::parse(r#"{app="x", trace_id="t", n="1"}"#).unwrap(),
+                stream: app,
+                structured: vec![("trace_id".into(), "t".into())],
+                parsed: vec![("n".into(), "1".into())],
+                entries: vec![e2],
+            },
+        ];
+        let plain = streams_json(&s, false, false);
         assert_eq!(plain.as_array().unwrap().len(), 2);
         assert!(plain.as_array().unwrap().iter().any(|s| s["stream"]["trace_id"] == "t" && s["values"][0][1] == "b"));
-        let cat = streams_json(&s, true);
+        let cat = streams_json(&s, true, false);
         assert_eq!(cat.as_array().unwrap().len(), 1);
         assert_eq!(cat[0]["values"][1][2]["structuredMetadata"]["trace_id"], "t");
+        assert_eq!(cat[0]["values"][1][2]["parsed"]["n"], "1");
         assert_eq!(cat[0]["values"][0][2], json!({}));
         assert_eq!(cat[0]["values"][0][0], "1");
+        let back = streams_json(&s, true, true);
+        assert_eq!(back[0]["values"][0][0], "2");
     }
 }

@@ -12,6 +12,8 @@ pub enum Tok {
     Unit(String),
     /// `[5m]`: the text between the brackets.
     Range(String),
+    /// A parser flag: `--strict` or `--keep-empty` (without the dashes).
+    Flag(String),
     LBrace,
     RBrace,
     LParen,
@@ -49,6 +51,7 @@ impl Tok {
             Tok::Number(n) => format!("NUMBER {n}"),
             Tok::Unit(u) => format!("DURATION {u}"),
             Tok::Range(r) => format!("RANGE [{r}]"),
+            Tok::Flag(f) => format!("PARSER_FLAG --{f}"),
             Tok::Eof => "end of input".into(),
             other => format!("{:?}", other).to_uppercase(),
         }
@@ -91,6 +94,15 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
         }
         let start = i;
         let two = b.get(i..i + 2).unwrap_or(&[]);
+        if two == b"--" {
+            let flag: String = src[i + 2..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            if flag == "strict" || flag == "keep-empty" {
+                let len = flag.len() + 2;
+                out.push(Token { tok: Tok::Flag(flag), pos: start });
+                i += len;
+                continue;
+            }
+        }
         let (tok, len) = match two {
             b"!=" => (Tok::Neq, 2),
             b"=~" => (Tok::Re, 2),
@@ -128,8 +140,15 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
                 }
                 c if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) => {
                     let mut j = i;
-                    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'.' || b[j] == b'_') {
-                        j += 1;
+                    loop {
+                        if j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'.' || b[j] == b'_') {
+                            j += 1;
+                        } else if src[j..].starts_with('µ') || src[j..].starts_with('μ') {
+                            // `1µs`: the micro sign or the Greek mu, both 2 bytes
+                            j += 2;
+                        } else {
+                            break;
+                        }
                     }
                     let text = &src[i..j];
                     let is_number = text.parse::<f64>().is_ok()
@@ -201,5 +220,6 @@ mod tests {
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
         assert!(matches!(tokenize("{a=\"x}"), Err(ParseError::Syntax { .. })));
         assert_eq!(tokenize("250ms 1.5 [5m]").unwrap()[0].tok, Tok::Unit("250ms".into()));
+        assert_eq!(tokenize("3µs").unwrap()[0].tok, Tok::Unit("3µs".into()));
     }
 }

@@ -3,8 +3,10 @@
 //! A library with no dependency on actors or the HTTP API. The query API parses
 //! with [`parse`] and hands the resulting [`LogExpr`] to the ingester (which
 //! matches streams with its selector and filters lines with its pipeline).
-//! Supported today: stream selectors and line filters (`|=`, `!=`, `|~`, `!~`,
-//! `|>`, `!>`, `or` alternatives, `ip()`); other stages answer a clear 400.
+//! Supported: stream selectors and every log pipeline stage (line filters,
+//! `json`, `logfmt`, `regexp`, `pattern`, `unpack`, label filters, `line_format`,
+//! `label_format` with the Go template engine in [`template`], `drop`, `keep`,
+//! `decolorize`), evaluated by [`pipeline::Pipeline`]. Metric queries answer a clear 400.
 
 pub mod ast;
 pub mod error;
@@ -13,9 +15,12 @@ pub mod lexer;
 pub mod matcher;
 pub mod parser;
 pub mod pattern;
+pub mod pipeline;
 pub mod regex;
+mod stages;
+pub mod template;
 
-pub use ast::{LineFilter, LineFilterOp, LogExpr};
+pub use ast::{LineFilter, LineFilterOp, LogExpr, Stage};
 pub use error::ParseError;
 pub use matcher::{MatchOp, Matcher};
 pub use parser::{parse, parse_selector, Expr};

@@ -1,13 +1,14 @@
-//! Recursive-descent parser over the tokens of `lexer`.
-//!
-//! Today it builds log queries (selector + line filters). Pipeline stages and
-//! metric queries are recognised and answered with a clear "not supported yet".
+//! Recursive-descent parser over the tokens of `lexer`: selectors and the entry
+//! points. Pipeline stages are parsed in `stages`; the pipeline is compiled (and
+//! so validated) here. Metric queries answer a clear "not supported yet".
 
-use super::ast::{LineFilter, LineFilterOp, LogExpr};
+use std::sync::Arc;
+
+use super::ast::LogExpr;
 use super::error::{ParseError, EMPTY_COMPATIBLE};
-use super::filter::CompiledFilter;
 use super::lexer::{syntax_error, tokenize, Tok, Token};
 use super::matcher::{MatchOp, Matcher};
+use super::pipeline::Pipeline;
 
 /// Longest query Loki accepts, in bytes.
 pub const MAX_QUERY_LEN: usize = 131_072;
@@ -42,32 +43,32 @@ pub fn parse_selector(src: &str) -> Result<Vec<Matcher>, ParseError> {
     Ok(m)
 }
 
-struct Parser<'a> {
-    src: &'a str,
-    toks: Vec<Token>,
-    i: usize,
+pub(super) struct Parser<'a> {
+    pub(super) src: &'a str,
+    pub(super) toks: Vec<Token>,
+    pub(super) i: usize,
 }
 
 impl Parser<'_> {
-    fn peek(&self) -> &Tok {
+    pub(super) fn peek(&self) -> &Tok {
         &self.toks[self.i.min(self.toks.len() - 1)].tok
     }
 
-    fn peek_at(&self, k: usize) -> &Tok {
+    pub(super) fn peek_at(&self, k: usize) -> &Tok {
         &self.toks[(self.i + k).min(self.toks.len() - 1)].tok
     }
 
-    fn pos(&self) -> usize {
+    pub(super) fn pos(&self) -> usize {
         self.toks[self.i.min(self.toks.len() - 1)].pos
     }
 
-    fn next(&mut self) -> Tok {
+    pub(super) fn next(&mut self) -> Tok {
         let t = self.peek().clone();
         self.i += 1;
         t
     }
 
-    fn unexpected<T>(&self, expecting: &str) -> Result<T, ParseError> {
+    pub(super) fn unexpected<T>(&self, expecting: &str) -> Result<T, ParseError> {
         let got = self.peek().describe();
         let msg = if expecting.is_empty() {
             format!("syntax error: unexpected {got}")
@@ -105,16 +106,17 @@ impl Parser<'_> {
     }
 
     fn pipeline_after_parens(&mut self, e: Expr) -> Result<Expr, ParseError> {
-        let Expr::Log(mut l) = e;
-        self.stages(&mut l)?;
-        Ok(Expr::Log(l))
+        let Expr::Log(l) = e;
+        let mut stages = l.stages;
+        self.stages(&mut stages)?;
+        Ok(Expr::Log(LogExpr::new(l.matchers, stages)?))
     }
 
     fn log_expr(&mut self) -> Result<LogExpr, ParseError> {
         let matchers = self.selector(false)?;
-        let mut l = LogExpr { matchers, filters: Vec::new() };
-        self.stages(&mut l)?;
-        Ok(l)
+        let mut stages = Vec::new();
+        self.stages(&mut stages)?;
+        LogExpr::new(matchers, stages)
     }
 
     fn selector(&mut self, allow_empty: bool) -> Result<Vec<Matcher>, ParseError> {
@@ -158,87 +160,20 @@ impl Parser<'_> {
             }
         }
     }
+}
 
-    fn stages(&mut self, l: &mut LogExpr) -> Result<(), ParseError> {
-        loop {
-            let op = match self.peek() {
-                Tok::PipeExact => LineFilterOp::Contains,
-                Tok::Neq => LineFilterOp::NotContains,
-                Tok::PipeMatch => LineFilterOp::Match,
-                Tok::Nre => LineFilterOp::NotMatch,
-                Tok::PipePattern => LineFilterOp::Pattern,
-                Tok::NotPattern => LineFilterOp::NotPattern,
-                Tok::Pipe => {
-                    let stage = match self.peek_at(1) {
-                        Tok::Ident(s) => s.clone(),
-                        _ => {
-                            self.next();
-                            return self.unexpected("a pipeline stage");
-                        }
-                    };
-                    return Err(ParseError::Unsupported(format!(
-                        "the LogQL pipeline stage `| {stage}` is not supported by this Skald version yet; only line filters are"
-                    )));
-                }
-                Tok::Range(_) => {
-                    return Err(ParseError::Unsupported(
-                        "metric queries are not supported by this Skald version yet; only log queries are".into(),
-                    ))
-                }
-                _ => return Ok(()),
-            };
-            self.next();
-            let mut values = Vec::new();
-            let mut ip = false;
-            loop {
-                let (v, is_ip) = self.filter_value()?;
-                if !values.is_empty() && is_ip != ip {
-                    return Err(syntax_error(
-                        self.src,
-                        self.pos(),
-                        "syntax error: cannot mix ip() and strings in one filter",
-                    ));
-                }
-                ip = is_ip;
-                values.push(v);
-                let or_follows = matches!(self.peek(), Tok::Ident(s) if s.eq_ignore_ascii_case("or"))
-                    && matches!(self.peek_at(1), Tok::Str(_) | Tok::Ident(_));
-                if !or_follows {
-                    break;
-                }
-                self.next();
-            }
-            let compiled = CompiledFilter::compile(op, &values, ip)?;
-            l.filters.push(LineFilter { op, values, ip, compiled });
-        }
-    }
-
-    fn filter_value(&mut self) -> Result<(String, bool), ParseError> {
-        match self.next() {
-            Tok::Str(s) => Ok((s, false)),
-            Tok::Ident(f) if f == "ip" && *self.peek() == Tok::LParen => {
-                self.next();
-                let Tok::Str(s) = self.next() else {
-                    self.i -= 1;
-                    return self.unexpected("STRING");
-                };
-                if self.next() != Tok::RParen {
-                    self.i -= 1;
-                    return self.unexpected(")");
-                }
-                Ok((s, true))
-            }
-            _ => {
-                self.i -= 1;
-                self.unexpected("STRING")
-            }
-        }
+impl LogExpr {
+    /// Builds a log expression, compiling (and so validating) its pipeline.
+    pub fn new(matchers: Vec<Matcher>, stages: Vec<super::ast::Stage>) -> Result<LogExpr, ParseError> {
+        let pipeline = Arc::new(Pipeline::compile(&stages)?);
+        Ok(LogExpr { matchers, stages, pipeline })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logql::ast::Stage;
 
     fn log(q: &str) -> LogExpr {
         let Expr::Log(l) = parse(q).unwrap();
@@ -249,16 +184,26 @@ mod tests {
     fn parses_selectors_and_filters() {
         let l = log(r#"{app="a", env=~"p.*"} |= "x" or "y" != "z" |~ `(?i)err` |= ip("10.0.0.0/8")"#);
         assert_eq!(l.matchers.len(), 2);
-        assert_eq!(l.filters.len(), 4);
-        assert_eq!(l.filters[0].values, vec!["x", "y"]);
-        assert!(l.filters[3].ip);
+        assert_eq!(l.stages.len(), 4);
+        let Stage::Line(f0) = &l.stages[0] else { panic!("line filter expected") };
+        assert_eq!(f0.values, vec!["x", "y"]);
+        assert!(matches!(&l.stages[3], Stage::Line(f) if f.ip));
         assert!(l.keep_line(b"x 10.1.1.1 ERR"));
         assert!(!l.keep_line(b"x z 10.1.1.1 ERR"));
     }
 
     #[test]
     fn printing_round_trips() {
-        for q in [r#"{app="a"}"#, r#"{app="a\"b", x!~"y"} |= "q" or "r" !> "<_> x""#, r#"{a="b"} != ip("::1")"#] {
+        for q in [
+            r#"{app="a"}"#,
+            r#"{app="a\"b", x!~"y"} |= "q" or "r" !> "<_> x""#,
+            r#"{a="b"} != ip("::1")"#,
+            r#"{a="b"} | json | json x="a.b", y=`l[0]`, c="m[\"k\"]", d | logfmt --strict --keep-empty h, ip="fwd""#,
+            r#"{a="b"} | regexp "(?P<x>\\d+)" | pattern "<a> <_>" | unpack | decolorize |= "x""#,
+            r#"{a="b"} | x="1" and (y>=2 or z<3.5) , w=~"v" q!="r" | d > 250ms or b <= 20MB | ip = ip("10.0.0.0/8")"#,
+            r#"{a="b"} | s == 5 | s != 5 | s > -1.5 | d < 3µs | line_format "{{.a}} {{ __line__ | upper }}" | label_format a=b, c="{{.d}}""#,
+            r#"{a="b"} | drop a, b="v", c=~"re" | keep a, b!="v" | logfmt | json"#,
+        ] {
             let l = log(q);
             assert_eq!(log(&l.to_string()), l, "{q}");
         }
@@ -268,7 +213,20 @@ mod tests {
     fn errors_have_loki_texts() {
         assert_eq!(parse(r#"{app=~".*"}"#).unwrap_err().to_string(), format!("parse error : {EMPTY_COMPATIBLE}"));
         assert!(matches!(parse("{}").unwrap_err(), ParseError::Syntax { line: 1, col: 2, .. }));
-        assert!(matches!(parse(r#"{app="a"} | json"#).unwrap_err(), ParseError::Unsupported(_)));
+        assert!(matches!(parse(r#"{app="a"} | unwrap x"#).unwrap_err(), ParseError::Unsupported(_)));
+        assert_eq!(
+            parse(r#"{app="a"} | regexp "(?P<x>[a-""#).unwrap_err().to_string(),
+            "parse error : invalid regexp parser: error parsing regexp: missing closing ]: `[a-`"
+        );
+        assert_eq!(
+            parse(r#"{app="a"} | pattern "<_> foo""#).unwrap_err().to_string(),
+            "parse error : invalid pattern parser: at least one capture is required"
+        );
+        assert_eq!(
+            parse(r#"{app="a"} | logfmt | label_format a=user, a=event"#).unwrap_err().to_string(),
+            "parse error : stage '| label_format a=user,a=event' : multiple label name 'a' not allowed in a single format operation"
+        );
+        assert!(matches!(parse(r#"{app="nginx"} | logfmt --nope"#).unwrap_err(), ParseError::Syntax { line: 1, .. }));
         assert!(matches!(parse(r#"rate({app="a"}[5m])"#).unwrap_err(), ParseError::Unsupported(_)));
         assert_eq!(
             parse(r#"{app=~"(unclosed"}"#).unwrap_err().to_string(),

@@ -1,5 +1,6 @@
 //! Pattern expressions (`<ip> - <_> "<method> <uri>"`): literals and captures.
-//! Used by the `|>` / `!>` line filters now and by the `pattern` parser later.
+//! Used by the `|>` / `!>` line filters ([`Pattern::matches`]) and by the
+//! `| pattern` parser ([`Pattern::parse_captures`]).
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
@@ -81,6 +82,48 @@ impl Pattern {
         Some(out)
     }
 
+    /// The `| pattern` parser's reading (Loki's matcher): a leading literal must
+    /// start the line (else nothing is captured); each capture runs to the next
+    /// literal, and when that literal is missing the capture takes the rest of
+    /// the line and matching stops. Returns the named captures found.
+    pub fn parse_captures<'l>(&self, line: &'l [u8]) -> Vec<(&str, &'l [u8])> {
+        let mut out = Vec::new();
+        let mut rest = line;
+        let mut nodes = &self.nodes[..];
+        if let Some(Node::Literal(l)) = nodes.first() {
+            if !rest.starts_with(l) {
+                return out;
+            }
+            rest = &rest[l.len()..];
+            nodes = &nodes[1..];
+        }
+        while let Some(Node::Capture(name)) = nodes.first() {
+            let named = name != "_";
+            let Some(Node::Literal(l)) = nodes.get(1) else {
+                if named {
+                    out.push((name.as_str(), rest));
+                }
+                return out;
+            };
+            nodes = &nodes[2..];
+            match memchr::memmem::find(rest, l) {
+                Some(at) => {
+                    if named {
+                        out.push((name.as_str(), &rest[..at]));
+                    }
+                    rest = &rest[at + l.len()..];
+                }
+                None => {
+                    if named {
+                        out.push((name.as_str(), rest));
+                    }
+                    return out;
+                }
+            }
+        }
+        out
+    }
+
     pub fn matches(&self, line: &[u8]) -> bool {
         self.captures(line).is_some()
     }
@@ -102,5 +145,8 @@ mod tests {
         assert!(f.matches(b"ts=1 level=error msg=x"));
         assert!(!f.matches(b"ts=1 level=info msg=x"));
         assert!(Pattern::parse("<a><b>").is_err());
+        let p = Pattern::parse("<a> - <b> [<c>]").unwrap();
+        assert_eq!(p.parse_captures(b"x - y z"), vec![("a", &b"x"[..]), ("b", &b"y z"[..])]);
+        assert!(Pattern::parse("[<a>]").unwrap().parse_captures(b"x]").is_empty());
     }
 }

@@ -64,6 +64,14 @@ impl Labels {
         Labels(Arc::new(Inner { pairs: pairs.into_boxed_slice(), fingerprint }))
     }
 
+    /// A result label set of a query pipeline: sorted, empty values kept
+    /// (Loki answers `n=""` for an extracted empty value).
+    pub fn from_pairs_keep_empty(mut pairs: Vec<(String, String)>) -> Labels {
+        pairs.sort();
+        let fingerprint = fingerprint_of(&pairs);
+        Labels(Arc::new(Inner { pairs: pairs.into_boxed_slice(), fingerprint }))
+    }
+
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0.pairs
     }

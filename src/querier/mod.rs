@@ -186,9 +186,8 @@ mod tests {
 
     #[test]
     fn merge_dedupes_memory_and_store() {
-        let mk = |ts: &[i64]| StreamEntries {
-            labels: Labels::parse(r#"{a="1"}"#).unwrap(),
-            entries: ts.iter().map(|t| Entry::new(*t, "x")).collect(),
+        let mk = |ts: &[i64]| {
+            StreamEntries::plain(Labels::parse(r#"{a="1"}"#).unwrap(), ts.iter().map(|t| Entry::new(*t, "x")).collect())
         };
         let m = merge_streams(vec![mk(&[5, 3])], vec![mk(&[4, 3, 1])], Direction::Backward);
         assert_eq!(m.len(), 1);
@@ -197,9 +196,8 @@ mod tests {
 
     #[test]
     fn global_limit_across_streams() {
-        let mk = |l: &str, ts: &[i64]| StreamEntries {
-            labels: Labels::parse(l).unwrap(),
-            entries: ts.iter().map(|t| Entry::new(*t, "x")).collect(),
+        let mk = |l: &str, ts: &[i64]| {
+            StreamEntries::plain(Labels::parse(l).unwrap(), ts.iter().map(|t| Entry::new(*t, "x")).collect())
         };
         let fwd =
             apply_global_limit(vec![mk(r#"{a="1"}"#, &[1, 4, 5]), mk(r#"{a="2"}"#, &[2, 3, 6])], 3, Direction::Forward);

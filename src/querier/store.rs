@@ -127,7 +127,7 @@ impl StoreReader {
             }
             let stream = Stream::from_chunks(labels, chunks);
             match stream.query(req, &mut out.stats) {
-                Ok(r) => out.streams.extend(stream_results(&stream, r)),
+                Ok(r) => out.streams.extend(r),
                 Err(e) => {
                     metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
                     tracing::error!(stream = %stream.labels, error = %e, "skipping a stream with a corrupt block");
@@ -170,12 +170,4 @@ impl StoreReader {
         }
         Ok(out.into_iter().collect())
     }
-}
-
-/// Adapts what `Stream::query` returns to the querier's stream list.
-fn stream_results(stream: &Stream, entries: Vec<crate::model::Entry>) -> Vec<crate::actors::ingester::StreamEntries> {
-    if entries.is_empty() {
-        return Vec::new();
-    }
-    vec![crate::actors::ingester::StreamEntries { labels: stream.labels.clone(), entries }]
 }

@@ -88,11 +88,24 @@ pub struct LogRequest {
     pub interval_ns: i64,
 }
 
-/// Entries of one stream, in the query's direction.
+/// Entries of one stream sharing one result label set, in the query's direction.
 #[derive(Clone, Debug)]
 pub struct StreamEntries {
+    /// The full result label set: stream labels + structured metadata + extracted labels.
     pub labels: Labels,
+    /// The stream's own labels (what categorize-labels answers put in `stream`).
+    pub stream: Labels,
+    /// The structured metadata and extracted parts of `labels`, by name.
+    pub structured: Vec<(String, String)>,
+    pub parsed: Vec<(String, String)>,
     pub entries: Vec<Entry>,
+}
+
+impl StreamEntries {
+    /// A group whose result labels are the stream labels alone.
+    pub fn plain(labels: Labels, entries: Vec<Entry>) -> StreamEntries {
+        StreamEntries { stream: labels.clone(), labels, structured: Vec::new(), parsed: Vec::new(), entries }
+    }
 }
 
 /// What a log query read: entries scanned in range and their bytes.

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::flush::FlushChunks;
 use super::stream::Stream;
-use super::{LogRequest, LogResult, PushOutcome, StreamEntries, StreamSettings};
+use super::{LogRequest, LogResult, PushOutcome, StreamSettings};
 use crate::actors::Observe;
 use crate::metrics::metrics;
 use crate::model::time::now_ns;
@@ -112,10 +112,7 @@ impl StreamShardActor {
         let mut out = LogResult::default();
         for fp in msg.fingerprints {
             if let Some(s) = self.streams.get(&fp) {
-                let entries = s.query(&msg.req, &mut out.stats)?;
-                if !entries.is_empty() {
-                    out.streams.push(StreamEntries { labels: s.labels.clone(), entries });
-                }
+                out.streams.extend(s.query(&msg.req, &mut out.stats)?);
             }
         }
         Ok(out)

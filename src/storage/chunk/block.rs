@@ -19,6 +19,10 @@ pub struct EntryRef<'a> {
 }
 
 impl<'a> EntryRef<'a> {
+    pub fn has_metadata(&self) -> bool {
+        self.meta_count > 0
+    }
+
     pub fn metadata(&self) -> Vec<(String, String)> {
         let mut out = Vec::with_capacity(self.meta_count);
         let mut pos = 0;

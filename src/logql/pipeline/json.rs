@@ -1,0 +1,391 @@
+//! The `| json` and `| unpack` parsers: a small JSON reader over the line that
+//! flattens nested objects (`a_b_c`), skips arrays, keeps what it extracted
+//! before a syntax error, and evaluates `| json a="x.y[0][\"k\"]"` paths.
+//!
+//! Called by `pipeline::Pipeline::process` through [`flatten`], [`extract`] and [`unpack`].
+
+use std::borrow::Cow;
+
+use super::labels::{sanitize_key, LabelsBuilder};
+
+pub const JSON_ERR: &str = "JSONParserErr";
+
+pub use super::json_path::{parse_path, PathElem};
+
+struct Reader<'l> {
+    s: &'l str,
+    i: usize,
+}
+
+type R<T> = Result<T, String>;
+
+impl<'l> Reader<'l> {
+    fn ws(&mut self) {
+        let b = self.s.as_bytes();
+        while self.i < b.len() && matches!(b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.as_bytes().get(self.i).copied()
+    }
+
+    fn err<T>(&self, what: &str) -> R<T> {
+        Err(format!("{what} at offset {}", self.i))
+    }
+
+    fn eat(&mut self, c: u8) -> R<()> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            self.err(&format!("expected '{}'", c as char))
+        }
+    }
+
+    fn string(&mut self) -> R<Cow<'l, str>> {
+        self.eat(b'"')?;
+        let b = self.s.as_bytes();
+        let start = self.i;
+        while self.i < b.len() && b[self.i] != b'"' && b[self.i] != b'\\' {
+            self.i += 1;
+        }
+        if self.i >= b.len() {
+            return self.err("unterminated string");
+        }
+        if b[self.i] == b'"' {
+            self.i += 1;
+            return Ok(Cow::Borrowed(&self.s[start..self.i - 1]));
+        }
+        let mut out = String::from(&self.s[start..self.i]);
+        while self.i < b.len() {
+            match b[self.i] {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(Cow::Owned(out));
+                }
+                b'\\' => {
+                    let e = *b.get(self.i + 1).ok_or_else(|| "unterminated escape".to_string())?;
+                    self.i += 2;
+                    match e {
+                        b'n' => out.push('\n'),
+                        b't' => out.push('\t'),
+                        b'r' => out.push('\r'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'u' => {
+                            let mut cp = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&cp) && self.s[self.i..].starts_with("\\u") {
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF);
+                            }
+                            out.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
+                        }
+                        c => out.push(c as char),
+                    }
+                }
+                _ => {
+                    let ch = self.s[self.i..].chars().next().unwrap_or(' ');
+                    out.push(ch);
+                    self.i += ch.len_utf8();
+                }
+            }
+        }
+        self.err("unterminated string")
+    }
+
+    fn hex4(&mut self) -> R<u32> {
+        let h = self.s.get(self.i..self.i + 4).ok_or_else(|| "bad escape".to_string())?;
+        self.i += 4;
+        u32::from_str_radix(h, 16).map_err(|_| "bad escape".to_string())
+    }
+
+    /// A number or literal (`true`, `false`, `null`) as written.
+    fn scalar(&mut self) -> R<&'l str> {
+        self.ws();
+        let b = self.s.as_bytes();
+        let start = self.i;
+        while self.i < b.len() && (b[self.i].is_ascii_alphanumeric() || matches!(b[self.i], b'-' | b'+' | b'.')) {
+            self.i += 1;
+        }
+        let t = &self.s[start..self.i];
+        let ok = matches!(t, "true" | "false" | "null") || (!t.is_empty() && t.parse::<f64>().is_ok());
+        if ok {
+            Ok(t)
+        } else {
+            self.i = start;
+            self.err("invalid value")
+        }
+    }
+
+    /// Skips any value, returning its raw text.
+    fn skip(&mut self) -> R<&'l str> {
+        self.ws();
+        let start = self.i;
+        match self.peek() {
+            Some(b'"') => {
+                self.string()?;
+            }
+            Some(b'{') => {
+                self.i += 1;
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.string()?;
+                        self.eat(b':')?;
+                        self.skip()?;
+                        if self.peek() == Some(b',') {
+                            self.i += 1;
+                            continue;
+                        }
+                        self.eat(b'}')?;
+                        break;
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.skip()?;
+                        if self.peek() == Some(b',') {
+                            self.i += 1;
+                            continue;
+                        }
+                        self.eat(b']')?;
+                        break;
+                    }
+                }
+            }
+            _ => {
+                self.scalar()?;
+            }
+        }
+        Ok(&self.s[start..self.i])
+    }
+
+    /// Walks an object, emitting flattened leaves as it goes.
+    fn flatten(&mut self, prefix: &str, out: &mut dyn FnMut(String, Cow<'l, str>)) -> R<()> {
+        self.eat(b'{')?;
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            let k = self.string()?;
+            self.eat(b':')?;
+            let key = if prefix.is_empty() {
+                sanitize_key(&k, true).into_owned()
+            } else {
+                format!("{prefix}_{}", sanitize_key(&k, false))
+            };
+            match self.peek() {
+                Some(b'"') => {
+                    let v = self.string()?;
+                    out(key, v);
+                }
+                Some(b'{') => self.flatten(&key, out)?,
+                Some(b'[') => {
+                    self.skip()?;
+                }
+                _ => {
+                    let v = self.scalar()?;
+                    if v != "null" {
+                        out(key, Cow::Borrowed(v));
+                    }
+                }
+            }
+            if self.peek() == Some(b',') {
+                self.i += 1;
+                continue;
+            }
+            return self.eat(b'}');
+        }
+    }
+
+    /// Follows a path from the current value; returns the value's text (strings unquoted).
+    fn find(&mut self, path: &[PathElem]) -> R<Option<Cow<'l, str>>> {
+        let Some((first, rest)) = path.split_first() else {
+            return match self.peek() {
+                Some(b'"') => self.string().map(Some),
+                Some(b'{') | Some(b'[') => self.skip().map(|s| Some(Cow::Borrowed(s))),
+                _ => self.scalar().map(|s| Some(Cow::Borrowed(if s == "null" { "" } else { s }))),
+            };
+        };
+        match (first, self.peek()) {
+            (PathElem::Key(want), Some(b'{')) => {
+                self.i += 1;
+                if self.peek() == Some(b'}') {
+                    return Ok(None);
+                }
+                loop {
+                    let k = self.string()?;
+                    self.eat(b':')?;
+                    if k == want.as_str() {
+                        return self.find(rest);
+                    }
+                    self.skip()?;
+                    if self.peek() == Some(b',') {
+                        self.i += 1;
+                        continue;
+                    }
+                    self.eat(b'}')?;
+                    return Ok(None);
+                }
+            }
+            (PathElem::Index(n), Some(b'[')) => {
+                self.i += 1;
+                if self.peek() == Some(b']') {
+                    return Ok(None);
+                }
+                let mut idx = 0;
+                loop {
+                    if idx == *n {
+                        return self.find(rest);
+                    }
+                    self.skip()?;
+                    idx += 1;
+                    if self.peek() == Some(b',') {
+                        self.i += 1;
+                        continue;
+                    }
+                    self.eat(b']')?;
+                    return Ok(None);
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// `| json`: every leaf of the object as a label; `JSONParserErr` on bad JSON
+/// (labels found before the error stay).
+pub fn flatten<'l>(line: &'l str, b: &mut LabelsBuilder<'l>) {
+    b.begin_parse();
+    let mut r = Reader { s: line, i: 0 };
+    let res = if r.peek() == Some(b'{') {
+        r.flatten("", &mut |k, v| b.add_parsed(Cow::Owned(k), v)).and_then(|_| match r.peek() {
+            None => Ok(()),
+            Some(_) => r.err("trailing data"),
+        })
+    } else {
+        r.err("Value looks like object, but can't find closing '}' symbol")
+    };
+    if let Err(e) = res {
+        b.set_err(JSON_ERR, e);
+    }
+}
+
+/// `| json a="path", ...`: only the listed paths (missing ones give "").
+pub fn extract<'l>(line: &'l str, params: &[(String, Vec<PathElem>)], b: &mut LabelsBuilder<'l>) {
+    b.begin_parse();
+    if let Err(e) = (Reader { s: line, i: 0 }).skip() {
+        b.set_err(JSON_ERR, e);
+        return;
+    }
+    for (name, path) in params {
+        let mut r = Reader { s: line, i: 0 };
+        let v = r.find(path).ok().flatten().unwrap_or(Cow::Borrowed(""));
+        b.add_parsed(Cow::Owned(name.clone()), v);
+    }
+}
+
+/// `| unpack`: top-level string members become labels; `_entry` replaces the line.
+/// Returns the new line when there was an `_entry`.
+pub fn unpack<'l>(line: &'l str, b: &mut LabelsBuilder<'l>) -> Option<Cow<'l, str>> {
+    b.begin_parse();
+    let mut r = Reader { s: line, i: 0 };
+    let mut entry = None;
+    let mut pairs: Vec<(Cow<'l, str>, Cow<'l, str>)> = Vec::new();
+    let res = (|| -> R<()> {
+        r.eat(b'{')?;
+        if r.peek() == Some(b'}') {
+            return Ok(());
+        }
+        loop {
+            let k = r.string()?;
+            r.eat(b':')?;
+            if r.peek() == Some(b'"') {
+                let v = r.string()?;
+                if k == "_entry" {
+                    entry = Some(v);
+                } else {
+                    pairs.push((k, v));
+                }
+            } else {
+                r.skip()?;
+            }
+            if r.peek() == Some(b',') {
+                r.i += 1;
+                continue;
+            }
+            return r.eat(b'}');
+        }
+    })();
+    if let Err(e) = res {
+        b.set_err(JSON_ERR, e);
+        return None;
+    }
+    for (k, v) in pairs {
+        let key = match sanitize_key(&k, true) {
+            Cow::Borrowed(_) => k,
+            Cow::Owned(s) => Cow::Owned(s),
+        };
+        b.add_parsed(key, v);
+    }
+    entry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(line: &'static str, f: impl FnOnce(&'static str, &mut LabelsBuilder<'static>)) -> Vec<(String, String)> {
+        let stream: &'static [(String, String)] =
+            Box::leak(vec![("level".to_string(), "x".to_string())].into_boxed_slice());
+        let mut b = LabelsBuilder::new(stream, &[]);
+        f(line, &mut b);
+        b.finish().into_iter().map(|(k, v, _)| (k.into_owned(), v.into_owned())).collect()
+    }
+
+    #[test]
+    fn flattens_and_keeps_partial() {
+        let got = run(r#"{"a":{"b":1,"c-d":"x\"y"},"arr":[1],"n":null,"level":"i","t":true}"#, |l, b| flatten(l, b));
+        let names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, vec!["a_b", "a_c_d", "level", "level_extracted", "t"]);
+        assert_eq!(got[1].1, "x\"y");
+        let got = run(r#"{"level":"warn","msg":"trunc"#, |l, b| flatten(l, b));
+        assert!(got.iter().any(|(k, v)| k == "__error__" && v == JSON_ERR));
+        assert!(got.iter().any(|(k, v)| k == "level_extracted" && v == "warn"));
+    }
+
+    #[test]
+    fn params_paths() {
+        let ps = vec![
+            ("x".to_string(), parse_path("a.b").unwrap()),
+            ("o".to_string(), parse_path("a").unwrap()),
+            ("t".to_string(), parse_path("tags[1]").unwrap()),
+            ("m".to_string(), parse_path("nope").unwrap()),
+        ];
+        let got = run(r#"{"a":{"b":"v"},"tags":["p","q"]}"#, move |l, b| extract(l, &ps, b));
+        assert!(got.contains(&("x".into(), "v".into())));
+        assert!(got.contains(&("o".into(), r#"{"b":"v"}"#.into())));
+        assert!(got.contains(&("t".into(), "q".into())));
+        assert!(got.contains(&("m".into(), "".into())));
+    }
+
+    #[test]
+    fn unpacks_entry() {
+        let stream = vec![];
+        let mut b = LabelsBuilder::new(&stream, &[]);
+        let line = r#"{"_entry":"GET / 200","container":"envoy"}"#;
+        assert_eq!(unpack(line, &mut b).as_deref(), Some("GET / 200"));
+        assert_eq!(b.get("container"), Some("envoy"));
+    }
+}
