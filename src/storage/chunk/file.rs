@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn round_trip_every_encoding() {
-        for enc in [Encoding::None, Encoding::Gzip, Encoding::Flate, Encoding::Snappy, Encoding::Lz4] {
+        for enc in [Encoding::None, Encoding::Gzip, Encoding::Flate, Encoding::Snappy, Encoding::Lz4, Encoding::Zstd] {
             let c = chunk(enc, 300);
             let bytes = ChunkFile::encode("t1", r#"{app="a"}"#, 42, &c);
             let (meta, back) = ChunkFile::decode(&bytes).unwrap();
