@@ -164,6 +164,9 @@ pub fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     init_tracing(&cfg.server.log_level);
+    for note in &loaded.notes {
+        tracing::warn!("{note}");
+    }
     if !loaded.ignored_keys.is_empty() {
         tracing::warn!(keys = %loaded.ignored_keys.join(", "), "config keys Skald does not act on yet (ignored)");
     }

@@ -13,7 +13,7 @@ pub mod units;
 use std::path::{Path, PathBuf};
 
 pub use limits::Limits;
-pub use sections::{CommonConfig, Config, DistributorConfig, IngesterConfig, ServerConfig};
+pub use sections::{CommonConfig, Config, DistributorConfig, IngesterConfig, QuerierConfig, ServerConfig};
 
 /// Prefix of environment overrides: `SKALD_SERVER__HTTP_LISTEN_PORT=3200` sets
 /// `server.http_listen_port`.
@@ -38,6 +38,8 @@ pub enum ConfigError {
 pub struct Loaded {
     pub config: Config,
     pub ignored_keys: Vec<String>,
+    /// Things worth one warning at start (e.g. index stores Skald maps onto its own).
+    pub notes: Vec<String>,
 }
 
 /// Options from the command line that decide how the file is read.
@@ -73,7 +75,16 @@ pub fn load_str(yaml: &str) -> Result<Loaded, ConfigError> {
     let config: Config = serde_path_to_error::deserialize(&tree)
         .map_err(|e| ConfigError::Value { path: e.path().to_string(), msg: e.inner().to_string() })?;
     validate(&config)?;
-    Ok(Loaded { config, ignored_keys })
+    let notes = config
+        .schema_config
+        .configs
+        .iter()
+        .filter(|p| matches!(p.store.as_str(), "boltdb-shipper" | "boltdb"))
+        .map(|p| {
+            format!("schema_config period from {} uses store {:?}: Skald serves it with its own index", p.from, p.store)
+        })
+        .collect();
+    Ok(Loaded { config, ignored_keys, notes })
 }
 
 fn validate(c: &Config) -> Result<(), ConfigError> {

@@ -24,6 +24,7 @@ pub struct Config {
     pub limits_config: Limits,
     pub storage_config: StorageConfig,
     pub schema_config: SchemaConfig,
+    pub querier: QuerierConfig,
 }
 
 impl Default for Config {
@@ -39,6 +40,7 @@ impl Default for Config {
             limits_config: Limits::default(),
             storage_config: StorageConfig::default(),
             schema_config: SchemaConfig::default(),
+            querier: QuerierConfig::default(),
         }
     }
 }
@@ -67,6 +69,26 @@ impl Default for ServerConfig {
             grpc_server_max_recv_msg_size: ByteSize(4 << 20),
             grpc_server_max_send_msg_size: ByteSize(4 << 20),
             graceful_shutdown_timeout: Dur::secs(30),
+        }
+    }
+}
+
+/// Where queriers look: ingesters for recent data, the store for everything.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QuerierConfig {
+    /// Ingesters are asked only for the part of a query newer than now minus this (0: always).
+    pub query_ingesters_within: Dur,
+    pub query_store_only: bool,
+    pub query_ingester_only: bool,
+}
+
+impl Default for QuerierConfig {
+    fn default() -> Self {
+        QuerierConfig {
+            query_ingesters_within: Dur::secs(3 * 3600),
+            query_store_only: false,
+            query_ingester_only: false,
         }
     }
 }

@@ -86,6 +86,8 @@ impl Default for IndexPeriod {
 #[serde(default)]
 pub struct PeriodConfig {
     pub from: String,
+    /// `tsdb`, `boltdb-shipper` (2.x) or `boltdb`: all served by Skald's own index.
+    pub store: String,
     pub object_store: String,
     pub index: IndexPeriod,
 }

@@ -21,6 +21,8 @@ fn seed_deployment_config_loads_with_warnings() {
     assert_eq!(l.config.ingester.chunk_target_size.0, 1_536_000);
     assert!(l.ignored_keys.contains(&"table_manager.retention_period".to_string()), "{:?}", l.ignored_keys);
     assert!(l.ignored_keys.contains(&"storage_config.boltdb_shipper.shared_store".to_string()));
+    assert_eq!(l.notes.len(), 1, "boltdb-shipper is mapped to Skald's index with one warning");
+    assert!(l.notes[0].contains("boltdb-shipper"));
 }
 
 #[test]

@@ -34,6 +34,7 @@ pub struct Querier {
     labels: Recipient<LabelQuery>,
     series: Recipient<SeriesQuery>,
     store: Option<Arc<store::StoreReader>>,
+    cfg: crate::config::QuerierConfig,
 }
 
 impl Querier {
@@ -42,8 +43,25 @@ impl Querier {
         labels: Recipient<LabelQuery>,
         series: Recipient<SeriesQuery>,
         store: Option<Arc<store::StoreReader>>,
+        cfg: crate::config::QuerierConfig,
     ) -> Self {
-        Querier { logs, labels, series, store }
+        let store = if cfg.query_ingester_only { None } else { store };
+        Querier { logs, labels, series, store, cfg }
+    }
+
+    /// The part of `[start, end)` to ask the ingesters for: nothing with
+    /// `query_store_only`, and only what is newer than `query_ingesters_within`.
+    fn ingester_range(&self, start: i64, end: i64) -> Option<(i64, i64)> {
+        if self.cfg.query_store_only && self.store.is_some() {
+            return None;
+        }
+        let within = self.cfg.query_ingesters_within;
+        let from = if within.is_zero() || self.store.is_none() {
+            start
+        } else {
+            start.max(crate::model::time::now_ns() - within.as_nanos_i64())
+        };
+        (from < end).then_some((from, end))
     }
 
     /// Entries of matching streams in `[start, end)`, at most `limit` in total,
@@ -56,9 +74,17 @@ impl Querier {
                 None => Ok(None),
             }
         };
-        let from_ingester = self.logs.send(LogQuery { tenant: tenant.to_string(), req: req.clone() });
+        let from_ingester = async {
+            match self.ingester_range(req.start, req.end) {
+                Some((start, end)) => {
+                    let req = LogRequest { start, end, ..req.clone() };
+                    Ok(self.logs.send(LogQuery { tenant: tenant.to_string(), req }).await??)
+                }
+                None => Ok::<LogResult, QueryError>(LogResult::default()),
+            }
+        };
         let (ing, st) = futures::future::join(from_ingester, from_store).await;
-        let mut r = ing??;
+        let mut r = ing?;
         match st {
             Ok(Some(s)) => {
                 r.stats.add(s.stats);
