@@ -4,6 +4,7 @@
 //!
 //! `main`/`cli` calls [`load`]; every other module receives the typed [`Config`].
 
+pub mod cache;
 mod limits;
 mod schema;
 mod sections;

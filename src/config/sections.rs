@@ -25,6 +25,7 @@ pub struct Config {
     pub storage_config: StorageConfig,
     pub schema_config: SchemaConfig,
     pub querier: QuerierConfig,
+    pub chunk_store_config: super::cache::ChunkStoreConfig,
 }
 
 impl Default for Config {
@@ -41,6 +42,7 @@ impl Default for Config {
             storage_config: StorageConfig::default(),
             schema_config: SchemaConfig::default(),
             querier: QuerierConfig::default(),
+            chunk_store_config: Default::default(),
         }
     }
 }

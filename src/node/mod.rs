@@ -92,7 +92,8 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
                 "the querier needs an ingester in the same process in this version (run -target=querier,ingester or all)",
             )?;
             let store = b.store.clone().map(|s| {
-                Arc::new(crate::querier::store::StoreReader::new(s, cfg.schema_config.index_prefix(), 256 << 20))
+                let cache = crate::storage::cache::ChunkCache::from_config(&cfg.chunk_store_config.chunk_cache_config);
+                Arc::new(crate::querier::store::StoreReader::new(s, cfg.schema_config.index_prefix(), cache))
             });
             b.querier = Some(Querier::new(
                 ing.clone().recipient(),

@@ -14,7 +14,7 @@ use crate::actors::ingester::{LogRequest, LogResult, TimeRange};
 use crate::logql::Matcher;
 use crate::metrics::metrics;
 use crate::model::Labels;
-use crate::storage::cache::ObjectCache;
+use crate::storage::cache::{ChunkCache, ObjectCache};
 use crate::storage::chunk::ChunkFile;
 use crate::storage::index::{segment_prefix, tables_between, ChunkRef, Segment, TableIndex};
 use crate::storage::object::{ObjectClient, StorageError};
@@ -28,28 +28,37 @@ struct CachedTable {
 pub struct StoreReader {
     store: ObjectClient,
     prefix: String,
-    chunks: ObjectCache,
+    chunks: ChunkCache,
     segments: ObjectCache,
     tables: Mutex<HashMap<(String, String), CachedTable>>,
 }
 
 impl StoreReader {
-    pub fn new(store: ObjectClient, index_prefix: String, chunk_cache_bytes: usize) -> StoreReader {
+    pub fn new(store: ObjectClient, index_prefix: String, chunks: ChunkCache) -> StoreReader {
         StoreReader {
             store,
             prefix: index_prefix,
-            chunks: ObjectCache::new(chunk_cache_bytes),
+            chunks,
             segments: ObjectCache::new(256 << 20),
             tables: Mutex::new(HashMap::new()),
         }
     }
 
-    async fn fetch(&self, cache: &ObjectCache, key: &str) -> Result<Bytes, StorageError> {
-        if let Some(b) = cache.get(key) {
+    async fn fetch_segment(&self, key: &str) -> Result<Bytes, StorageError> {
+        if let Some(b) = self.segments.get(key) {
             return Ok(b);
         }
         let b = self.store.get(key).await?;
-        cache.put(key, b.clone());
+        self.segments.put(key, b.clone());
+        Ok(b)
+    }
+
+    async fn fetch_chunk(&self, key: &str) -> Result<Bytes, StorageError> {
+        if let Some(b) = self.chunks.get(key).await {
+            return Ok(b);
+        }
+        let b = self.store.get(key).await?;
+        self.chunks.put(key, &b).await;
         Ok(b)
     }
 
@@ -65,7 +74,7 @@ impl StoreReader {
         }
         let mut index = TableIndex::default();
         for key in &listed {
-            let data = self.fetch(&self.segments, key).await?;
+            let data = self.fetch_segment(key).await?;
             match Segment::decode(&data) {
                 Ok(seg) => index.add(seg),
                 Err(e) => {
@@ -115,7 +124,7 @@ impl StoreReader {
         for (labels, refs) in selected {
             let mut chunks = Vec::with_capacity(refs.len());
             for r in refs {
-                let data = self.fetch(&self.chunks, &r.key).await?;
+                let data = self.fetch_chunk(&r.key).await?;
                 match ChunkFile::decode(&data) {
                     Ok((_, c)) => chunks.push(c),
                     Err(e) => {

@@ -64,6 +64,49 @@ impl ObjectCache {
     }
 }
 
+/// The chunk cache: the embedded cache, memcached, or both (memory first).
+#[derive(Default)]
+pub struct ChunkCache {
+    memory: Option<ObjectCache>,
+    memcached: Option<super::memcached::Memcached>,
+}
+
+impl ChunkCache {
+    pub fn new(memory: Option<ObjectCache>, memcached: Option<super::memcached::Memcached>) -> ChunkCache {
+        ChunkCache { memory, memcached }
+    }
+
+    pub fn from_config(c: &crate::config::cache::CacheConfig) -> ChunkCache {
+        let e = &c.embedded_cache;
+        let memory = e.enabled.then(|| ObjectCache::new((e.max_size_mb as usize) << 20));
+        let mc = &c.memcached_client;
+        let max_item = if mc.max_item_size.0 == 0 { 1 << 20 } else { mc.max_item_size.0 as usize };
+        let memcached =
+            super::memcached::Memcached::new(&mc.servers(), mc.timeout.0, c.memcached.expiration.0, max_item);
+        ChunkCache { memory, memcached }
+    }
+
+    pub async fn get(&self, key: &str) -> Option<Bytes> {
+        if let Some(v) = self.memory.as_ref().and_then(|m| m.get(key)) {
+            return Some(v);
+        }
+        let v = self.memcached.as_ref()?.get(key).await?;
+        if let Some(m) = &self.memory {
+            m.put(key, v.clone());
+        }
+        Some(v)
+    }
+
+    pub async fn put(&self, key: &str, value: &Bytes) {
+        if let Some(m) = &self.memory {
+            m.put(key, value.clone());
+        }
+        if let Some(mc) = &self.memcached {
+            mc.set(key, value).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,4 +7,5 @@
 pub mod cache;
 pub mod chunk;
 pub mod index;
+pub mod memcached;
 pub mod object;

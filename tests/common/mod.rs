@@ -215,3 +215,50 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// A real memcached (Debian package) on a free loopback port; killed on drop.
+pub struct MemcachedServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl MemcachedServer {
+    pub fn start() -> MemcachedServer {
+        let port = free_port();
+        let child = Command::new("memcached")
+            .args(["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0", "-m", "64", "-u", "root"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("memcached must be installed (.ci/run installs the Debian package)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "memcached did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        MemcachedServer { child, port }
+    }
+
+    /// One counter from memcached's `stats`.
+    pub fn stat(&self, name: &str) -> u64 {
+        use std::io::{BufRead, BufReader, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect memcached");
+        s.write_all(b"stats\r\n").expect("stats");
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        while r.read_line(&mut line).unwrap_or(0) > 0 && !line.starts_with("END") {
+            if let Some(v) = line.strip_prefix(&format!("STAT {name} ")) {
+                return v.trim().parse().unwrap_or(0);
+            }
+            line.clear();
+        }
+        0
+    }
+}
+
+impl Drop for MemcachedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
