@@ -43,6 +43,7 @@ Flags (single or double dash; -flag=value or -flag value):
   -version                       print the version and exit
 Subcommands:
   skald loadgen push [flags]     push generated load at a Loki-compatible server
+  skald loadgen query [flags]    run LogQL queries against it and report latencies
 Environment overrides: SKALD_<SECTION>__<KEY>=value (e.g. SKALD_SERVER__HTTP_LISTEN_PORT=3200).
 ";
 

@@ -6,12 +6,14 @@ use std::str::FromStr;
 
 pub struct Flags {
     values: HashMap<String, String>,
+    repeated: Vec<(String, String)>,
 }
 
 impl Flags {
     /// `known`: flag names with whether they take a value.
     pub fn parse(args: &[String], known: &[(&str, bool)]) -> Result<Flags, String> {
         let mut values = HashMap::new();
+        let mut repeated = Vec::new();
         let mut it = args.iter();
         while let Some(a) = it.next() {
             let name = a
@@ -32,9 +34,10 @@ impl Flags {
                 (true, None) => it.next().cloned().ok_or_else(|| format!("flag -{name} needs a value"))?,
                 (false, None) => "true".into(),
             };
+            repeated.push((name.to_string(), v.clone()));
             values.insert(name.to_string(), v);
         }
-        Ok(Flags { values })
+        Ok(Flags { values, repeated })
     }
 
     pub fn get<T: FromStr>(&self, name: &str, default: T) -> Result<T, String> {
@@ -46,6 +49,11 @@ impl Flags {
 
     pub fn str(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
+    }
+
+    /// Every value of a repeatable flag, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.repeated.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
     }
 
     pub fn has(&self, name: &str) -> bool {

@@ -8,19 +8,21 @@ pub mod flags;
 pub mod gen;
 pub mod procstat;
 pub mod push;
+pub mod query;
 
 use std::process::ExitCode;
 
 /// `skald loadgen <mode> [flags]`.
 pub fn main(args: Vec<String>) -> ExitCode {
     let Some((mode, rest)) = args.split_first() else {
-        eprintln!("usage: skald loadgen push [flags]   (skald loadgen push -help for flags)");
+        eprintln!("usage: skald loadgen push|query [flags]   (skald loadgen <mode> -help for flags)");
         return ExitCode::from(2);
     };
     match mode.as_str() {
         "push" => push::main(rest),
+        "query" => query::main(rest),
         other => {
-            eprintln!("unknown loadgen mode {other:?}; available: push");
+            eprintln!("unknown loadgen mode {other:?}; available: push, query");
             ExitCode::from(2)
         }
     }
