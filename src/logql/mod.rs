@@ -6,13 +6,14 @@
 //! Supported: stream selectors and every log pipeline stage (line filters,
 //! `json`, `logfmt`, `regexp`, `pattern`, `unpack`, label filters, `line_format`,
 //! `label_format` with the Go template engine in [`template`], `drop`, `keep`,
-//! `decolorize`), evaluated by [`pipeline::Pipeline`]. Metric queries answer a clear 400.
+//! `decolorize`), evaluated by [`pipeline::Pipeline`]; metric queries in [`metric`].
 
 pub mod ast;
 pub mod error;
 pub mod filter;
 pub mod lexer;
 pub mod matcher;
+pub mod metric;
 pub mod parser;
 pub mod pattern;
 pub mod pipeline;

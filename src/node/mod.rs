@@ -94,8 +94,14 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             let store = b.store.clone().map(|s| {
                 Arc::new(crate::querier::store::StoreReader::new(s, cfg.schema_config.index_prefix(), 256 << 20))
             });
-            b.querier =
-                Some(Querier::new(ing.clone().recipient(), ing.clone().recipient(), ing.clone().recipient(), store));
+            let q = Querier::new(
+                ing.clone().recipient(),
+                ing.clone().recipient(),
+                ing.clone().recipient(),
+                ing.clone().recipient(),
+                store,
+            );
+            b.querier = Some(q);
         }
         Module::MemberlistKv
         | Module::Ring
