@@ -35,7 +35,7 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
     if src.len() > MAX_QUERY_LEN {
         return Err(ParseError::Invalid(format!("input size too long ({} > {MAX_QUERY_LEN})", src.len())));
     }
-    let mut p = Parser { src, toks: tokenize(src)?, i: 0 };
+    let mut p = Parser { src, toks: tokenize(src)?, i: 0, depth: 0 };
     let e = p.query_expr()?;
     p.expect_eof()?;
     if let Expr::Log(l) = &e {
@@ -49,7 +49,7 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
 /// Parses a bare stream selector (`{a="b"}`), allowing `{}` and empty-compatible
 /// matchers, as `/series` and `/labels?query=` do.
 pub fn parse_selector(src: &str) -> Result<Vec<Matcher>, ParseError> {
-    let mut p = Parser { src, toks: tokenize(src)?, i: 0 };
+    let mut p = Parser { src, toks: tokenize(src)?, i: 0, depth: 0 };
     let m = p.selector(true)?;
     p.expect_eof()?;
     Ok(m)
@@ -59,6 +59,8 @@ pub(super) struct Parser<'a> {
     pub(super) src: &'a str,
     pub(super) toks: Vec<Token>,
     pub(super) i: usize,
+    /// Nesting depth of metric sub-expressions (bounded: deep nesting is a 400, not a stack overflow).
+    pub(super) depth: usize,
 }
 
 impl Parser<'_> {

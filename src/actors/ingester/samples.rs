@@ -48,3 +48,57 @@ impl Stream {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::logql::metric::{RangeSelect, SampleExpr};
+    use crate::logql::{parse, Expr};
+    use crate::model::Labels;
+    use crate::storage::chunk::{Encoding, MemChunk};
+
+    fn request(q: &str) -> SampleRequest {
+        let Expr::Sample(SampleExpr::Range(r)) = parse(q).unwrap() else { panic!("range aggregation expected") };
+        SampleRequest { select: Arc::new(RangeSelect::new(&r).unwrap()), start: 0, end: 100 }
+    }
+
+    fn stream(lines: &[(i64, &str)]) -> Stream {
+        let chunk = || {
+            let mut c = MemChunk::new(Encoding::Snappy, 256);
+            for (ts, l) in lines {
+                c.append(*ts, l.as_bytes(), &[]);
+            }
+            c.close();
+            c
+        };
+        // the same chunk twice: overlapping copies; samples must not double
+        Stream::from_chunks(Labels::parse(r#"{a="b", pod="p"}"#).unwrap(), vec![chunk(), chunk()])
+    }
+
+    #[test]
+    fn extracts_groups_and_dedupes() {
+        let st = stream(&[(1, "n=1.5 k=x"), (2, "n=abc k=x"), (3, "k=y"), (200, "n=9 k=x")]);
+        let got = st
+            .samples(&request(r#"sum_over_time({a="b"} | logfmt | unwrap n [1m])"#), &mut ScanStats::default())
+            .unwrap();
+        let ok: Vec<(String, String)> =
+            [("a", "b"), ("k", "x"), ("pod", "p")].map(|(k, v)| (k.into(), v.into())).to_vec();
+        assert_eq!(got[&ok].iter().map(|s| (s.ts, s.value)).collect::<Vec<_>>(), vec![(1, 1.5)]);
+        let errs: Vec<_> = got.keys().filter(|l| l.iter().any(|(k, _)| k == "__error__")).collect();
+        assert_eq!(errs.len(), 1, "n=abc is a SampleExtractionErr; k=y has no n and no sample");
+        let got = st
+            .samples(
+                &request(r#"max_over_time({a="b"} | logfmt | unwrap n | __error__="" [1m]) by (k)"#),
+                &mut ScanStats::default(),
+            )
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got.keys().next().unwrap(), &vec![("k".to_string(), "x".to_string())]);
+        let got = st
+            .samples(&request(r#"bytes_over_time({a="b"} | line_format "xy" [1m])"#), &mut ScanStats::default())
+            .unwrap();
+        assert_eq!(got.values().next().unwrap().iter().map(|s| s.value).collect::<Vec<_>>(), vec![2.0, 2.0, 2.0]);
+    }
+}

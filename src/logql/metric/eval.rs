@@ -37,7 +37,7 @@ pub fn steps(start: i64, end: i64, step: i64) -> Vec<i64> {
 /// The sample window a range aggregation needs for these steps: `[from, to]`.
 pub fn sample_bounds(r: &RangeAgg, first_step: i64, last_step: i64) -> (i64, i64) {
     let off = r.range.offset_ns;
-    (first_step - off - r.range.range_ns + 1, last_step - off)
+    (first_step.saturating_sub(off).saturating_sub(r.range.range_ns).saturating_add(1), last_step.saturating_sub(off))
 }
 
 /// One value per step.
@@ -129,7 +129,8 @@ fn range_agg(r: &RangeAgg, series: &SeriesMap, steps: &[i64]) -> Result<Vec<Valu
     let off = r.range.offset_ns;
     let mut out = Vec::with_capacity(steps.len());
     for &t in steps {
-        let (lo, hi) = (t - off - range, t - off);
+        let hi = t.saturating_sub(off);
+        let lo = hi.saturating_sub(range);
         let mut v = Vec::new();
         for (labels, samples) in series {
             let w = window(samples, lo, hi);

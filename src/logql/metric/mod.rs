@@ -13,6 +13,7 @@ pub mod eval;
 pub mod extract;
 pub mod format;
 mod parse;
+mod parse_range;
 pub mod range_fn;
 pub mod vector_fn;
 
@@ -126,5 +127,9 @@ mod tests {
         ));
         assert!(parse(r#"{app="a"} | unwrap x"#).is_err());
         assert!(parse(r#"count_over_time({app=~".*"}[5m])"#).is_err());
+        let deep = format!("{}1{}", "(".repeat(1000), ")".repeat(1000));
+        assert!(err(&deep).contains("nested too deeply"));
+        let nested = format!("{}count_over_time({{a=\"b\"}}[1m]){}", "sum(".repeat(40), ")".repeat(40));
+        assert!(parse(&nested).is_ok());
     }
 }

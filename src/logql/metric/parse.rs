@@ -5,15 +5,15 @@
 //! associative); range and vector aggregations, `label_replace`, `vector`,
 //! number literals; keywords are case-insensitive as in Loki 3.x.
 
-use super::ast::{BinOp, Grouping, LogRange, RangeAgg, RangeOp, SampleExpr, Unwrap, UnwrapConv, VecOp, VectorMatching};
-use crate::logql::ast::{LogExpr, Stage};
-use crate::logql::error::{ParseError, EMPTY_COMPATIBLE};
+use super::ast::{BinOp, Grouping, RangeAgg, RangeOp, SampleExpr, VecOp, VectorMatching};
+use crate::logql::error::ParseError;
 use crate::logql::lexer::{syntax_error, Tok};
-use crate::logql::matcher::Matcher;
 use crate::logql::parser::{Expr, Parser};
-use crate::model::time::parse_duration_ns;
 
-fn is_kw(t: &Tok, kw: &str) -> bool {
+/// Deepest nesting of sub-expressions a query may have.
+const MAX_DEPTH: usize = 64;
+
+pub(super) fn is_kw(t: &Tok, kw: &str) -> bool {
     matches!(t, Tok::Ident(s) if s.eq_ignore_ascii_case(kw))
 }
 
@@ -52,6 +52,16 @@ impl Parser<'_> {
     }
 
     fn bin_expr(&mut self, min_prec: u8) -> Result<Expr, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(syntax_error(self.src, self.pos(), "syntax error: expression nested too deeply"));
+        }
+        self.depth += 1;
+        let out = self.bin_expr_inner(min_prec);
+        self.depth -= 1;
+        out
+    }
+
+    fn bin_expr_inner(&mut self, min_prec: u8) -> Result<Expr, ParseError> {
         let mut lhs = self.unary()?;
         while let Some(op) = self.peek_binop() {
             if op.precedence() < min_prec {
@@ -92,7 +102,7 @@ impl Parser<'_> {
         }
     }
 
-    fn want(&mut self, t: Tok, name: &str) -> Result<(), ParseError> {
+    pub(super) fn want(&mut self, t: Tok, name: &str) -> Result<(), ParseError> {
         if *self.peek() == t {
             self.next();
             Ok(())
@@ -316,105 +326,5 @@ impl Parser<'_> {
             _ => {}
         }
         Ok(SampleExpr::Range(RangeAgg { op, param, range, grouping }))
-    }
-
-    fn range_literal(&mut self, text: &str) -> Result<i64, ParseError> {
-        let pos = self.pos();
-        self.next();
-        match parse_duration_ns(text) {
-            Ok(ns) if ns > 0 => Ok(ns),
-            _ => {
-                let unit: String = text.chars().skip_while(|c| c.is_ascii_digit() || *c == '.').collect();
-                Err(syntax_error(self.src, pos, format!("unknown unit {unit:?} in duration {text:?}")))
-            }
-        }
-    }
-
-    fn log_range(&mut self) -> Result<LogRange, ParseError> {
-        let (matchers, mut stages): (Vec<Matcher>, Vec<Stage>) = if *self.peek() == Tok::LParen {
-            self.next();
-            let l = self.log_expr()?;
-            self.want(Tok::RParen, ")")?;
-            (l.matchers, l.stages)
-        } else {
-            let m = self.selector(false)?;
-            let mut st = Vec::new();
-            self.stages(&mut st)?;
-            (m, st)
-        };
-        let mut range_ns = None;
-        if let Tok::Range(r) = self.peek().clone() {
-            range_ns = Some(self.range_literal(&r)?);
-            self.stages(&mut stages)?;
-        }
-        let unwrap = if *self.peek() == Tok::Pipe && is_kw(self.peek_at(1), "unwrap") {
-            self.next();
-            self.next();
-            Some(self.unwrap()?)
-        } else {
-            None
-        };
-        let range_ns = match range_ns {
-            Some(r) => r,
-            None => match self.peek().clone() {
-                Tok::Range(r) => self.range_literal(&r)?,
-                _ => return self.unexpected("RANGE"),
-            },
-        };
-        let mut offset_ns = 0;
-        if is_kw(self.peek(), "offset") {
-            self.next();
-            offset_ns = match self.next() {
-                Tok::Unit(u) => {
-                    parse_duration_ns(&u).map_err(|e| syntax_error(self.src, self.pos().saturating_sub(1), e))?
-                }
-                _ => {
-                    self.i -= 1;
-                    return self.unexpected("DURATION");
-                }
-            };
-        }
-        if matchers.iter().all(Matcher::matches_empty) {
-            return Err(ParseError::Invalid(EMPTY_COMPATIBLE.into()));
-        }
-        Ok(LogRange { log: LogExpr::new(matchers, stages)?, unwrap, range_ns, offset_ns })
-    }
-
-    fn unwrap(&mut self) -> Result<Unwrap, ParseError> {
-        let Tok::Ident(first) = self.next() else {
-            self.i -= 1;
-            return self.unexpected("IDENTIFIER");
-        };
-        let conv = match first.to_ascii_lowercase().as_str() {
-            "duration" if *self.peek() == Tok::LParen => Some(UnwrapConv::Duration),
-            "duration_seconds" if *self.peek() == Tok::LParen => Some(UnwrapConv::DurationSeconds),
-            "bytes" if *self.peek() == Tok::LParen => Some(UnwrapConv::Bytes),
-            _ => None,
-        };
-        let (label, conv) = match conv {
-            Some(c) => {
-                self.next();
-                let Tok::Ident(l) = self.next() else {
-                    self.i -= 1;
-                    return self.unexpected("IDENTIFIER");
-                };
-                self.want(Tok::RParen, ")")?;
-                (l, c)
-            }
-            None => (first, UnwrapConv::Float),
-        };
-        let mut post = Vec::new();
-        let at = self.pos();
-        self.stages(&mut post)?;
-        let mut post_filters = Vec::new();
-        for s in post {
-            match s {
-                Stage::LabelFilter(f) => post_filters.push(f),
-                _ => {
-                    return Err(syntax_error(self.src, at, "syntax error: only label filters are allowed after unwrap"))
-                }
-            }
-        }
-        Ok(Unwrap { label, conv, post_filters })
     }
 }
