@@ -43,6 +43,8 @@ const FOUNDATION_TAGS: &[&str] = &[
     "error_params",
     "error_regex",
     "error_validation",
+    "error_parse",
+    "error_limits",
     "version_specific",
     "syntax",
     "ansi",
