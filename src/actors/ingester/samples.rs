@@ -6,12 +6,56 @@
 //! Called by `StreamShardActor` for in-memory streams and by the querier's store
 //! reader for streams read back from the object store.
 
+use std::borrow::Cow;
 use std::hash::{BuildHasher, Hasher};
 
 use super::stream::Stream;
 use super::{SampleRequest, ScanStats};
 use crate::logql::metric::{sort_dedup, Sample, SeriesMap};
+use crate::model::FastMap;
 use crate::storage::chunk::ChunkError;
+
+/// Series of one stream's samples, found by label hash without copying the
+/// labels of every entry.
+type Series = (Vec<(String, String)>, Vec<Sample>);
+
+#[derive(Default)]
+struct SeriesSet {
+    series: Vec<Series>,
+    by_hash: FastMap<u64, Vec<usize>>,
+}
+
+impl SeriesSet {
+    fn push(&mut self, labels: &[(Cow<'_, str>, Cow<'_, str>)], s: Sample) {
+        let mut h = foldhash::fast::FixedState::with_seed(5).build_hasher();
+        for (k, v) in labels {
+            h.write(k.as_bytes());
+            h.write_u8(0xff);
+            h.write(v.as_bytes());
+            h.write_u8(0xfe);
+        }
+        let ids = self.by_hash.entry(h.finish()).or_default();
+        let same = |set: &[(String, String)]| {
+            set.len() == labels.len() && set.iter().zip(labels).all(|(a, b)| a.0 == b.0 && a.1 == b.1)
+        };
+        if let Some(&i) = ids.iter().find(|&&i| same(&self.series[i].0)) {
+            self.series[i].1.push(s);
+            return;
+        }
+        ids.push(self.series.len());
+        let owned = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.series.push((owned, vec![s]));
+    }
+
+    fn into_map(self) -> SeriesMap {
+        let mut out = SeriesMap::new();
+        for (labels, mut samples) in self.series {
+            sort_dedup(&mut samples);
+            out.insert(labels, samples);
+        }
+        out
+    }
+}
 
 impl Stream {
     /// Samples of the entries in `[req.start, req.end]`, by result label set.
@@ -20,7 +64,7 @@ impl Stream {
         let pipeline = &sel.log.pipeline;
         let stream = self.labels.pairs();
         let fp = self.labels.fingerprint();
-        let mut out = SeriesMap::new();
+        let mut out = SeriesSet::default();
         for c in self.chunks() {
             stats.chunks += 1;
             c.for_each_in_range(req.start, req.end.saturating_add(1), |e| {
@@ -39,13 +83,10 @@ impl Stream {
                     h.write_u8(0xff);
                     h.write(v.as_bytes());
                 }
-                out.entry(labels).or_default().push(Sample { ts: e.ts, value, key: h.finish() });
+                out.push(&labels, Sample { ts: e.ts, value, key: h.finish() });
             })?;
         }
-        for s in out.values_mut() {
-            sort_dedup(s);
-        }
-        Ok(out)
+        Ok(out.into_map())
     }
 }
 

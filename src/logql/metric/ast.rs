@@ -61,6 +61,8 @@ impl RangeOp {
     pub fn allows_unwrap(self) -> bool {
         !matches!(self, RangeOp::Count | RangeOp::Bytes | RangeOp::BytesRate)
     }
+    /// Loki: every unwrapped aggregation except `sum_over_time`, `absent_over_time`,
+    /// `rate` and `rate_counter` takes `by` / `without`.
     pub fn allows_grouping(self) -> bool {
         matches!(
             self,
@@ -72,9 +74,6 @@ impl RangeOp {
                 | RangeOp::Max
                 | RangeOp::First
                 | RangeOp::Last
-                | RangeOp::Rate
-                | RangeOp::RateCounter
-                | RangeOp::Absent
         )
     }
 }

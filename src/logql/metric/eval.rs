@@ -50,9 +50,12 @@ pub fn evaluate(
     let mut cursor = 0;
     let out = eval(expr, data, &mut cursor, steps)?;
     if max_series > 0 {
+        // distinct series over all steps (a matrix counts each series once)
+        let mut seen: std::collections::HashSet<&[(String, String)]> = std::collections::HashSet::new();
         for v in &out {
             if let Value::Vector(v) = v {
-                if v.len() > max_series {
+                seen.extend(v.iter().map(|e| e.labels.as_slice()));
+                if seen.len() > max_series {
                     return Err(EvalError::MaxSeries(max_series));
                 }
             }

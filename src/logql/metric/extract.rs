@@ -17,6 +17,9 @@ use crate::model::time::{parse_bytes, parse_duration_ns};
 
 pub const SAMPLE_EXTRACTION_ERR: &str = "SampleExtractionErr";
 
+/// Result labels of one sample, borrowed from the entry and the stream.
+pub type SampleLabels<'l> = Vec<(Cow<'l, str>, Cow<'l, str>)>;
+
 #[derive(Debug)]
 enum Value {
     Count,
@@ -46,7 +49,8 @@ impl Extractor {
 
     /// The sample of one processed entry: `None` when a filter after `unwrap`
     /// drops it or the unwrapped label is absent or empty.
-    pub fn extract(&self, labels: Vec<Label<'_>>, line_len: usize) -> Option<(f64, Vec<(String, String)>)> {
+    /// The labels stay borrowed: the caller copies them only for a new series.
+    pub fn extract<'l>(&self, labels: Vec<Label<'l>>, line_len: usize) -> Option<(f64, SampleLabels<'l>)> {
         let mut b = LabelsBuilder::new(&[], &[]);
         b.labels = labels;
         let v = match &self.value {
@@ -86,7 +90,7 @@ impl Extractor {
         let out = labels
             .into_iter()
             .filter(|(k, v, _)| keep(k) && !(v.is_empty() && k != ERROR_LABEL && k != ERROR_DETAILS_LABEL))
-            .map(|(k, v, _)| (Cow::into_owned(k), Cow::into_owned(v)))
+            .map(|(k, v, _)| (k, v))
             .collect();
         Some((v, out))
     }

@@ -77,7 +77,7 @@ mod tests {
         for q in [
             r#"count_over_time({app="a"}[5m])"#,
             r#"count_over_time({app="a"}[5m] |= "x" | json)"#,
-            r#"rate({app="a"} | logfmt | unwrap duration(took) | __error__="" [1m] offset 5m) by (pod)"#,
+            r#"avg_over_time({app="a"} | logfmt | unwrap duration(took) | __error__="" [1m] offset 5m) by (pod)"#,
             r#"quantile_over_time(0.99, {app="a"} | json | unwrap bytes(size) [10m]) without (x)"#,
             r#"sum by (a, b) (rate({app="a"}[5m])) / ignoring (b) group_left (c) sum(rate({app="a"}[5m]))"#,
             r#"SUM(count_over_time({app="a"}[5m])) > bool 2 or vector(0)"#,
