@@ -116,11 +116,15 @@ mod tests {
             err(r#"count_over_time({app="p"}[5m]) by (x)"#),
             "parse error : grouping not allowed for count_over_time aggregation"
         );
+        assert_eq!(err(r#"sum(rate({app="nginx"}))"#), "parse error at line 1, col 23: syntax error: unexpected )");
         assert_eq!(
-            err(r#"sum(rate({app="nginx"}))"#),
-            "parse error at line 1, col 23: syntax error: unexpected RPAREN, expecting RANGE"
+            err(r#"count_over_time({app="nginx"}[5x])"#),
+            r#"parse error at line 0, col 30: unknown unit "x" in duration "5x""#
         );
-        assert!(err(r#"count_over_time({app="nginx"}[5x])"#).contains(r#"unknown unit "x" in duration "5x""#));
+        assert_eq!(
+            err(r#"foo_over_time({app="nginx"}[5m])"#),
+            "parse error at line 1, col 1: syntax error: unexpected IDENTIFIER"
+        );
         assert!(matches!(
             parse(r#"foo_over_time({app="nginx"}[5m])"#),
             Err(ParseError::Syntax { line: 1, col: 1, .. })

@@ -19,7 +19,9 @@ impl Parser<'_> {
             Ok(ns) if ns > 0 => Ok(ns),
             _ => {
                 let unit: String = text.chars().skip_while(|c| c.is_ascii_digit() || *c == '.').collect();
-                Err(syntax_error(self.src, pos, format!("unknown unit {unit:?} in duration {text:?}")))
+                // Loki reports this one at line 0 and the column of `[`
+                let (_, col) = crate::logql::lexer::line_col(self.src, pos);
+                Err(ParseError::Syntax { line: 0, col, msg: format!("unknown unit {unit:?} in duration {text:?}") })
             }
         }
     }
@@ -52,16 +54,15 @@ impl Parser<'_> {
             Some(r) => r,
             None => match self.peek().clone() {
                 Tok::Range(r) => self.range_literal(&r)?,
-                _ => return self.unexpected("RANGE"),
+                _ => return self.unexpected(""),
             },
         };
         let mut offset_ns = 0;
         if is_kw(self.peek(), "offset") {
             self.next();
+            let at = self.pos();
             offset_ns = match self.next() {
-                Tok::Unit(u) => {
-                    parse_duration_ns(&u).map_err(|e| syntax_error(self.src, self.pos().saturating_sub(1), e))?
-                }
+                Tok::Unit(u) => parse_duration_ns(&u).map_err(|e| syntax_error(self.src, at, e))?,
                 _ => {
                     self.i -= 1;
                     return self.unexpected("DURATION");
