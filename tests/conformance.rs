@@ -84,19 +84,35 @@ const LATER_TAGS: &[&str] = &["api_index_stats", "api_volume", "api_volume_range
 /// Single cases left out (none today).
 const LATER_IDS: &[&str] = &[];
 
+/// Where the answers come from.
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    /// Ingester memory only (nothing flushed).
+    Memory,
+    /// The object store only: flushed, nothing retained in memory, process restarted.
+    Storage,
+    /// Both at once: flushed and still retained in memory, so every entry is
+    /// answered twice and the querier's duplicate removal is exercised.
+    Overlap,
+}
+
 #[test]
 fn conformance_foundation_cases_pass() {
-    run_conformance(false);
+    run_conformance(Source::Memory);
 }
 
-/// The same cases answered from the object store only: flushed, nothing retained
-/// in memory, and the process restarted before the cases run.
 #[test]
 fn conformance_foundation_cases_pass_from_storage() {
-    run_conformance(true);
+    run_conformance(Source::Storage);
 }
 
-fn run_conformance(from_storage: bool) {
+#[test]
+fn conformance_foundation_cases_pass_from_memory_and_storage() {
+    run_conformance(Source::Overlap);
+}
+
+fn run_conformance(source: Source) {
+    let from_storage = source == Source::Storage;
     let conf = shared().join("conformance");
     let yaml = std::fs::read_to_string(conf.join("loki-reference-3x.yaml")).unwrap();
     let (http, grpc) = (free_port(), free_port());
@@ -126,9 +142,11 @@ fn run_conformance(from_storage: bool) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    if from_storage {
+    if source != Source::Memory {
         let r = common::client().post(s.url("/flush")).send().unwrap();
         assert_eq!(r.status().as_u16(), 204);
+    }
+    if from_storage {
         s.restart();
     }
 

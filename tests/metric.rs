@@ -50,7 +50,7 @@ fn metric_results_have_loki_shapes() {
     let q = r#"sum by (pod) (count_over_time({app="w"}[1m])) / 0"#;
     let (code, v, t) = get(&s, "/loki/api/v1/query", &[("query", q), ("time", &end)]);
     assert_eq!(code, 400, "three series exceed max_query_series=2: {t}");
-    assert!(t.contains("maximum number of series (2) reached for a single query"), "{t}");
+    assert!(t.contains("maximum of series (2) reached for a single query"), "{t}");
     let _ = v;
 
     let q = r#"sum(max_over_time({app="w"} | logfmt | unwrap duration(took) [1m])) / 0"#;

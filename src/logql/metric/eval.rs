@@ -17,7 +17,7 @@ use crate::logql::pipeline::labels::ERROR_LABEL;
 pub enum EvalError {
     #[error("pipeline error: '{kind}' for series: '{series}'.\nUse a label filter to intentionally skip this error. (e.g | __error__!=\"{kind}\").\nTo skip all potential errors you can match empty errors.(e.g __error__=\"\")\nThe label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )")]
     Pipeline { kind: String, series: String },
-    #[error("maximum number of series ({0}) reached for a single query; consider reducing query cardinality by adding more filters or using a summary operator")]
+    #[error("maximum of series ({0}) reached for a single query")]
     MaxSeries(usize),
     #[error("{0}")]
     Matching(String),
