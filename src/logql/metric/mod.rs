@@ -70,7 +70,23 @@ pub fn sort_dedup(s: &mut Vec<Sample>) {
 
 #[cfg(test)]
 mod tests {
+    use super::{merge_series, Sample, SeriesMap};
     use crate::logql::{parse, Expr, ParseError};
+
+    #[test]
+    fn merging_removes_exact_duplicates_only() {
+        let s = |ts: i64, key: u64| Sample { ts, value: 1.0, key };
+        let l = vec![("a".to_string(), "1".to_string())];
+        let mut memory = SeriesMap::new();
+        memory.insert(l.clone(), vec![s(1, 10), s(2, 20), s(2, 21)]);
+        let mut store = SeriesMap::new();
+        store.insert(l.clone(), vec![s(1, 10), s(2, 21), s(3, 30)]);
+        store.insert(vec![], vec![s(1, 10)]);
+        merge_series(&mut memory, store);
+        let got: Vec<(i64, u64)> = memory[&l].iter().map(|x| (x.ts, x.key)).collect();
+        assert_eq!(got, vec![(1, 10), (2, 20), (2, 21), (3, 30)]);
+        assert_eq!(memory.len(), 2, "other label sets are never merged into each other");
+    }
 
     #[test]
     fn printing_round_trips() {
@@ -130,6 +146,9 @@ mod tests {
             Err(ParseError::Syntax { line: 1, col: 1, .. })
         ));
         assert!(parse(r#"{app="a"} | unwrap x"#).is_err());
+        assert_eq!(err("1 > 2"), "parse error : comparisons between scalars must use BOOL modifier");
+        assert_eq!(err("1 + bool 2"), "parse error : bool modifier can only be used on comparison operators");
+        assert_eq!(err("1 and 2"), "parse error : set operator and not allowed in binary scalar expression");
         assert!(parse(r#"count_over_time({app=~".*"}[5m])"#).is_err());
         let deep = format!("{}1{}", "(".repeat(1000), ")".repeat(1000));
         assert!(err(&deep).contains("nested too deeply"));

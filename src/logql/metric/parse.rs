@@ -81,6 +81,9 @@ impl Parser<'_> {
                 return Err(ParseError::Invalid("bool modifier can only be used on comparison operators".into()));
             }
             let scalar = |e: &SampleExpr| matches!(e, SampleExpr::Literal(_));
+            if op.is_comparison() && !bool_mod && scalar(&l) && scalar(&r) {
+                return Err(ParseError::Invalid("comparisons between scalars must use BOOL modifier".into()));
+            }
             if op.is_set() && (scalar(&l) || scalar(&r)) {
                 return Err(ParseError::Invalid(format!(
                     "set operator {} not allowed in binary scalar expression",
