@@ -73,7 +73,7 @@ async fn dispatch(
 /// `step` as float seconds or a duration; default `max(floor(range/250s), 1s)`.
 fn step_ns(p: &Params, start: i64, end: i64) -> Result<i64, ApiError> {
     let step = match p.get("step") {
-        None => (((end - start) / 1_000_000_000) / 250).max(1) * 1_000_000_000,
+        None => ((end.saturating_sub(start) / 1_000_000_000) / 250).max(1) * 1_000_000_000,
         Some(s) => match s.parse::<f64>() {
             Ok(f) => (f * 1e9) as i64,
             Err(_) => parse_duration_ns(s)
@@ -85,7 +85,7 @@ fn step_ns(p: &Params, start: i64, end: i64) -> Result<i64, ApiError> {
             "zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
-    if (end - start) / step > MAX_POINTS {
+    if end.saturating_sub(start) / step > MAX_POINTS {
         return Err(ApiError::bad_request(
             "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter",
         ));
@@ -170,10 +170,10 @@ async fn query_range(
 
 fn check_query_length(st: &AppState, start: i64, end: i64) -> Result<(), ApiError> {
     let max = st.config.limits_config.max_query_length;
-    if !max.is_zero() && end - start > max.as_nanos_i64() {
+    if !max.is_zero() && end.saturating_sub(start) > max.as_nanos_i64() {
         return Err(ApiError::bad_request(format!(
             "the query time range exceeds the limit (query length: {}, limit: {})",
-            go_duration(end - start),
+            go_duration(end.saturating_sub(start)),
             format_prom_duration(max.0)
         )));
     }

@@ -29,7 +29,10 @@ pub fn steps(start: i64, end: i64, step: i64) -> Vec<i64> {
     let mut t = start;
     while t <= end && step > 0 {
         out.push(t);
-        t += step;
+        match t.checked_add(step) {
+            Some(n) => t = n,
+            None => break,
+        }
     }
     out
 }
