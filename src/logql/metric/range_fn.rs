@@ -26,7 +26,7 @@ pub fn apply(op: RangeOp, param: Option<f64>, points: &[Sample], range_ns: i64, 
         RangeOp::Quantile => quantile(param.unwrap_or(f64::NAN), values().collect()),
         RangeOp::First => points[0].value,
         RangeOp::Last => points[points.len() - 1].value,
-        RangeOp::RateCounter => return counter_rate(points, end - range_ns, end, secs),
+        RangeOp::RateCounter => return counter_rate(points, end.saturating_sub(range_ns), end, secs),
         RangeOp::Absent => 1.0,
     })
 }
@@ -73,9 +73,11 @@ pub fn counter_rate(points: &[Sample], start: i64, end: i64, range_secs: f64) ->
         }
         prev = p.value;
     }
-    let mut to_start = (first.ts - start) as f64 / 1e9;
-    let to_end = (end - last.ts) as f64 / 1e9;
-    let sampled = (last.ts - first.ts) as f64 / 1e9;
+    // widened: a saturated window bound must not overflow
+    let secs = |a: i64, b: i64| (a as i128 - b as i128) as f64 / 1e9;
+    let mut to_start = secs(first.ts, start);
+    let to_end = secs(end, last.ts);
+    let sampled = secs(last.ts, first.ts);
     if sampled <= 0.0 {
         return None;
     }
