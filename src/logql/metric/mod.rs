@@ -100,6 +100,9 @@ mod tests {
             r#"topk(3, sum(count_over_time({app="a"}[5m])) by (pod)) and on (pod) sort_desc(avg(bytes_rate({app="a"}[1h])))"#,
             r#"label_replace(rate({app="a"}[5m]), "dst", "$1", "src", "(.*)")"#,
             r#"-1.5 + 2 * 3 ^ 2 ^ 2 % 4 - (1 + 2)"#,
+            r#"count_over_time(({app="a"} |= "x")[5m]) or vector(0)"#,
+            r#"sum(count_over_time({app="a"} |= "x" or "y" | status >= 400 or status < 200 [5m])) by (x) == bool 0"#,
+            r#"bytes_over_time({app="a"}[5m] offset 1h30m) unless on () absent_over_time({app="a"}[1m])"#,
             r#"rate_counter({app="a"} | logfmt | unwrap value [5m]) unless stddev_over_time({app="a"} | unwrap duration_seconds(d) [5m]) by (x)"#,
         ] {
             let e = parse(q).unwrap_or_else(|err| panic!("{q}: {err}"));
