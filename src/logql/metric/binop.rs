@@ -178,6 +178,48 @@ mod tests {
     }
 
     #[test]
+    fn every_operator() {
+        let cases = [
+            (BinOp::Add, 7.0, 2.0, 9.0),
+            (BinOp::Sub, 7.0, 2.0, 5.0),
+            (BinOp::Mul, 7.0, 2.0, 14.0),
+            (BinOp::Div, 7.0, 2.0, 3.5),
+            (BinOp::Mod, 7.0, 2.0, 1.0),
+            (BinOp::Mod, -7.0, 2.0, -1.0),
+            (BinOp::Pow, 2.0, 10.0, 1024.0),
+        ];
+        for (op, a, b, want) in cases {
+            assert_eq!(arith(op, a, b), want, "{a} {} {b}", op.as_str());
+        }
+        assert!(arith(BinOp::Mod, 1.0, 0.0).is_nan());
+        assert!(arith(BinOp::Div, 0.0, 0.0).is_nan());
+        for (op, t, f) in [
+            (BinOp::Eq, (1.0, 1.0), (1.0, 2.0)),
+            (BinOp::Neq, (1.0, 2.0), (1.0, 1.0)),
+            (BinOp::Gt, (2.0, 1.0), (1.0, 1.0)),
+            (BinOp::Gte, (1.0, 1.0), (0.0, 1.0)),
+            (BinOp::Lt, (0.0, 1.0), (1.0, 1.0)),
+            (BinOp::Lte, (1.0, 1.0), (2.0, 1.0)),
+        ] {
+            assert!(compare(op, t.0, t.1) && !compare(op, f.0, f.1), "{}", op.as_str());
+        }
+        assert!(!compare(BinOp::Eq, f64::NAN, f64::NAN));
+        let l = vec![e(&[("a", "1")], 1.0), e(&[("a", "2")], 2.0)];
+        let r = vec![e(&[("a", "2")], 5.0)];
+        let none = VectorMatching::default();
+        let Value::Vector(v) =
+            binary(BinOp::And, false, &none, Value::Vector(l.clone()), Value::Vector(r.clone())).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(v, vec![e(&[("a", "2")], 2.0)]);
+        let Value::Vector(v) = binary(BinOp::Lt, true, &none, Value::Vector(l), Value::Vector(r)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(v, vec![e(&[("a", "2")], 1.0)]);
+    }
+
+    #[test]
     fn scalars_and_division_by_zero() {
         let none = VectorMatching::default();
         assert_eq!(

@@ -114,6 +114,10 @@ mod tests {
         assert_eq!(top, vec![e(&[("a", "1"), ("b", "y")], 3.0), e(&[("a", "2")], 5.0)]);
         let bottom = aggregate(VecOp::Bottomk, Some(1.0), None, input.clone());
         assert_eq!(bottom[0].value, 1.0);
+        assert!((aggregate(VecOp::Stddev, None, None, input.clone())[0].value - (8.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        let asc = aggregate(VecOp::Sort, None, None, vec![e(&[], f64::NAN), e(&[], 2.0), e(&[], 1.0)]);
+        assert_eq!(asc[0].value, 1.0);
+        assert!(asc[2].value.is_nan(), "NaN sorts last");
         let sorted = aggregate(VecOp::SortDesc, None, None, input);
         assert_eq!(sorted.iter().map(|e| e.value).collect::<Vec<_>>(), vec![5.0, 3.0, 1.0]);
     }
