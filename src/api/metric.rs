@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value as Json};
 use super::error::ApiError;
 use super::render::stats_json;
 use crate::actors::ingester::{SampleRequest, ScanStats};
+use crate::config::Limits;
 use crate::logql::metric::binop::Value;
 use crate::logql::metric::eval::{evaluate, sample_bounds};
 use crate::logql::metric::format::prom_float;
@@ -33,10 +34,20 @@ pub async fn run(
     tenant: &str,
     expr: &SampleExpr,
     steps: Vec<i64>,
-    max_series: usize,
+    limits: &Limits,
 ) -> Result<Evaluated, ApiError> {
     let mut ranges = Vec::new();
     expr.ranges(&mut ranges);
+    for r in &ranges {
+        let n = r.range.log.matchers.len();
+        if n > limits.max_streams_matchers_per_query {
+            return Err(ApiError::bad_request(format!(
+                "max streams matchers per query exceeded, matchers-count > limit ({n} > {})",
+                limits.max_streams_matchers_per_query
+            )));
+        }
+    }
+    let max_series = limits.max_query_series;
     let (first, last) = (steps.first().copied().unwrap_or(0), steps.last().copied().unwrap_or(0));
     let mut data = Vec::with_capacity(ranges.len());
     let mut stats = ScanStats::default();

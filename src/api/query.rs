@@ -128,7 +128,7 @@ async fn query_range(
         Expr::Sample(e) => {
             check_query_length(st, start, end)?;
             let steps = crate::logql::metric::eval::steps(start, end, step);
-            let ev = super::metric::run(q, tenant, &e, steps, st.config.limits_config.max_query_series).await?;
+            let ev = super::metric::run(q, tenant, &e, steps, &st.config.limits_config).await?;
             let (result, n) = super::metric::matrix(&ev);
             return Ok(super::metric::body("matrix", result, n, &ev, started));
         }
@@ -191,7 +191,7 @@ async fn instant(st: &AppState, q: &Querier, tenant: &str, p: &Params) -> Result
             "log queries are not supported as an instant query type, please change your query to a range query type",
         )),
         Expr::Sample(e) => {
-            let ev = super::metric::run(q, tenant, &e, vec![t], st.config.limits_config.max_query_series).await?;
+            let ev = super::metric::run(q, tenant, &e, vec![t], &st.config.limits_config).await?;
             let (kind, result, n) = super::metric::instant(&ev);
             Ok(super::metric::body(kind, result, n, &ev, started))
         }
