@@ -1,8 +1,9 @@
-//! LogQL: lexer, parser, matchers and the log pipeline.
+//! LogQL: lexer, parser, matchers, the log pipeline and metric queries.
 //!
 //! A library with no dependency on actors or the HTTP API. The query API parses
-//! with [`parse`] and hands the resulting [`LogExpr`] to the ingester (which
-//! matches streams with its selector and filters lines with its pipeline).
+//! with [`parse`]; a log query's [`LogExpr`] goes to the ingester (which matches
+//! streams with its selector and filters lines with its pipeline); a metric
+//! query's range aggregations become sample selections, evaluated by [`metric`].
 //! Supported: stream selectors and every log pipeline stage (line filters,
 //! `json`, `logfmt`, `regexp`, `pattern`, `unpack`, label filters, `line_format`,
 //! `label_format` with the Go template engine in [`template`], `drop`, `keep`,
