@@ -3,7 +3,7 @@
 //! Map of the crate, lowest layer first (a module imports only from layers below):
 //! - [`model`]: labels, entries, time and unit parsing.
 //! - [`config`]: Loki-compatible YAML config, env overrides, key checking.
-//! - [`logql`]: LogQL lexer, parser, matchers and line filters (no actors, no HTTP).
+//! - [`logql`]: LogQL lexer, parser, log pipeline and metric evaluation (no actors, no HTTP).
 //! - [`storage`]: the chunk format (blocks, compression); object storage comes next.
 //! - [`tls`]: the rustls crypto provider for HTTPS clients.
 //! - [`proto`]: generated protobuf/gRPC code for Loki's push protocol.

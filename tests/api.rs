@@ -344,7 +344,11 @@ fn query_errors_use_loki_texts() {
             "end timestamp must not be before or equal to start time",
         ),
         (r#"{app="a""#, &[], "parse error at line 1, col 9"),
-        (r#"rate({app="a"}[5m])"#, &[], "not supported by this Skald version yet"),
+        (
+            r#"sum_over_time({app="a"} | json [5m])"#,
+            &[],
+            "parse error : invalid aggregation sum_over_time without unwrap",
+        ),
         (
             r#"{app="a"} | pattern "<_> x""#,
             &[],

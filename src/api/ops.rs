@@ -7,7 +7,7 @@ use serde_json::json;
 use super::params::Params;
 use super::state::{AppState, ServiceState};
 use crate::config::Config;
-use crate::logql::{parse, Expr};
+use crate::logql::parse;
 use crate::metrics::metrics;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -95,7 +95,7 @@ async fn format_query(req: HttpRequest, body: web::Bytes) -> HttpResponse {
         Err(e) => return HttpResponse::BadRequest().json(json!({"status": "invalid-query", "error": e.msg})),
     };
     match parse(p.get("query").unwrap_or("")) {
-        Ok(Expr::Log(l)) => HttpResponse::Ok().json(json!({"status": "success", "data": l.to_string()})),
+        Ok(e) => HttpResponse::Ok().json(json!({"status": "success", "data": e.to_string()})),
         Err(e) => HttpResponse::BadRequest().json(json!({"status": "invalid-query", "error": e.to_string()})),
     }
 }

@@ -57,6 +57,11 @@ impl Params {
         Ok((start, end))
     }
 
+    /// `time` of an instant query (default now).
+    pub fn instant_time(&self) -> Result<i64, ApiError> {
+        Ok(self.time("time")?.unwrap_or_else(now_ns))
+    }
+
     /// `limit` (default 100) that must be a positive integer.
     pub fn limit(&self) -> Result<usize, ApiError> {
         match self.get("limit") {

@@ -1,5 +1,6 @@
 //! Query endpoints: query_range, query (instant), labels, label values, series.
-//! Every endpoint answers GET and POST (form body), as Loki does.
+//! Every endpoint answers GET and POST (form body), as Loki does. Metric queries
+//! are evaluated and rendered by `metric`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -58,7 +59,7 @@ async fn dispatch(
     let q = st.querier.as_ref().ok_or_else(|| ApiError::new(404, "this process runs no querier"))?;
     let value = match h {
         Handler::QueryRange => query_range(&req, &st, q, &tenant, &params).await?,
-        Handler::Instant => instant(&params)?,
+        Handler::Instant => instant(&st, q, &tenant, &params).await?,
         Handler::Labels => labels(q, &tenant, &params, None).await?,
         Handler::LabelValues => {
             let name = req.match_info().get("name").unwrap_or_default().to_string();
@@ -72,7 +73,7 @@ async fn dispatch(
 /// `step` as float seconds or a duration; default `max(floor(range/250s), 1s)`.
 fn step_ns(p: &Params, start: i64, end: i64) -> Result<i64, ApiError> {
     let step = match p.get("step") {
-        None => (((end - start) / 1_000_000_000) / 250).max(1) * 1_000_000_000,
+        None => ((end.saturating_sub(start) / 1_000_000_000) / 250).max(1) * 1_000_000_000,
         Some(s) => match s.parse::<f64>() {
             Ok(f) => (f * 1e9) as i64,
             Err(_) => parse_duration_ns(s)
@@ -84,7 +85,7 @@ fn step_ns(p: &Params, start: i64, end: i64) -> Result<i64, ApiError> {
             "zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
-    if (end - start) / step > MAX_POINTS {
+    if end.saturating_sub(start) / step > MAX_POINTS {
         return Err(ApiError::bad_request(
             "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter",
         ));
@@ -107,7 +108,7 @@ async fn query_range(
     }
     let limit = p.limit()?;
     let direction = p.direction()?;
-    step_ns(p, start, end)?;
+    let step = step_ns(p, start, end)?;
     let interval_ns = match p.get("interval") {
         None => 0,
         Some(s) => {
@@ -122,7 +123,16 @@ async fn query_range(
             v
         }
     };
-    let Expr::Log(expr) = parse(query)?;
+    let expr = match parse(query)? {
+        Expr::Log(l) => l,
+        Expr::Sample(e) => {
+            check_query_length(st, start, end)?;
+            let steps = crate::logql::metric::eval::steps(start, end, step);
+            let ev = super::metric::run(q, tenant, &e, steps, &st.config.limits_config).await?;
+            let (result, n) = super::metric::matrix(&ev);
+            return Ok(super::metric::body("matrix", result, n, &ev, started));
+        }
+    };
     let limits = &st.config.limits_config;
     if limit > limits.max_entries_limit_per_query && limits.max_entries_limit_per_query > 0 {
         return Err(ApiError::bad_request(format!(
@@ -160,24 +170,31 @@ async fn query_range(
 
 fn check_query_length(st: &AppState, start: i64, end: i64) -> Result<(), ApiError> {
     let max = st.config.limits_config.max_query_length;
-    if !max.is_zero() && end - start > max.as_nanos_i64() {
+    if !max.is_zero() && end.saturating_sub(start) > max.as_nanos_i64() {
         return Err(ApiError::bad_request(format!(
             "the query time range exceeds the limit (query length: {}, limit: {})",
-            go_duration(end - start),
+            go_duration(end.saturating_sub(start)),
             format_prom_duration(max.0)
         )));
     }
     Ok(())
 }
 
-fn instant(p: &Params) -> Result<Value, ApiError> {
+async fn instant(st: &AppState, q: &Querier, tenant: &str, p: &Params) -> Result<Value, ApiError> {
+    let started = Instant::now();
     let query = p.query()?;
     p.limit()?;
     p.direction()?;
+    let t = p.instant_time()?;
     match parse(query)? {
         Expr::Log(_) => Err(ApiError::bad_request(
             "log queries are not supported as an instant query type, please change your query to a range query type",
         )),
+        Expr::Sample(e) => {
+            let ev = super::metric::run(q, tenant, &e, vec![t], &st.config.limits_config).await?;
+            let (kind, result, n) = super::metric::instant(&ev);
+            Ok(super::metric::body(kind, result, n, &ev, started))
+        }
     }
 }
 
@@ -187,10 +204,10 @@ fn optional_selector(p: &Params) -> Result<Vec<Matcher>, ApiError> {
         None => Ok(Vec::new()),
         Some(q) => match parse_selector(q) {
             Ok(m) => Ok(m),
-            Err(_) => {
-                let Expr::Log(l) = parse(q)?;
-                Ok(l.matchers)
-            }
+            Err(_) => match parse(q)? {
+                Expr::Log(l) => Ok(l.matchers),
+                Expr::Sample(_) => Err(ApiError::bad_request("only log queries select streams here")),
+            },
         },
     }
 }

@@ -29,6 +29,8 @@ pub struct Limits {
     pub max_entries_limit_per_query: usize,
     pub max_query_length: Dur,
     pub max_streams_matchers_per_query: usize,
+    /// Most series a metric query may answer at one step.
+    pub max_query_series: usize,
 }
 
 impl Default for Limits {
@@ -68,6 +70,7 @@ impl Default for Limits {
             max_entries_limit_per_query: 5000,
             max_query_length: Dur::secs(721 * 3600),
             max_streams_matchers_per_query: 1000,
+            max_query_series: 500,
         }
     }
 }

@@ -43,16 +43,18 @@ pub enum Tok {
 }
 
 impl Tok {
-    /// The name used in syntax errors, close to Loki's yacc token names.
+    /// The name used in syntax errors: Loki's yacc token names, without the token's text.
     pub fn describe(&self) -> String {
         match self {
-            Tok::Ident(s) => format!("IDENTIFIER {s}"),
+            Tok::Ident(_) => "IDENTIFIER".into(),
             Tok::Str(_) => "STRING".into(),
-            Tok::Number(n) => format!("NUMBER {n}"),
-            Tok::Unit(u) => format!("DURATION {u}"),
-            Tok::Range(r) => format!("RANGE [{r}]"),
-            Tok::Flag(f) => format!("PARSER_FLAG --{f}"),
+            Tok::Number(_) => "NUMBER".into(),
+            Tok::Unit(_) => "DURATION".into(),
+            Tok::Range(_) => "RANGE".into(),
+            Tok::Flag(_) => "PARSER_FLAG".into(),
             Tok::Eof => "end of input".into(),
+            Tok::LParen => "(".into(),
+            Tok::RParen => ")".into(),
             other => format!("{:?}", other).to_uppercase(),
         }
     }

@@ -1,18 +1,20 @@
-//! LogQL: lexer, parser, matchers and the log pipeline.
+//! LogQL: lexer, parser, matchers, the log pipeline and metric queries.
 //!
 //! A library with no dependency on actors or the HTTP API. The query API parses
-//! with [`parse`] and hands the resulting [`LogExpr`] to the ingester (which
-//! matches streams with its selector and filters lines with its pipeline).
+//! with [`parse`]; a log query's [`LogExpr`] goes to the ingester (which matches
+//! streams with its selector and filters lines with its pipeline); a metric
+//! query's range aggregations become sample selections, evaluated by [`metric`].
 //! Supported: stream selectors and every log pipeline stage (line filters,
 //! `json`, `logfmt`, `regexp`, `pattern`, `unpack`, label filters, `line_format`,
 //! `label_format` with the Go template engine in [`template`], `drop`, `keep`,
-//! `decolorize`), evaluated by [`pipeline::Pipeline`]. Metric queries answer a clear 400.
+//! `decolorize`), evaluated by [`pipeline::Pipeline`]; metric queries in [`metric`].
 
 pub mod ast;
 pub mod error;
 pub mod filter;
 pub mod lexer;
 pub mod matcher;
+pub mod metric;
 pub mod parser;
 pub mod pattern;
 pub mod pipeline;

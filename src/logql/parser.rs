@@ -1,6 +1,6 @@
 //! Recursive-descent parser over the tokens of `lexer`: selectors and the entry
-//! points. Pipeline stages are parsed in `stages`; the pipeline is compiled (and
-//! so validated) here. Metric queries answer a clear "not supported yet".
+//! points. Pipeline stages are parsed in `stages`, metric expressions in
+//! `metric::parse`; the pipeline is compiled (and so validated) here.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use super::ast::LogExpr;
 use super::error::{ParseError, EMPTY_COMPATIBLE};
 use super::lexer::{syntax_error, tokenize, Tok, Token};
 use super::matcher::{MatchOp, Matcher};
+use super::metric::SampleExpr;
 use super::pipeline::Pipeline;
 
 /// Longest query Loki accepts, in bytes.
@@ -16,6 +17,16 @@ pub const MAX_QUERY_LEN: usize = 131_072;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
     Log(LogExpr),
+    Sample(SampleExpr),
+}
+
+impl std::fmt::Display for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expr::Log(l) => write!(f, "{l}"),
+            Expr::Sample(s) => write!(f, "{s}"),
+        }
+    }
 }
 
 /// Parses a query and applies Loki's query-wide rules (a selector needs a matcher
@@ -24,12 +35,13 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
     if src.len() > MAX_QUERY_LEN {
         return Err(ParseError::Invalid(format!("input size too long ({} > {MAX_QUERY_LEN})", src.len())));
     }
-    let mut p = Parser { src, toks: tokenize(src)?, i: 0 };
-    let e = p.expr()?;
+    let mut p = Parser { src, toks: tokenize(src)?, i: 0, depth: 0 };
+    let e = p.query_expr()?;
     p.expect_eof()?;
-    let Expr::Log(l) = &e;
-    if l.matchers.iter().all(Matcher::matches_empty) {
-        return Err(ParseError::Invalid(EMPTY_COMPATIBLE.into()));
+    if let Expr::Log(l) = &e {
+        if l.matchers.iter().all(Matcher::matches_empty) {
+            return Err(ParseError::Invalid(EMPTY_COMPATIBLE.into()));
+        }
     }
     Ok(e)
 }
@@ -37,7 +49,7 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
 /// Parses a bare stream selector (`{a="b"}`), allowing `{}` and empty-compatible
 /// matchers, as `/series` and `/labels?query=` do.
 pub fn parse_selector(src: &str) -> Result<Vec<Matcher>, ParseError> {
-    let mut p = Parser { src, toks: tokenize(src)?, i: 0 };
+    let mut p = Parser { src, toks: tokenize(src)?, i: 0, depth: 0 };
     let m = p.selector(true)?;
     p.expect_eof()?;
     Ok(m)
@@ -47,6 +59,8 @@ pub(super) struct Parser<'a> {
     pub(super) src: &'a str,
     pub(super) toks: Vec<Token>,
     pub(super) i: usize,
+    /// Nesting depth of metric sub-expressions (bounded: deep nesting is a 400, not a stack overflow).
+    pub(super) depth: usize,
 }
 
 impl Parser<'_> {
@@ -86,40 +100,20 @@ impl Parser<'_> {
         }
     }
 
-    fn expr(&mut self) -> Result<Expr, ParseError> {
-        match self.peek().clone() {
-            Tok::LBrace => self.log_expr().map(Expr::Log),
-            Tok::LParen => {
-                self.next();
-                let e = self.expr()?;
-                if self.next() != Tok::RParen {
-                    self.i -= 1;
-                    return self.unexpected(")");
-                }
-                self.pipeline_after_parens(e)
-            }
-            Tok::Ident(_) | Tok::Number(_) | Tok::Sub | Tok::Add => Err(ParseError::Unsupported(
-                "metric queries are not supported by this Skald version yet; only log queries (stream selectors with line filters) are".into(),
-            )),
-            _ => self.unexpected(""),
-        }
-    }
-
-    fn pipeline_after_parens(&mut self, e: Expr) -> Result<Expr, ParseError> {
-        let Expr::Log(l) = e;
+    pub(super) fn pipeline_after_parens(&mut self, l: LogExpr) -> Result<LogExpr, ParseError> {
         let mut stages = l.stages;
         self.stages(&mut stages)?;
-        Ok(Expr::Log(LogExpr::new(l.matchers, stages)?))
+        LogExpr::new(l.matchers, stages)
     }
 
-    fn log_expr(&mut self) -> Result<LogExpr, ParseError> {
+    pub(super) fn log_expr(&mut self) -> Result<LogExpr, ParseError> {
         let matchers = self.selector(false)?;
         let mut stages = Vec::new();
         self.stages(&mut stages)?;
         LogExpr::new(matchers, stages)
     }
 
-    fn selector(&mut self, allow_empty: bool) -> Result<Vec<Matcher>, ParseError> {
+    pub(super) fn selector(&mut self, allow_empty: bool) -> Result<Vec<Matcher>, ParseError> {
         if self.next() != Tok::LBrace {
             self.i -= 1;
             return self.unexpected("{");
@@ -176,7 +170,7 @@ mod tests {
     use crate::logql::ast::Stage;
 
     fn log(q: &str) -> LogExpr {
-        let Expr::Log(l) = parse(q).unwrap();
+        let Expr::Log(l) = parse(q).unwrap() else { panic!("log query expected") };
         l
     }
 
@@ -213,7 +207,7 @@ mod tests {
     fn errors_have_loki_texts() {
         assert_eq!(parse(r#"{app=~".*"}"#).unwrap_err().to_string(), format!("parse error : {EMPTY_COMPATIBLE}"));
         assert!(matches!(parse("{}").unwrap_err(), ParseError::Syntax { line: 1, col: 2, .. }));
-        assert!(matches!(parse(r#"{app="a"} | unwrap x"#).unwrap_err(), ParseError::Unsupported(_)));
+        assert!(matches!(parse(r#"{app="a"} | unwrap x"#).unwrap_err(), ParseError::Syntax { .. }));
         assert_eq!(
             parse(r#"{app="a"} | regexp "(?P<x>[a-""#).unwrap_err().to_string(),
             "parse error : invalid regexp parser: error parsing regexp: missing closing ]: `[a-`"
@@ -227,7 +221,6 @@ mod tests {
             "parse error : stage '| label_format a=user,a=event' : multiple label name 'a' not allowed in a single format operation"
         );
         assert!(matches!(parse(r#"{app="nginx"} | logfmt --nope"#).unwrap_err(), ParseError::Syntax { line: 1, .. }));
-        assert!(matches!(parse(r#"rate({app="a"}[5m])"#).unwrap_err(), ParseError::Unsupported(_)));
         assert_eq!(
             parse(r#"{app=~"(unclosed"}"#).unwrap_err().to_string(),
             "parse error : error parsing regexp: missing closing ): `(unclosed`"

@@ -32,16 +32,12 @@ impl Parser<'_> {
                 Tok::Nre => LineFilterOp::NotMatch,
                 Tok::PipePattern => LineFilterOp::Pattern,
                 Tok::NotPattern => LineFilterOp::NotPattern,
+                Tok::Pipe if is_kw(self.peek_at(1), "unwrap") => return Ok(()),
                 Tok::Pipe => {
                     self.next();
                     let st = self.pipe_stage()?;
                     out.push(st);
                     continue;
-                }
-                Tok::Range(_) => {
-                    return Err(ParseError::Unsupported(
-                        "metric queries are not supported by this Skald version yet; only log queries are".into(),
-                    ))
                 }
                 _ => return Ok(()),
             };
@@ -183,11 +179,6 @@ impl Parser<'_> {
             "keep" => {
                 self.next();
                 Stage::Keep(self.named_matchers()?)
-            }
-            "unwrap" => {
-                return Err(ParseError::Unsupported(
-                    "metric queries are not supported by this Skald version yet; `| unwrap` needs one".into(),
-                ))
             }
             _ => Stage::LabelFilter(self.label_filter_or()?),
         };

@@ -95,13 +95,15 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
                 let cache = crate::storage::cache::ChunkCache::from_config(&cfg.chunk_store_config.chunk_cache_config);
                 Arc::new(crate::querier::store::StoreReader::new(s, cfg.schema_config.index_prefix(), cache))
             });
-            b.querier = Some(Querier::new(
+            let q = Querier::new(
+                ing.clone().recipient(),
                 ing.clone().recipient(),
                 ing.clone().recipient(),
                 ing.clone().recipient(),
                 store,
                 cfg.querier.clone(),
-            ));
+            );
+            b.querier = Some(q);
         }
         Module::MemberlistKv
         | Module::Ring

@@ -1,4 +1,4 @@
-//! The querier: runs log queries, label and series lookups against the ingesters
+//! The querier: runs log queries, sample selections (metric queries), label and series lookups against the ingesters
 //! (recent data, in memory) and the object store (`store`: flushed data), merges
 //! both answers (duplicates removed, global limit and direction across streams).
 //!
@@ -13,7 +13,8 @@ use std::sync::Arc;
 use actix::Recipient;
 
 use crate::actors::ingester::{
-    Direction, IngesterError, LabelQuery, LogQuery, LogRequest, LogResult, SeriesQuery, StreamEntries, TimeRange,
+    Direction, IngesterError, LabelQuery, LogQuery, LogRequest, LogResult, SampleQuery, SampleRequest, SampleResult,
+    SeriesQuery, StreamEntries, TimeRange,
 };
 use crate::logql::Matcher;
 use crate::model::Labels;
@@ -31,6 +32,7 @@ pub enum QueryError {
 #[derive(Clone)]
 pub struct Querier {
     logs: Recipient<LogQuery>,
+    samples: Recipient<SampleQuery>,
     labels: Recipient<LabelQuery>,
     series: Recipient<SeriesQuery>,
     store: Option<Arc<store::StoreReader>>,
@@ -40,13 +42,14 @@ pub struct Querier {
 impl Querier {
     pub fn new(
         logs: Recipient<LogQuery>,
+        samples: Recipient<SampleQuery>,
         labels: Recipient<LabelQuery>,
         series: Recipient<SeriesQuery>,
         store: Option<Arc<store::StoreReader>>,
         cfg: crate::config::QuerierConfig,
     ) -> Self {
         let store = if cfg.query_ingester_only { None } else { store };
-        Querier { logs, labels, series, store, cfg }
+        Querier { logs, samples, labels, series, store, cfg }
     }
 
     /// The part of `[start, end)` to ask the ingesters for: nothing with
@@ -62,6 +65,29 @@ impl Querier {
             start.max(crate::model::time::now_ns() - within.as_nanos_i64())
         };
         (from < end).then_some((from, end))
+    }
+
+    /// Samples of one range aggregation from ingester memory and the store,
+    /// merged with exact duplicates removed.
+    pub async fn select_samples(&self, tenant: &str, req: SampleRequest) -> Result<SampleResult, QueryError> {
+        let from_store = async {
+            match &self.store {
+                Some(s) => s.select_samples(tenant, &req).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let from_ingester = self.samples.send(SampleQuery { tenant: tenant.to_string(), req: req.clone() });
+        let (ing, st) = futures::future::join(from_ingester, from_store).await;
+        let mut r = ing??;
+        match st {
+            Ok(Some(s)) => r.merge(s),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(tenant, error = %e, "object store unavailable; answering from ingester memory");
+                r.warnings.push(format!("object store unavailable, stored data left out: {e}"));
+            }
+        }
+        Ok(r)
     }
 
     /// Entries of matching streams in `[start, end)`, at most `limit` in total,

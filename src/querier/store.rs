@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use crate::actors::ingester::stream::Stream;
-use crate::actors::ingester::{LogRequest, LogResult, TimeRange};
+use crate::actors::ingester::{LogRequest, LogResult, SampleRequest, SampleResult, TimeRange};
 use crate::logql::Matcher;
 use crate::metrics::metrics;
 use crate::model::Labels;
@@ -117,10 +117,17 @@ impl StoreReader {
         Ok(by_series.into_iter().collect())
     }
 
-    pub async fn select_logs(&self, tenant: &str, req: &LogRequest) -> Result<LogResult, StorageError> {
-        let mut out = LogResult::default();
-        let selected =
-            self.select(tenant, &req.expr.matchers, req.start, req.end.saturating_sub(1), &mut out.warnings).await?;
+    /// Streams matching `matchers` with chunks in `[start, end]`, decoded.
+    async fn load_streams(
+        &self,
+        tenant: &str,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<Stream>, StorageError> {
+        let selected = self.select(tenant, matchers, start, end, warnings).await?;
+        let mut out = Vec::with_capacity(selected.len());
         for (labels, refs) in selected {
             let mut chunks = Vec::with_capacity(refs.len());
             for r in refs {
@@ -130,18 +137,37 @@ impl StoreReader {
                     Err(e) => {
                         metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
                         tracing::error!(key = r.key, error = %e, "skipping corrupt chunk");
-                        out.warnings.push(format!("skipped corrupt chunk {}: {e}", r.key));
+                        warnings.push(format!("skipped corrupt chunk {}: {e}", r.key));
                     }
                 }
             }
-            let stream = Stream::from_chunks(labels, chunks);
+            out.push(Stream::from_chunks(labels, chunks));
+        }
+        Ok(out)
+    }
+
+    pub async fn select_logs(&self, tenant: &str, req: &LogRequest) -> Result<LogResult, StorageError> {
+        let mut out = LogResult::default();
+        let streams = self
+            .load_streams(tenant, &req.expr.matchers, req.start, req.end.saturating_sub(1), &mut out.warnings)
+            .await?;
+        for stream in streams {
             match stream.query(req, &mut out.stats) {
                 Ok(r) => out.streams.extend(r),
-                Err(e) => {
-                    metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
-                    tracing::error!(stream = %stream.labels, error = %e, "skipping a stream with a corrupt block");
-                    out.warnings.push(format!("skipped stored data of {} (corrupt block: {e})", stream.labels));
-                }
+                Err(e) => corrupt_stream(&stream, &e, &mut out.warnings),
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn select_samples(&self, tenant: &str, req: &SampleRequest) -> Result<SampleResult, StorageError> {
+        let mut out = SampleResult::default();
+        let streams =
+            self.load_streams(tenant, &req.select.log.matchers, req.start, req.end, &mut out.warnings).await?;
+        for stream in streams {
+            match stream.samples(req, &mut out.stats) {
+                Ok(r) => crate::logql::metric::merge_series(&mut out.series, r),
+                Err(e) => corrupt_stream(&stream, &e, &mut out.warnings),
             }
         }
         Ok(out)
@@ -179,4 +205,10 @@ impl StoreReader {
         }
         Ok(out.into_iter().collect())
     }
+}
+
+fn corrupt_stream(stream: &Stream, e: &crate::storage::chunk::ChunkError, warnings: &mut Vec<String>) {
+    metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
+    tracing::error!(stream = %stream.labels, error = %e, "skipping a stream with a corrupt block");
+    warnings.push(format!("skipped stored data of {} (corrupt block: {e})", stream.labels));
 }

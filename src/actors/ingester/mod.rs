@@ -7,6 +7,7 @@
 //! grouped into shard actors rather than one actor per stream.
 
 pub mod flush;
+pub mod samples;
 pub mod shard;
 pub mod stream;
 pub mod supervisor;
@@ -20,7 +21,8 @@ use crate::model::{Entry, Labels};
 use crate::storage::chunk::Encoding;
 
 pub use supervisor::{
-    FlushAll, IngesterError, IngesterSupervisor, LabelQuery, LogQuery, Push, SeriesQuery, SupervisorCounters,
+    FlushAll, IngesterError, IngesterSupervisor, LabelQuery, LogQuery, Push, SampleQuery, SeriesQuery,
+    SupervisorCounters,
 };
 
 /// Chunk and ordering settings shared by every stream.
@@ -132,6 +134,31 @@ pub struct LogResult {
     /// Problems that left data out of the answer (e.g. a corrupt stored chunk);
     /// rendered as the response's `warnings`.
     pub warnings: Vec<String>,
+}
+
+/// Parameters of a sample query: the entries of matching streams in
+/// `[start, end]` (both inclusive) turned into samples.
+#[derive(Clone, Debug)]
+pub struct SampleRequest {
+    pub select: Arc<crate::logql::metric::RangeSelect>,
+    pub start: i64,
+    pub end: i64,
+}
+
+/// Samples by result label set, plus what was scanned to extract them.
+#[derive(Clone, Debug, Default)]
+pub struct SampleResult {
+    pub series: crate::logql::metric::SeriesMap,
+    pub stats: ScanStats,
+    pub warnings: Vec<String>,
+}
+
+impl SampleResult {
+    pub fn merge(&mut self, o: SampleResult) {
+        crate::logql::metric::merge_series(&mut self.series, o.series);
+        self.stats.add(o.stats);
+        self.warnings.extend(o.warnings);
+    }
 }
 
 /// Label or series lookups restricted to streams overlapping `[start, end]`.

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::flush::FlushChunks;
 use super::stream::Stream;
-use super::{LogRequest, LogResult, PushOutcome, StreamSettings};
+use super::{LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, StreamSettings};
 use crate::actors::Observe;
 use crate::metrics::metrics;
 use crate::model::time::now_ns;
@@ -40,6 +40,14 @@ pub struct FlushNow;
 pub struct QueryStreams {
     pub fingerprints: Vec<Fingerprint>,
     pub req: LogRequest,
+}
+
+/// Extract samples from the given streams (metric queries).
+#[derive(Message)]
+#[rtype(result = "Result<SampleResult, ChunkError>")]
+pub struct QuerySamples {
+    pub fingerprints: Vec<Fingerprint>,
+    pub req: SampleRequest,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -113,6 +121,17 @@ impl StreamShardActor {
         for fp in msg.fingerprints {
             if let Some(s) = self.streams.get(&fp) {
                 out.streams.extend(s.query(&msg.req, &mut out.stats)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn samples(&self, msg: QuerySamples) -> Result<SampleResult, ChunkError> {
+        let mut out = SampleResult::default();
+        for fp in msg.fingerprints {
+            if let Some(s) = self.streams.get(&fp) {
+                let series = s.samples(&msg.req, &mut out.stats)?;
+                crate::logql::metric::merge_series(&mut out.series, series);
             }
         }
         Ok(out)
@@ -207,6 +226,13 @@ impl Handler<QueryStreams> for StreamShardActor {
     type Result = Result<LogResult, ChunkError>;
     fn handle(&mut self, msg: QueryStreams, _: &mut Context<Self>) -> Self::Result {
         self.query(msg)
+    }
+}
+
+impl Handler<QuerySamples> for StreamShardActor {
+    type Result = Result<SampleResult, ChunkError>;
+    fn handle(&mut self, msg: QuerySamples, _: &mut Context<Self>) -> Self::Result {
+        self.samples(msg)
     }
 }
 

@@ -223,7 +223,7 @@ impl Stream {
     }
 
     /// All chunks, oldest first (closed ones, then the open one).
-    fn chunks(&self) -> impl Iterator<Item = &MemChunk> {
+    pub(super) fn chunks(&self) -> impl Iterator<Item = &MemChunk> {
         self.closed.iter().map(|c| &c.chunk).chain(self.open.as_ref())
     }
 
@@ -410,7 +410,7 @@ mod tests {
     }
 
     fn all(dir: Direction, limit: usize) -> LogRequest {
-        let Expr::Log(l) = parse(r#"{a="b"}"#).unwrap();
+        let Expr::Log(l) = parse(r#"{a="b"}"#).unwrap() else { panic!("log query expected") };
         LogRequest { expr: Arc::new(l), start: i64::MIN, end: i64::MAX, limit, direction: dir, interval_ns: 0 }
     }
 
@@ -454,7 +454,9 @@ mod tests {
             "t",
             0,
         );
-        let Expr::Log(l) = parse(r#"{a="b"} | logfmt | drop x, pod | lvl=~".+""#).unwrap();
+        let Expr::Log(l) = parse(r#"{a="b"} | logfmt | drop x, pod | lvl=~".+""#).unwrap() else {
+            panic!("log query expected")
+        };
         let req = LogRequest {
             expr: Arc::new(l),
             start: 0,

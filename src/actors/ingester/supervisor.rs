@@ -1,8 +1,8 @@
 //! `IngesterSupervisor`: the ingester's entry point. Owns the tenant actors and
 //! the arbiters their shards run on; forwards pushes and reads to the tenant.
 //!
-//! The distributor sends [`Push`]; the querier sends [`LogQuery`], [`LabelQuery`]
-//! and [`SeriesQuery`]. Both hold only a `Recipient`, so a remote ingester can stand
+//! The distributor sends [`Push`]; the querier sends [`LogQuery`], [`SampleQuery`],
+//! [`LabelQuery`] and [`SeriesQuery`]. Both hold only a `Recipient`, so a remote ingester can stand
 //! behind the same messages later.
 
 use std::collections::HashMap;
@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use super::flush::FlushChunks;
 use super::shard::{FlushNow, ShardCounters, StreamShardActor};
-use super::tenant::{TenantActor, TenantCounters, TenantLabels, TenantLogs, TenantPush, TenantSeries};
-use super::{LogRequest, LogResult, PushOutcome, StreamSettings, TimeRange};
+use super::tenant::{TenantActor, TenantCounters, TenantLabels, TenantLogs, TenantPush, TenantSamples, TenantSeries};
+use super::{LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, StreamSettings, TimeRange};
 use crate::actors::Observe;
 use crate::logql::Matcher;
 use crate::model::{Labels, StreamPush};
@@ -42,6 +42,14 @@ pub struct Push {
 pub struct LogQuery {
     pub tenant: String,
     pub req: LogRequest,
+}
+
+/// Samples of one range aggregation (metric queries), extracted in the shards.
+#[derive(Message)]
+#[rtype(result = "Result<SampleResult, IngesterError>")]
+pub struct SampleQuery {
+    pub tenant: String,
+    pub req: SampleRequest,
 }
 
 #[derive(Message)]
@@ -201,6 +209,17 @@ impl Handler<LogQuery> for IngesterSupervisor {
     }
 }
 
+impl Handler<SampleQuery> for IngesterSupervisor {
+    type Result = ResponseFuture<Result<SampleResult, IngesterError>>;
+    fn handle(&mut self, msg: SampleQuery, _: &mut Context<Self>) -> Self::Result {
+        let Some(t) = self.existing(&msg.tenant) else {
+            return Box::pin(async { Ok(SampleResult::default()) });
+        };
+        let req = t.send(TenantSamples { req: msg.req });
+        Box::pin(async move { req.await.map_err(unavailable)? })
+    }
+}
+
 impl Handler<LabelQuery> for IngesterSupervisor {
     type Result = ResponseFuture<Result<Vec<String>, IngesterError>>;
     fn handle(&mut self, msg: LabelQuery, _: &mut Context<Self>) -> Self::Result {
@@ -287,7 +306,7 @@ mod tests {
         assert_eq!(dup.accepted, 0, "exact duplicate dropped silently");
         sup.send(push("b", r#"{app="y"}"#, &[(5, "other tenant")])).await.unwrap().unwrap();
 
-        let Expr::Log(expr) = parse(r#"{app="x"} |= "two""#).unwrap();
+        let Expr::Log(expr) = parse(r#"{app="x"} |= "two""#).unwrap() else { panic!("log query expected") };
         let req = LogRequest {
             expr: Arc::new(expr),
             start: 0,

@@ -11,8 +11,8 @@ use actix::{Actor, Addr, Context, Handler, Message, MessageResult, ResponseFutur
 use futures::future::join_all;
 use serde::Serialize;
 
-use super::shard::{Append, QueryStreams, StreamShardActor};
-use super::{matches_any_group, LogRequest, LogResult, PushOutcome, TimeRange};
+use super::shard::{Append, QuerySamples, QueryStreams, StreamShardActor};
+use super::{matches_any_group, LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, TimeRange};
 use crate::actors::Observe;
 use crate::logql::{MatchOp, Matcher};
 use crate::metrics::metrics;
@@ -30,6 +30,12 @@ pub struct TenantPush {
 #[rtype(result = "Result<LogResult, IngesterError>")]
 pub struct TenantLogs {
     pub req: LogRequest,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<SampleResult, IngesterError>")]
+pub struct TenantSamples {
+    pub req: SampleRequest,
 }
 
 /// Label names (`name: None`) or the values of one label, for matching streams.
@@ -193,6 +199,28 @@ impl TenantActor {
         })
     }
 
+    fn samples(&self, msg: TenantSamples) -> ResponseFuture<Result<SampleResult, IngesterError>> {
+        let fps = self.select(&msg.req.select.log.matchers, msg.req.start, msg.req.end);
+        let n = self.shards.len();
+        let mut per_shard: Vec<Vec<Fingerprint>> = (0..n).map(|_| Vec::new()).collect();
+        for fp in fps {
+            per_shard[(fp % n as u64) as usize].push(fp);
+        }
+        let sends: Vec<_> = per_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(i, fingerprints)| self.shards[i].send(QuerySamples { fingerprints, req: msg.req.clone() }))
+            .collect();
+        Box::pin(async move {
+            let mut out = SampleResult::default();
+            for r in join_all(sends).await {
+                out.merge(r.map_err(|e| IngesterError::Unavailable(e.to_string()))?.map_err(IngesterError::Chunk)?);
+            }
+            Ok(out)
+        })
+    }
+
     fn labels(&self, msg: TenantLabels) -> Vec<String> {
         let mut out = BTreeSet::new();
         let r = &msg.range;
@@ -239,6 +267,13 @@ impl Handler<TenantLogs> for TenantActor {
     type Result = ResponseFuture<Result<LogResult, IngesterError>>;
     fn handle(&mut self, msg: TenantLogs, _: &mut Context<Self>) -> Self::Result {
         self.logs(msg)
+    }
+}
+
+impl Handler<TenantSamples> for TenantActor {
+    type Result = ResponseFuture<Result<SampleResult, IngesterError>>;
+    fn handle(&mut self, msg: TenantSamples, _: &mut Context<Self>) -> Self::Result {
+        self.samples(msg)
     }
 }
 

@@ -175,7 +175,7 @@ mod tests {
     use crate::logql::{parse, Expr};
 
     fn keep(q: &str, labels: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
-        let Expr::Log(l) = parse(&format!(r#"{{app="a"}} | {q}"#)).unwrap();
+        let Expr::Log(l) = parse(&format!(r#"{{app="a"}} | {q}"#)).unwrap() else { panic!("log query expected") };
         let stream = vec![("app".to_string(), "a".to_string())];
         let meta: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let p = l.pipeline.process(0, "", &stream, &meta)?;

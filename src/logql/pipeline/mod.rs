@@ -259,7 +259,7 @@ mod tests {
     use crate::logql::{parse, Expr};
 
     fn run(q: &str, line: &str) -> Option<(String, Vec<(String, String)>)> {
-        let Expr::Log(l) = parse(q).unwrap();
+        let Expr::Log(l) = parse(q).unwrap() else { panic!("log query expected") };
         let stream = vec![("app".to_string(), "a".to_string())];
         let p = l.pipeline.process(1_000_000_000, line, &stream, &[])?;
         let labels = p.labels.into_iter().map(|(k, v, _)| (k.into_owned(), v.into_owned())).collect();

@@ -1,0 +1,145 @@
+//! The sample path of a stream: entries in range run through the query's log
+//! pipeline and the extractor, so that only samples (time, value, result
+//! labels) leave the shard. Exact duplicates (time, line, metadata) are removed
+//! before extraction, as the log path does.
+//!
+//! Called by `StreamShardActor` for in-memory streams and by the querier's store
+//! reader for streams read back from the object store.
+
+use std::borrow::Cow;
+use std::hash::{BuildHasher, Hasher};
+
+use super::stream::Stream;
+use super::{SampleRequest, ScanStats};
+use crate::logql::metric::{sort_dedup, Sample, SeriesMap};
+use crate::model::FastMap;
+use crate::storage::chunk::ChunkError;
+
+/// Series of one stream's samples, found by label hash without copying the
+/// labels of every entry.
+type Series = (Vec<(String, String)>, Vec<Sample>);
+
+#[derive(Default)]
+struct SeriesSet {
+    series: Vec<Series>,
+    by_hash: FastMap<u64, Vec<usize>>,
+}
+
+impl SeriesSet {
+    fn push(&mut self, labels: &[(Cow<'_, str>, Cow<'_, str>)], s: Sample) {
+        let mut h = foldhash::fast::FixedState::with_seed(5).build_hasher();
+        for (k, v) in labels {
+            h.write(k.as_bytes());
+            h.write_u8(0xff);
+            h.write(v.as_bytes());
+            h.write_u8(0xfe);
+        }
+        let ids = self.by_hash.entry(h.finish()).or_default();
+        let same = |set: &[(String, String)]| {
+            set.len() == labels.len() && set.iter().zip(labels).all(|(a, b)| a.0 == b.0 && a.1 == b.1)
+        };
+        if let Some(&i) = ids.iter().find(|&&i| same(&self.series[i].0)) {
+            self.series[i].1.push(s);
+            return;
+        }
+        ids.push(self.series.len());
+        let owned = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.series.push((owned, vec![s]));
+    }
+
+    fn into_map(self) -> SeriesMap {
+        let mut out = SeriesMap::new();
+        for (labels, mut samples) in self.series {
+            sort_dedup(&mut samples);
+            out.insert(labels, samples);
+        }
+        out
+    }
+}
+
+impl Stream {
+    /// Samples of the entries in `[req.start, req.end]`, by result label set.
+    pub fn samples(&self, req: &SampleRequest, stats: &mut ScanStats) -> Result<SeriesMap, ChunkError> {
+        let sel = &req.select;
+        let pipeline = &sel.log.pipeline;
+        let stream = self.labels.pairs();
+        let fp = self.labels.fingerprint();
+        let mut out = SeriesSet::default();
+        for c in self.chunks() {
+            stats.chunks += 1;
+            c.for_each_in_range(req.start, req.end.saturating_add(1), |e| {
+                stats.lines += 1;
+                stats.bytes += e.line.len() as u64;
+                let meta = if e.has_metadata() { e.metadata() } else { Vec::new() };
+                let line = String::from_utf8_lossy(e.line);
+                let Some(p) = pipeline.process(e.ts, &line, stream, &meta) else { return };
+                let len = p.line.as_ref().map_or(e.line.len(), String::len);
+                let Some((value, labels)) = sel.extractor.extract(p.labels, len) else { return };
+                let mut h = foldhash::fast::FixedState::with_seed(11).build_hasher();
+                h.write_u64(fp);
+                h.write(e.line);
+                for (k, v) in &meta {
+                    h.write(k.as_bytes());
+                    h.write_u8(0xff);
+                    h.write(v.as_bytes());
+                }
+                out.push(&labels, Sample { ts: e.ts, value, key: h.finish() });
+            })?;
+        }
+        Ok(out.into_map())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::logql::metric::{RangeSelect, SampleExpr};
+    use crate::logql::{parse, Expr};
+    use crate::model::Labels;
+    use crate::storage::chunk::{Encoding, MemChunk};
+
+    fn request(q: &str) -> SampleRequest {
+        let Expr::Sample(SampleExpr::Range(r)) = parse(q).unwrap() else { panic!("range aggregation expected") };
+        SampleRequest { select: Arc::new(RangeSelect::new(&r).unwrap()), start: 0, end: 100 }
+    }
+
+    fn stream(lines: &[(i64, &str)]) -> Stream {
+        let chunk = || {
+            let mut c = MemChunk::new(Encoding::Snappy, 256);
+            for (ts, l) in lines {
+                c.append(*ts, l.as_bytes(), &[]);
+            }
+            c.close();
+            c
+        };
+        // the same chunk twice: overlapping copies; samples must not double
+        Stream::from_chunks(Labels::parse(r#"{a="b", pod="p"}"#).unwrap(), vec![chunk(), chunk()])
+    }
+
+    #[test]
+    fn extracts_groups_and_dedupes() {
+        let st = stream(&[(1, "n=1.5 k=x"), (2, "n=abc k=x"), (3, "k=y"), (200, "n=9 k=x")]);
+        let got = st
+            .samples(&request(r#"sum_over_time({a="b"} | logfmt | unwrap n [1m])"#), &mut ScanStats::default())
+            .unwrap();
+        let ok: Vec<(String, String)> =
+            [("a", "b"), ("k", "x"), ("pod", "p")].map(|(k, v)| (k.into(), v.into())).to_vec();
+        assert_eq!(got[&ok].iter().map(|s| (s.ts, s.value)).collect::<Vec<_>>(), vec![(1, 1.5)]);
+        let errs: Vec<_> = got.keys().filter(|l| l.iter().any(|(k, _)| k == "__error__")).collect();
+        assert_eq!(errs.len(), 1, "n=abc is a SampleExtractionErr; k=y has no n and no sample");
+        let got = st
+            .samples(
+                &request(r#"max_over_time({a="b"} | logfmt | unwrap n | __error__="" [1m]) by (k)"#),
+                &mut ScanStats::default(),
+            )
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got.keys().next().unwrap(), &vec![("k".to_string(), "x".to_string())]);
+        let got = st
+            .samples(&request(r#"bytes_over_time({a="b"} | line_format "xy" [1m])"#), &mut ScanStats::default())
+            .unwrap();
+        assert_eq!(got.values().next().unwrap().iter().map(|s| s.value).collect::<Vec<_>>(), vec![2.0, 2.0, 2.0]);
+    }
+}
