@@ -16,8 +16,8 @@ pub enum CompiledFilter {
     Regex(regex::bytes::Regex),
     NotRegex(regex::bytes::Regex),
     /// `|~ "(?i)literal"`: a SIMD case-insensitive substring search instead of a regex.
-    Caseless(Caseless),
-    NotCaseless(Caseless),
+    Caseless(aho_corasick::AhoCorasick),
+    NotCaseless(aho_corasick::AhoCorasick),
     Pattern(Vec<Pattern>),
     NotPattern(Vec<Pattern>),
     Ip(Vec<IpRange>),
@@ -47,13 +47,10 @@ impl CompiledFilter {
             || values.iter().map(|v| Pattern::parse(v).map_err(ParseError::Invalid)).collect::<Result<Vec<_>, _>>();
         if matches!(op, LineFilterOp::Match | LineFilterOp::NotMatch) {
             if let Some(ac) = caseless_literals(values) {
-                // `k` and `s` also fold to non-ASCII letters: lines holding one are checked by the regex
-                let folds = values.iter().any(|v| v.bytes().any(|b| matches!(b.to_ascii_lowercase(), b'k' | b's')));
-                let c = Caseless { ac, fallback: if folds { Some(regex()?) } else { None } };
                 return Ok(if op == LineFilterOp::Match {
-                    CompiledFilter::Caseless(c)
+                    CompiledFilter::Caseless(ac)
                 } else {
-                    CompiledFilter::NotCaseless(c)
+                    CompiledFilter::NotCaseless(ac)
                 });
             }
         }
@@ -74,8 +71,8 @@ impl CompiledFilter {
             CompiledFilter::NotContains(fs) => fs.iter().all(|f| f.find(line).is_none()),
             CompiledFilter::Regex(r) => r.is_match(line),
             CompiledFilter::NotRegex(r) => !r.is_match(line),
-            CompiledFilter::Caseless(c) => c.matches(line),
-            CompiledFilter::NotCaseless(c) => !c.matches(line),
+            CompiledFilter::Caseless(ac) => ac.is_match(line),
+            CompiledFilter::NotCaseless(ac) => !ac.is_match(line),
             CompiledFilter::Pattern(ps) => ps.iter().any(|p| p.matches(line)),
             CompiledFilter::NotPattern(ps) => !ps.iter().any(|p| p.matches(line)),
             CompiledFilter::Ip(rs) => line_has_ip(line, rs),
@@ -84,37 +81,18 @@ impl CompiledFilter {
     }
 }
 
-/// ASCII-case-insensitive literal search with an exact fallback: Unicode simple
-/// case folding maps `k` to KELVIN SIGN (E2 84 AA) and `s` to LONG S (C5 BF), so
-/// when the needle holds those letters a line containing such bytes is left to
-/// the regex. Every other line is decided by the SIMD search alone.
-#[derive(Clone, Debug)]
-pub struct Caseless {
-    ac: aho_corasick::AhoCorasick,
-    fallback: Option<regex::bytes::Regex>,
-}
-
-impl Caseless {
-    #[inline]
-    fn matches(&self, line: &[u8]) -> bool {
-        if self.ac.is_match(line) {
-            return true;
-        }
-        match &self.fallback {
-            Some(re) if memchr::memchr2(0xE2, 0xC5, line).is_some() => re.is_match(line),
-            _ => false,
-        }
-    }
-}
-
-/// Recognises regexes that are `(?i)` plus a plain ASCII literal (no regex syntax).
+/// Recognises regexes that are `(?i)` plus a plain ASCII literal and builds an
+/// ASCII-case-insensitive searcher for them. Letters whose Unicode case folding
+/// reaches outside ASCII (`k`: KELVIN SIGN, `s`: LONG S) keep the regex, so the
+/// fast path matches exactly what Go's RE2 matches.
 fn caseless_literals(values: &[String]) -> Option<aho_corasick::AhoCorasick> {
     let literals: Option<Vec<&str>> = values
         .iter()
         .map(|v| {
             let lit = v.strip_prefix("(?i)")?;
-            let plain =
-                !lit.is_empty() && lit.bytes().all(|b| b.is_ascii_alphanumeric() || b" -_=:/,;@#%&'\"<>".contains(&b));
+            let plain = !lit.is_empty()
+                && lit.bytes().all(|b| b.is_ascii_alphanumeric() || b" -_=:/,;@#%&'\"<>".contains(&b))
+                && !lit.bytes().any(|b| matches!(b.to_ascii_lowercase(), b'k' | b's'));
             plain.then_some(lit)
         })
         .collect();
@@ -231,11 +209,10 @@ mod tests {
         for line in [&b"an ERROR here"[..], b"Error", b"err or", b"", b"\xff ErRoR \xfe"] {
             assert_eq!(fast.matches(line), slow.is_match(line), "{line:?}");
         }
-        // letters with non-ASCII case partners: KELVIN SIGN matches k, LONG S matches s
-        let k = CompiledFilter::compile(LineFilterOp::Match, &["(?i)kernels".into()], false).unwrap();
-        assert!(matches!(k, CompiledFilter::Caseless(_)));
-        assert!(k.matches("\u{212A}ernel\u{17F}".as_bytes()));
-        assert!(k.matches(b"KERNELS") && !k.matches(b"kernel"));
+        // letters with non-ASCII case partners keep the regex (KELVIN SIGN matches k)
+        let k = CompiledFilter::compile(LineFilterOp::Match, &["(?i)kernel".into()], false).unwrap();
+        assert!(matches!(k, CompiledFilter::Regex(_)));
+        assert!(k.matches("\u{212A}ernel".as_bytes()));
         // anything that is not a plain literal stays a regex
         let re = CompiledFilter::compile(LineFilterOp::Match, &["(?i)err.r".into()], false).unwrap();
         assert!(matches!(re, CompiledFilter::Regex(_)));
