@@ -15,9 +15,6 @@ pub enum CompiledFilter {
     NotContains(Vec<Finder<'static>>),
     Regex(regex::bytes::Regex),
     NotRegex(regex::bytes::Regex),
-    /// `|~ "(?i)literal"`: a SIMD case-insensitive substring search instead of a regex.
-    Caseless(aho_corasick::AhoCorasick),
-    NotCaseless(aho_corasick::AhoCorasick),
     Pattern(Vec<Pattern>),
     NotPattern(Vec<Pattern>),
     Ip(Vec<IpRange>),
@@ -45,15 +42,6 @@ impl CompiledFilter {
         };
         let patterns =
             || values.iter().map(|v| Pattern::parse(v).map_err(ParseError::Invalid)).collect::<Result<Vec<_>, _>>();
-        if matches!(op, LineFilterOp::Match | LineFilterOp::NotMatch) {
-            if let Some(ac) = caseless_literals(values) {
-                return Ok(if op == LineFilterOp::Match {
-                    CompiledFilter::Caseless(ac)
-                } else {
-                    CompiledFilter::NotCaseless(ac)
-                });
-            }
-        }
         Ok(match op {
             LineFilterOp::Contains => CompiledFilter::Contains(finders()),
             LineFilterOp::NotContains => CompiledFilter::NotContains(finders()),
@@ -71,32 +59,12 @@ impl CompiledFilter {
             CompiledFilter::NotContains(fs) => fs.iter().all(|f| f.find(line).is_none()),
             CompiledFilter::Regex(r) => r.is_match(line),
             CompiledFilter::NotRegex(r) => !r.is_match(line),
-            CompiledFilter::Caseless(ac) => ac.is_match(line),
-            CompiledFilter::NotCaseless(ac) => !ac.is_match(line),
             CompiledFilter::Pattern(ps) => ps.iter().any(|p| p.matches(line)),
             CompiledFilter::NotPattern(ps) => !ps.iter().any(|p| p.matches(line)),
             CompiledFilter::Ip(rs) => line_has_ip(line, rs),
             CompiledFilter::NotIp(rs) => !line_has_ip(line, rs),
         }
     }
-}
-
-/// Recognises regexes that are `(?i)` plus a plain ASCII literal and builds an
-/// ASCII-case-insensitive searcher for them. Letters whose Unicode case folding
-/// reaches outside ASCII (`k`: KELVIN SIGN, `s`: LONG S) keep the regex, so the
-/// fast path matches exactly what Go's RE2 matches.
-fn caseless_literals(values: &[String]) -> Option<aho_corasick::AhoCorasick> {
-    let literals: Option<Vec<&str>> = values
-        .iter()
-        .map(|v| {
-            let lit = v.strip_prefix("(?i)")?;
-            let plain = !lit.is_empty()
-                && lit.bytes().all(|b| b.is_ascii_alphanumeric() || b" -_=:/,;@#%&'\"<>".contains(&b))
-                && !lit.bytes().any(|b| matches!(b.to_ascii_lowercase(), b'k' | b's'));
-            plain.then_some(lit)
-        })
-        .collect();
-    aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(literals?).ok()
 }
 
 /// An address range from `ip("...")`: one address, `a-b`, or a CIDR block.
@@ -199,26 +167,6 @@ mod tests {
         let f = CompiledFilter::compile(LineFilterOp::Match, &["(?i)ERR".into()], false).unwrap();
         assert!(f.matches(b"an error here"));
         assert!(CompiledFilter::compile(LineFilterOp::Match, &["(".into()], false).is_err());
-    }
-
-    #[test]
-    fn caseless_fast_path_agrees_with_the_regex() {
-        let fast = CompiledFilter::compile(LineFilterOp::Match, &["(?i)error".into()], false).unwrap();
-        assert!(matches!(fast, CompiledFilter::Caseless(_)));
-        let slow = regex::bytes::Regex::new("(?i)error").unwrap();
-        for line in [&b"an ERROR here"[..], b"Error", b"err or", b"", b"\xff ErRoR \xfe"] {
-            assert_eq!(fast.matches(line), slow.is_match(line), "{line:?}");
-        }
-        // letters with non-ASCII case partners keep the regex (KELVIN SIGN matches k)
-        let k = CompiledFilter::compile(LineFilterOp::Match, &["(?i)kernel".into()], false).unwrap();
-        assert!(matches!(k, CompiledFilter::Regex(_)));
-        assert!(k.matches("\u{212A}ernel".as_bytes()));
-        // anything that is not a plain literal stays a regex
-        let re = CompiledFilter::compile(LineFilterOp::Match, &["(?i)err.r".into()], false).unwrap();
-        assert!(matches!(re, CompiledFilter::Regex(_)));
-        let not =
-            CompiledFilter::compile(LineFilterOp::NotMatch, &["(?i)error".into(), "(?i)warn".into()], false).unwrap();
-        assert!(!not.matches(b"WARNING") && not.matches(b"info"));
     }
 
     #[test]
