@@ -14,7 +14,7 @@ use serde_json::json;
 use super::flags::Flags;
 use super::gen::{line, Kind, Rng};
 use super::procstat::{cpu_seconds, rss_bytes};
-use crate::model::time::{now_ns, parse_duration};
+use crate::model::time::now_ns;
 use crate::proto::logproto;
 
 const USAGE: &str = "skald loadgen push [flags]
@@ -77,30 +77,14 @@ struct Shared {
 }
 
 pub fn main(args: &[String]) -> ExitCode {
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
+    super::run_mode(args, USAGE, FLAGS, run)
 }
 
-fn run(args: &[String]) -> Result<(), String> {
-    let f = Flags::parse(args, FLAGS)?;
-    if f.has("help") {
-        print!("{USAGE}");
-        return Ok(());
-    }
+fn run(f: &Flags) -> Result<(), String> {
     let streams: usize = f.get("streams", 100)?;
     let batch: usize = f.get("batch", 1000)?;
     let spr: usize = f.get("streams-per-request", streams.min(batch))?.clamp(1, streams.max(1));
-    let requests: u64 = f.get("requests", u64::MAX)?;
-    let duration = match f.str("duration") {
-        Some(d) => parse_duration(d)?,
-        None if requests != u64::MAX => Duration::from_secs(86_400),
-        None => Duration::from_secs(10),
-    };
+    let (duration, requests) = super::budget(f)?;
     let plan = Plan {
         url: format!("{}/loki/api/v1/push", f.str("url").unwrap_or("http://127.0.0.1:3100").trim_end_matches('/')),
         tenant: f.str("tenant").unwrap_or("loadgen").to_string(),
@@ -119,13 +103,9 @@ fn run(args: &[String]) -> Result<(), String> {
         seed: f.get("seed", 1)?,
     };
     let concurrency: usize = f.get("concurrency", 4)?;
-    let pid: Option<u32> = f.str("pid").map(|p| p.parse().map_err(|_| "invalid -pid".to_string())).transpose()?;
+    let pid = super::pid(f)?;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let rt = super::runtime()?;
     let shared =
         Arc::new(Shared { next_request: AtomicU64::new(0), lines: AtomicU64::new(0), bytes: AtomicU64::new(0) });
     let (cpu0, rss0) = (pid.and_then(cpu_seconds), pid.and_then(rss_bytes));

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::flags::Flags;
 use super::procstat::cpu_seconds;
-use crate::model::time::{now_ns, parse_duration, parse_duration_ns};
+use crate::model::time::{now_ns, parse_duration_ns};
 
 const USAGE: &str = "skald loadgen query [flags]
   --url <base>            server base URL (default http://127.0.0.1:3100)
@@ -55,44 +55,24 @@ struct Report {
 }
 
 pub fn main(args: &[String]) -> ExitCode {
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
+    super::run_mode(args, USAGE, FLAGS, run)
 }
 
-fn run(args: &[String]) -> Result<(), String> {
-    let f = Flags::parse(args, FLAGS)?;
-    if f.has("help") {
-        print!("{USAGE}");
-        return Ok(());
-    }
+fn run(f: &Flags) -> Result<(), String> {
     let queries: Vec<String> = match f.all("query") {
         q if q.is_empty() => DEFAULT_QUERIES.iter().map(|s| s.to_string()).collect(),
         q => q,
     };
     let since = parse_duration_ns(f.str("since").unwrap_or("1h"))?;
-    let requests: u64 = f.get("requests", u64::MAX)?;
-    let duration = match f.str("duration") {
-        Some(d) => parse_duration(d)?,
-        None if requests != u64::MAX => Duration::from_secs(86_400),
-        None => Duration::from_secs(10),
-    };
+    let (duration, requests) = super::budget(f)?;
     let url =
         format!("{}/loki/api/v1/query_range", f.str("url").unwrap_or("http://127.0.0.1:3100").trim_end_matches('/'));
     let tenant = f.str("tenant").unwrap_or("loadgen").to_string();
     let limit: usize = f.get("limit", 100)?;
     let concurrency: usize = f.get("concurrency", 2)?;
-    let pid: Option<u32> = f.str("pid").map(|p| p.parse().map_err(|_| "invalid -pid".to_string())).transpose()?;
+    let pid = super::pid(f)?;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let rt = super::runtime()?;
     let next = Arc::new(AtomicU64::new(0));
     let (bytes, lines) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let cpu0 = pid.and_then(cpu_seconds);
