@@ -383,6 +383,12 @@ fn ops_endpoints_and_graceful_shutdown() {
         .json()
         .unwrap();
     assert_eq!(f["data"], r#"{b="1", a=~"x"} |= "y""#);
+    let lim = c.get(s.url("/config/tenant/v1/limits")).header("X-Scope-OrgID", "t").send().unwrap().text().unwrap();
+    assert!(lim.contains("max_line_size: 1000"), "{lim}");
+    assert_eq!(c.get(s.url("/config/tenant/v1/limits")).send().unwrap().status().as_u16(), 401);
+    let dd: Value =
+        c.get(s.url("/loki/api/v1/drilldown-limits")).header("X-Scope-OrgID", "t").send().unwrap().json().unwrap();
+    assert_eq!(dd["limits"]["max_entries_limit_per_query"], 5000);
     let st = s.terminate(Duration::from_secs(20));
     assert!(st.success(), "SIGTERM exits cleanly: {st}");
 }

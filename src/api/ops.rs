@@ -18,6 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/loki/api/v1/status/buildinfo", web::get().to(buildinfo))
         .route("/loki/api/v1/format_query", web::get().to(format_query))
         .route("/loki/api/v1/format_query", web::post().to(format_query))
+        .route("/config/tenant/v1/limits", web::get().to(tenant_limits))
+        .route("/loki/api/v1/drilldown-limits", web::get().to(drilldown_limits))
         .route("/flush", web::get().to(flush))
         .route("/flush", web::post().to(flush));
 }
@@ -58,6 +60,32 @@ async fn flush(st: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::NoContent().finish(),
         Err(e) => text(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, format!("flush failed: {e}\n")),
     }
+}
+
+/// The calling tenant's limits as YAML (every tenant shares `limits_config` until
+/// runtime overrides exist).
+async fn tenant_limits(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, super::ApiError> {
+    super::tenant::tenant_of(&req, &st.config)?;
+    let yaml = serde_yaml::to_string(&st.config.limits_config).unwrap_or_default();
+    Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(yaml))
+}
+
+/// What Grafana's Logs Drilldown asks for: the published subset of the tenant's limits.
+async fn drilldown_limits(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, super::ApiError> {
+    super::tenant::tenant_of(&req, &st.config)?;
+    let l = &st.config.limits_config;
+    Ok(HttpResponse::Ok().json(json!({
+        "limits": {
+            "discover_log_levels": false,
+            "discover_service_name": l.discover_service_name,
+            "max_entries_limit_per_query": l.max_entries_limit_per_query,
+            "max_line_size_truncate": l.max_line_size_truncate,
+            "max_query_length": l.max_query_length.to_string(),
+            "volume_enabled": false,
+        },
+        "pattern_ingester_enabled": false,
+        "version": crate::VERSION,
+    })))
 }
 
 async fn prom_metrics() -> HttpResponse {
