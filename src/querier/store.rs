@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use crate::actors::ingester::stream::Stream;
-use crate::actors::ingester::{LogRequest, LogResult, SampleRequest, SampleResult, TimeRange};
+use crate::actors::ingester::{
+    LogRequest, LogResult, SampleRequest, SampleResult, TimeRange, VolumeRequest, VolumeResult,
+};
 use crate::logql::Matcher;
 use crate::metrics::metrics;
 use crate::model::Labels;
@@ -168,6 +170,20 @@ impl StoreReader {
             match stream.samples(req, &mut out.stats) {
                 Ok(r) => crate::logql::metric::merge_series(&mut out.series, r),
                 Err(e) => corrupt_stream(&stream, &e, &mut out.warnings),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per-stream counts of stored chunks in `[req.start, req.end]`.
+    pub async fn volume(&self, tenant: &str, req: &VolumeRequest) -> Result<VolumeResult, StorageError> {
+        let mut out = VolumeResult::default();
+        let mut warnings = Vec::new();
+        let req = VolumeRequest { include_flushed: true, ..req.clone() };
+        for stream in self.load_streams(tenant, &req.matchers, req.start, req.end, &mut warnings).await? {
+            match stream.volume(&req) {
+                Ok(v) => out.streams.extend(v),
+                Err(e) => corrupt_stream(&stream, &e, &mut warnings),
             }
         }
         Ok(out)

@@ -227,6 +227,16 @@ impl Stream {
         self.closed.iter().map(|c| &c.chunk).chain(self.open.as_ref())
     }
 
+    /// Chunks for index statistics: stored ones only with `include_flushed`
+    /// (otherwise the store counts them).
+    pub(super) fn stats_chunks(&self, include_flushed: bool) -> impl Iterator<Item = &MemChunk> {
+        self.closed
+            .iter()
+            .filter(move |c| include_flushed || !matches!(c.state, FlushState::Flushed(_)))
+            .map(|c| &c.chunk)
+            .chain(self.open.as_ref())
+    }
+
     pub fn chunk_count(&self) -> usize {
         self.closed.len() + usize::from(self.open.is_some())
     }
