@@ -18,14 +18,7 @@ pub fn merge(r: VolumeResult) -> VolumeResult {
             None => {
                 by_labels.insert(s.labels.clone(), s);
             }
-            Some(e) => {
-                e.chunks += s.chunks;
-                e.entries += s.entries;
-                e.bytes += s.bytes;
-                for (b, n) in s.buckets {
-                    *e.buckets.entry(b).or_default() += n;
-                }
-            }
+            Some(e) => e.add(s),
         }
     }
     VolumeResult { streams: by_labels.into_values().collect() }

@@ -184,6 +184,7 @@ impl Stream {
                 from,
                 through,
                 entries: c.chunk.count,
+                line_bytes: c.chunk.line_bytes,
             });
         }
         out

@@ -38,6 +38,22 @@ pub struct StreamVolume {
     pub buckets: BTreeMap<i64, u64>,
 }
 
+impl StreamVolume {
+    pub fn empty(labels: Labels) -> StreamVolume {
+        StreamVolume { labels, chunks: 0, entries: 0, bytes: 0, buckets: BTreeMap::new() }
+    }
+
+    /// Adds counts of other chunks of the same stream.
+    pub fn add(&mut self, o: StreamVolume) {
+        self.chunks += o.chunks;
+        self.entries += o.entries;
+        self.bytes += o.bytes;
+        for (b, n) in o.buckets {
+            *self.buckets.entry(b).or_default() += n;
+        }
+    }
+}
+
 /// Counts of every matching stream with data in range.
 #[derive(Clone, Debug, Default)]
 pub struct VolumeResult {
@@ -70,8 +86,7 @@ pub struct ShardVolume {
 impl Stream {
     /// This stream's counts in `[req.start, req.end]`; `None` without data there.
     pub fn volume(&self, req: &VolumeRequest) -> Result<Option<StreamVolume>, ChunkError> {
-        let mut v =
-            StreamVolume { labels: self.labels.clone(), chunks: 0, entries: 0, bytes: 0, buckets: BTreeMap::new() };
+        let mut v = StreamVolume::empty(self.labels.clone());
         for c in self.stats_chunks(req.include_flushed) {
             let before = v.entries;
             c.for_each_in_range(req.start, req.end.saturating_add(1), |e| {
