@@ -36,7 +36,8 @@ fn push(s: &Skald, base: i64) {
     assert_eq!(r.status().as_u16(), 204, "{}", r.text().unwrap());
 }
 
-/// The answers that must not change: log queries, labels, values, series.
+/// The answers that must not change: log queries, labels, values, series,
+/// index stats and volume.
 fn answers(s: &Skald, base: i64) -> Vec<Value> {
     let (start, end) = ((base - 1_000_000_000).to_string(), (base + 10_000_000_000).to_string());
     let get = |path: &str, q: &[(&str, &str)]| -> Value {
@@ -57,6 +58,9 @@ fn answers(s: &Skald, base: i64) -> Vec<Value> {
         get("/loki/api/v1/labels", &[]),
         get("/loki/api/v1/label/app/values", &[]),
         get("/loki/api/v1/series", &[("match[]", r#"{app="db"}"#)]),
+        get("/loki/api/v1/index/stats", &[("query", r#"{env="prod"}"#)]),
+        get("/loki/api/v1/index/volume", &[("query", r#"{env="prod"}"#), ("targetLabels", "app")]),
+        get("/loki/api/v1/index/volume_range", &[("query", r#"{app="db"}"#), ("step", "1s")]),
     ]
 }
 
@@ -92,6 +96,7 @@ fn survives_flush_and_restart(yaml: &str) {
     push(&s, base);
     let before = answers(&s, base);
     assert_eq!(count_lines(&before[0]), 600);
+    assert_eq!((&before[6]["streams"], &before[6]["entries"]), (&json!(3), &json!(600)), "index stats");
     let r = client().post(s.url("/flush")).send().unwrap();
     assert_eq!(r.status().as_u16(), 204);
     assert!(flushed_total(&s) >= 3, "one chunk per stream flushed");

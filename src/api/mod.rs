@@ -13,6 +13,7 @@ pub mod query;
 pub mod render;
 pub mod state;
 pub mod tenant;
+pub mod volume;
 
 use actix_web::web;
 
@@ -27,5 +28,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     }
     if state.querier.is_some() {
         query::configure(cfg);
+        volume::configure(cfg);
     }
 }

@@ -81,7 +81,7 @@ async fn drilldown_limits(req: HttpRequest, st: web::Data<AppState>) -> Result<H
             "max_entries_limit_per_query": l.max_entries_limit_per_query,
             "max_line_size_truncate": l.max_line_size_truncate,
             "max_query_length": l.max_query_length.to_string(),
-            "volume_enabled": false,
+            "volume_enabled": l.volume_enabled,
         },
         "pattern_ingester_enabled": false,
         "version": crate::VERSION,

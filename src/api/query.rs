@@ -71,7 +71,7 @@ async fn dispatch(
 }
 
 /// `step` as float seconds or a duration; default `max(floor(range/250s), 1s)`.
-fn step_ns(p: &Params, start: i64, end: i64) -> Result<i64, ApiError> {
+pub(super) fn step_ns(p: &Params, start: i64, end: i64) -> Result<i64, ApiError> {
     let step = match p.get("step") {
         None => ((end.saturating_sub(start) / 1_000_000_000) / 250).max(1) * 1_000_000_000,
         Some(s) => match s.parse::<f64>() {
@@ -168,7 +168,7 @@ async fn query_range(
     Ok(out)
 }
 
-fn check_query_length(st: &AppState, start: i64, end: i64) -> Result<(), ApiError> {
+pub(super) fn check_query_length(st: &AppState, start: i64, end: i64) -> Result<(), ApiError> {
     let max = st.config.limits_config.max_query_length;
     if !max.is_zero() && end.saturating_sub(start) > max.as_nanos_i64() {
         return Err(ApiError::bad_request(format!(

@@ -31,6 +31,10 @@ pub struct Limits {
     pub max_streams_matchers_per_query: usize,
     /// Most series a metric query may answer at one step.
     pub max_query_series: usize,
+    /// Whether `/index/volume` and `/index/volume_range` answer.
+    pub volume_enabled: bool,
+    /// Most series a volume query may answer.
+    pub volume_max_series: usize,
 }
 
 impl Default for Limits {
@@ -71,6 +75,8 @@ impl Default for Limits {
             max_query_length: Dur::secs(721 * 3600),
             max_streams_matchers_per_query: 1000,
             max_query_series: 500,
+            volume_enabled: true,
+            volume_max_series: 1000,
         }
     }
 }

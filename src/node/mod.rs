@@ -100,6 +100,7 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
                 ing.clone().recipient(),
                 ing.clone().recipient(),
                 ing.clone().recipient(),
+                ing.clone().recipient(),
                 store,
                 cfg.querier.clone(),
             );

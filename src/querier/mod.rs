@@ -6,6 +6,7 @@
 //! `Recipient`s only, so remote ingesters can stand behind the same messages.
 
 pub mod store;
+pub mod volume;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use actix::Recipient;
 
 use crate::actors::ingester::{
     Direction, IngesterError, LabelQuery, LogQuery, LogRequest, LogResult, SampleQuery, SampleRequest, SampleResult,
-    SeriesQuery, StreamEntries, TimeRange,
+    SeriesQuery, StreamEntries, TimeRange, VolumeQuery, VolumeRequest, VolumeResult,
 };
 use crate::logql::Matcher;
 use crate::model::Labels;
@@ -35,6 +36,7 @@ pub struct Querier {
     samples: Recipient<SampleQuery>,
     labels: Recipient<LabelQuery>,
     series: Recipient<SeriesQuery>,
+    volume: Recipient<VolumeQuery>,
     store: Option<Arc<store::StoreReader>>,
     cfg: crate::config::QuerierConfig,
 }
@@ -45,11 +47,12 @@ impl Querier {
         samples: Recipient<SampleQuery>,
         labels: Recipient<LabelQuery>,
         series: Recipient<SeriesQuery>,
+        volume: Recipient<VolumeQuery>,
         store: Option<Arc<store::StoreReader>>,
         cfg: crate::config::QuerierConfig,
     ) -> Self {
         let store = if cfg.query_ingester_only { None } else { store };
-        Querier { logs, samples, labels, series, store, cfg }
+        Querier { logs, samples, labels, series, volume, store, cfg }
     }
 
     /// The part of `[start, end)` to ask the ingesters for: nothing with
@@ -162,6 +165,36 @@ impl Querier {
         range: TimeRange,
     ) -> Result<Vec<String>, QueryError> {
         self.label_values_or_names(tenant, Some(name), matchers, range).await
+    }
+
+    /// Per-stream entries, bytes and chunks (index stats, volume) from ingester
+    /// memory and the store. Chunks the store holds are counted there only, so
+    /// data retained in memory after its flush is not counted twice.
+    pub async fn volume(&self, tenant: &str, mut req: VolumeRequest) -> Result<VolumeResult, QueryError> {
+        req.include_flushed = self.store.is_none();
+        let from_store = async {
+            match &self.store {
+                Some(s) => s.volume(tenant, &req).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let from_ingester = async {
+            match self.ingester_range(req.start, req.end.saturating_add(1)) {
+                Some((start, end)) => {
+                    let req = VolumeRequest { start, end: end - 1, ..req.clone() };
+                    Ok(self.volume.send(VolumeQuery { tenant: tenant.to_string(), req }).await??)
+                }
+                None => Ok::<VolumeResult, QueryError>(VolumeResult::default()),
+            }
+        };
+        let (ing, st) = futures::future::join(from_ingester, from_store).await;
+        let mut r = ing?;
+        match st {
+            Ok(Some(s)) => r.streams.extend(s.streams),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(tenant, error = %e, "object store unavailable; volume from ingester memory"),
+        }
+        Ok(volume::merge(r))
     }
 
     pub async fn series(

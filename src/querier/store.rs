@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use crate::actors::ingester::stream::Stream;
-use crate::actors::ingester::{LogRequest, LogResult, SampleRequest, SampleResult, TimeRange};
+use crate::actors::ingester::{
+    LogRequest, LogResult, SampleRequest, SampleResult, StreamVolume, TimeRange, VolumeRequest, VolumeResult,
+};
 use crate::logql::Matcher;
 use crate::metrics::metrics;
 use crate::model::Labels;
@@ -129,21 +131,31 @@ impl StoreReader {
         let selected = self.select(tenant, matchers, start, end, warnings).await?;
         let mut out = Vec::with_capacity(selected.len());
         for (labels, refs) in selected {
-            let mut chunks = Vec::with_capacity(refs.len());
-            for r in refs {
-                let data = self.fetch_chunk(&r.key).await?;
-                match ChunkFile::decode(&data) {
-                    Ok((_, c)) => chunks.push(c),
-                    Err(e) => {
-                        metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
-                        tracing::error!(key = r.key, error = %e, "skipping corrupt chunk");
-                        warnings.push(format!("skipped corrupt chunk {}: {e}", r.key));
-                    }
-                }
-            }
-            out.push(Stream::from_chunks(labels, chunks));
+            out.push(self.decode_stream(labels, &refs, warnings).await?);
         }
         Ok(out)
+    }
+
+    /// One stream over the given stored chunks (corrupt ones skipped with a warning).
+    async fn decode_stream(
+        &self,
+        labels: Labels,
+        refs: &[ChunkRef],
+        warnings: &mut Vec<String>,
+    ) -> Result<Stream, StorageError> {
+        let mut chunks = Vec::with_capacity(refs.len());
+        for r in refs {
+            let data = self.fetch_chunk(&r.key).await?;
+            match ChunkFile::decode(&data) {
+                Ok((_, c)) => chunks.push(c),
+                Err(e) => {
+                    metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
+                    tracing::error!(key = r.key, error = %e, "skipping corrupt chunk");
+                    warnings.push(format!("skipped corrupt chunk {}: {e}", r.key));
+                }
+            }
+        }
+        Ok(Stream::from_chunks(labels, chunks))
     }
 
     pub async fn select_logs(&self, tenant: &str, req: &LogRequest) -> Result<LogResult, StorageError> {
@@ -168,6 +180,37 @@ impl StoreReader {
             match stream.samples(req, &mut out.stats) {
                 Ok(r) => crate::logql::metric::merge_series(&mut out.series, r),
                 Err(e) => corrupt_stream(&stream, &e, &mut out.warnings),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per-stream counts of stored chunks in `[req.start, req.end]`. A chunk
+    /// wholly inside the range is counted from its index entry; the others (and
+    /// every chunk of a `volume_range`, which needs per-bucket bytes) are read.
+    pub async fn volume(&self, tenant: &str, req: &VolumeRequest) -> Result<VolumeResult, StorageError> {
+        let mut out = VolumeResult::default();
+        let mut warnings = Vec::new();
+        let req = VolumeRequest { include_flushed: true, ..req.clone() };
+        for (labels, refs) in self.select(tenant, &req.matchers, req.start, req.end, &mut warnings).await? {
+            let mut v = StreamVolume::empty(labels.clone());
+            let (from_index, to_read): (Vec<ChunkRef>, Vec<ChunkRef>) = refs
+                .into_iter()
+                .partition(|r| req.step.is_none() && r.from >= req.start && r.through <= req.end && r.line_bytes > 0);
+            for r in &from_index {
+                v.chunks += 1;
+                v.entries += r.entries;
+                v.bytes += r.line_bytes;
+            }
+            if !to_read.is_empty() {
+                let stream = self.decode_stream(labels, &to_read, &mut warnings).await?;
+                match stream.volume(&req) {
+                    Ok(read) => v.add(read.unwrap_or_else(|| StreamVolume::empty(stream.labels.clone()))),
+                    Err(e) => corrupt_stream(&stream, &e, &mut warnings),
+                }
+            }
+            if v.entries > 0 {
+                out.streams.push(v);
             }
         }
         Ok(out)

@@ -36,6 +36,9 @@ pub struct ChunkRef {
     pub through: i64,
     pub bytes: u64,
     pub entries: u64,
+    /// Raw line bytes of the entries (index stats); 0 in segments written before it existed.
+    #[serde(default)]
+    pub line_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +176,7 @@ mod tests {
                             through: from + 10,
                             bytes: 5,
                             entries: 2,
+                            line_bytes: 4,
                         }],
                     }
                 })

@@ -31,6 +31,7 @@ pub struct FlushItem {
     pub from: i64,
     pub through: i64,
     pub entries: u64,
+    pub line_bytes: u64,
 }
 
 /// Flush these chunks; the reply lists the (fingerprint, chunk id) pairs stored.
@@ -110,6 +111,7 @@ fn segments(tenant: &str, prefix: &str, items: &[FlushItem]) -> Vec<Segment> {
             through: it.through,
             bytes: it.data.len() as u64,
             entries: it.entries,
+            line_bytes: it.line_bytes,
         };
         for table in tables_between(prefix, it.from, it.through) {
             let series = by_table.entry(table).or_default();
@@ -192,6 +194,7 @@ mod tests {
             from,
             through: from + 10,
             entries: 3,
+            line_bytes: 12,
         };
         let done = a
             .send(FlushChunks {

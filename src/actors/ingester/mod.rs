@@ -12,6 +12,7 @@ pub mod shard;
 pub mod stream;
 pub mod supervisor;
 pub mod tenant;
+pub mod volume;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub use supervisor::{
     FlushAll, IngesterError, IngesterSupervisor, LabelQuery, LogQuery, Push, SampleQuery, SeriesQuery,
     SupervisorCounters,
 };
+pub use volume::{StreamVolume, VolumeQuery, VolumeRequest, VolumeResult};
 
 /// Chunk and ordering settings shared by every stream.
 #[derive(Clone, Debug)]

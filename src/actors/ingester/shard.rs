@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::flush::FlushChunks;
 use super::stream::Stream;
+use super::volume::{ShardVolume, VolumeResult};
 use super::{LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, StreamSettings};
 use crate::actors::Observe;
 use crate::metrics::metrics;
@@ -233,6 +234,19 @@ impl Handler<QuerySamples> for StreamShardActor {
     type Result = Result<SampleResult, ChunkError>;
     fn handle(&mut self, msg: QuerySamples, _: &mut Context<Self>) -> Self::Result {
         self.samples(msg)
+    }
+}
+
+impl Handler<ShardVolume> for StreamShardActor {
+    type Result = Result<VolumeResult, ChunkError>;
+    fn handle(&mut self, msg: ShardVolume, _: &mut Context<Self>) -> Self::Result {
+        let mut out = VolumeResult::default();
+        for fp in msg.fingerprints {
+            if let Some(v) = self.streams.get(&fp).map(|s| s.volume(&msg.req)).transpose()?.flatten() {
+                out.streams.push(v);
+            }
+        }
+        Ok(out)
     }
 }
 

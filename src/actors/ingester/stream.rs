@@ -184,6 +184,7 @@ impl Stream {
                 from,
                 through,
                 entries: c.chunk.count,
+                line_bytes: c.chunk.line_bytes,
             });
         }
         out
@@ -225,6 +226,16 @@ impl Stream {
     /// All chunks, oldest first (closed ones, then the open one).
     pub(super) fn chunks(&self) -> impl Iterator<Item = &MemChunk> {
         self.closed.iter().map(|c| &c.chunk).chain(self.open.as_ref())
+    }
+
+    /// Chunks for index statistics: stored ones only with `include_flushed`
+    /// (otherwise the store counts them).
+    pub(super) fn stats_chunks(&self, include_flushed: bool) -> impl Iterator<Item = &MemChunk> {
+        self.closed
+            .iter()
+            .filter(move |c| include_flushed || !matches!(c.state, FlushState::Flushed(_)))
+            .map(|c| &c.chunk)
+            .chain(self.open.as_ref())
     }
 
     pub fn chunk_count(&self) -> usize {

@@ -2,7 +2,7 @@
 //! the arbiters their shards run on; forwards pushes and reads to the tenant.
 //!
 //! The distributor sends [`Push`]; the querier sends [`LogQuery`], [`SampleQuery`],
-//! [`LabelQuery`] and [`SeriesQuery`]. Both hold only a `Recipient`, so a remote ingester can stand
+//! [`LabelQuery`], [`SeriesQuery`] and [`VolumeQuery`]. Both hold only a `Recipient`, so a remote ingester can stand
 //! behind the same messages later.
 
 use std::collections::HashMap;
@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::flush::FlushChunks;
 use super::shard::{FlushNow, ShardCounters, StreamShardActor};
 use super::tenant::{TenantActor, TenantCounters, TenantLabels, TenantLogs, TenantPush, TenantSamples, TenantSeries};
+use super::volume::{TenantVolume, VolumeQuery, VolumeResult};
 use super::{LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, StreamSettings, TimeRange};
 use crate::actors::Observe;
 use crate::logql::Matcher;
@@ -239,6 +240,17 @@ impl Handler<SeriesQuery> for IngesterSupervisor {
         };
         let req = t.send(TenantSeries { groups: msg.groups, range: msg.range });
         Box::pin(async move { req.await.map_err(unavailable) })
+    }
+}
+
+impl Handler<VolumeQuery> for IngesterSupervisor {
+    type Result = ResponseFuture<Result<VolumeResult, IngesterError>>;
+    fn handle(&mut self, msg: VolumeQuery, _: &mut Context<Self>) -> Self::Result {
+        let Some(t) = self.existing(&msg.tenant) else {
+            return Box::pin(async { Ok(VolumeResult::default()) });
+        };
+        let req = t.send(TenantVolume { req: msg.req });
+        Box::pin(async move { req.await.map_err(unavailable)? })
     }
 }
 

@@ -12,6 +12,7 @@ use futures::future::join_all;
 use serde::Serialize;
 
 use super::shard::{Append, QuerySamples, QueryStreams, StreamShardActor};
+use super::volume::{ShardVolume, TenantVolume, VolumeResult};
 use super::{matches_any_group, LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, TimeRange};
 use crate::actors::Observe;
 use crate::logql::{MatchOp, Matcher};
@@ -221,6 +222,29 @@ impl TenantActor {
         })
     }
 
+    fn volume(&self, msg: TenantVolume) -> ResponseFuture<Result<VolumeResult, IngesterError>> {
+        let fps = self.select(&msg.req.matchers, msg.req.start, msg.req.end);
+        let n = self.shards.len();
+        let mut per_shard: Vec<Vec<Fingerprint>> = (0..n).map(|_| Vec::new()).collect();
+        for fp in fps {
+            per_shard[(fp % n as u64) as usize].push(fp);
+        }
+        let sends: Vec<_> = per_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(i, fingerprints)| self.shards[i].send(ShardVolume { fingerprints, req: msg.req.clone() }))
+            .collect();
+        Box::pin(async move {
+            let mut out = VolumeResult::default();
+            for r in join_all(sends).await {
+                let r = r.map_err(|e| IngesterError::Unavailable(e.to_string()))?.map_err(IngesterError::Chunk)?;
+                out.streams.extend(r.streams);
+            }
+            Ok(out)
+        })
+    }
+
     fn labels(&self, msg: TenantLabels) -> Vec<String> {
         let mut out = BTreeSet::new();
         let r = &msg.range;
@@ -274,6 +298,13 @@ impl Handler<TenantSamples> for TenantActor {
     type Result = ResponseFuture<Result<SampleResult, IngesterError>>;
     fn handle(&mut self, msg: TenantSamples, _: &mut Context<Self>) -> Self::Result {
         self.samples(msg)
+    }
+}
+
+impl Handler<TenantVolume> for TenantActor {
+    type Result = ResponseFuture<Result<VolumeResult, IngesterError>>;
+    fn handle(&mut self, msg: TenantVolume, _: &mut Context<Self>) -> Self::Result {
+        self.volume(msg)
     }
 }
 

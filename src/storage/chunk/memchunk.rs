@@ -16,6 +16,8 @@ pub struct MemChunk {
     pub min_ts: i64,
     pub max_ts: i64,
     pub count: u64,
+    /// Raw line bytes appended (what index stats report); 0 when rebuilt from storage.
+    pub line_bytes: u64,
     pub closed: bool,
 }
 
@@ -30,6 +32,7 @@ impl MemChunk {
             min_ts: i64::MAX,
             max_ts: i64::MIN,
             count: 0,
+            line_bytes: 0,
             closed: false,
         }
     }
@@ -39,6 +42,7 @@ impl MemChunk {
         self.min_ts = self.min_ts.min(ts);
         self.max_ts = self.max_ts.max(ts);
         self.count += 1;
+        self.line_bytes += line.len() as u64;
         if self.head.raw.len() >= self.block_size {
             self.cut_head();
         }
