@@ -10,6 +10,7 @@ pub mod flush;
 pub mod samples;
 pub mod shard;
 pub mod stream;
+mod stream_query;
 pub mod supervisor;
 pub mod tenant;
 pub mod volume;
