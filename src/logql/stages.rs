@@ -195,6 +195,9 @@ impl Parser<'_> {
     fn extraction_params(&mut self) -> Result<Vec<(String, String)>, ParseError> {
         let mut out = Vec::new();
         while let Tok::Ident(name) = self.peek().clone() {
+            if is_kw(self.peek(), "offset") && matches!(self.peek_at(1), Tok::Unit(_)) {
+                break; // `{a="b"}[5m] | json offset 1h`: the range's offset
+            }
             self.next();
             let expr = if *self.peek() == Tok::Eq {
                 self.next();
@@ -258,7 +261,9 @@ impl Parser<'_> {
         let mut out = Vec::new();
         loop {
             let name = self.ident()?;
+            // `drop a != ip("x")`: no string follows, so `!=` starts a line filter
             let op = match self.peek() {
+                _ if !matches!(self.peek_at(1), Tok::Str(_)) => None,
                 Tok::Eq => Some(MatchOp::Eq),
                 Tok::Neq => Some(MatchOp::Neq),
                 Tok::Re => Some(MatchOp::Re),

@@ -175,7 +175,19 @@ pub fn stage() -> impl Strategy<Value = String> + Clone {
 }
 
 fn stages() -> impl Strategy<Value = String> + Clone {
-    prop::collection::vec(stage(), 0..5).prop_map(|s| s.iter().map(|s| format!(" {s}")).collect())
+    prop::collection::vec(stage(), 0..5).prop_map(|s| {
+        let mut out = String::new();
+        for (i, st) in s.iter().enumerate() {
+            // `| drop a != "x"` reads `a != "x"` as a drop matcher, in Loki too
+            let after_names = i > 0 && (s[i - 1].starts_with("| drop") || s[i - 1].starts_with("| keep"));
+            if after_names && st.starts_with('!') {
+                out.push_str(" | decolorize");
+            }
+            out.push(' ');
+            out.push_str(st);
+        }
+        out
+    })
 }
 
 /// A log query: selector and pipeline, sometimes parenthesised and continued.

@@ -75,3 +75,27 @@ fn deep_trees_are_rejected_not_overflowed() {
     // limit printed as a query nested too deeply to parse back
     round_trip(&format!("vector(1){}", " + vector(1)".repeat(60)));
 }
+
+#[test]
+fn offset_after_a_parser_without_params() {
+    // `json offset 250ms` read `offset` as a json parameter
+    round_trip(r#"bytes_over_time({_="0"}[5m] | json offset 250ms)"#);
+    round_trip(r#"count_over_time({_="0"}[5m] | logfmt --strict offset 1h)"#);
+    round_trip(r#"{a="b"} | json offset, x"#);
+}
+
+#[test]
+fn ip_line_filter_after_drop() {
+    // `drop a != ip("...")` failed: `a !=` was taken for a drop matcher
+    let q = r#"{a="0"} | drop a != ip("10.0.0.0/8")"#;
+    let Ok(Expr::Log(l)) = parse(q) else { panic!("{q}") };
+    assert!(matches!(&l.stages[1], Stage::Line(f) if f.ip));
+    round_trip(q);
+}
+
+#[test]
+fn infinite_literals_print_back_parseably() {
+    // `(1e3300)` printed as `+Inf`, which is not a literal
+    round_trip("(1e3300)");
+    round_trip("vector(-1e999) + 1e400");
+}

@@ -254,7 +254,11 @@ impl SampleExpr {
     }
 }
 
+/// A number as a query literal; infinities as `1e999` (`+Inf` does not parse back).
 pub fn fmt_num(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "1e999".into() } else { "-1e999".into() };
+    }
     super::format::prom_float(v)
 }
 
