@@ -43,7 +43,10 @@ fn fixed_point(q: &str, first: &super::Expr) -> Result<(), String> {
         return Ok(());
     }
     let second = parse(&printed).map_err(|e| format!("printed query rejected: {q:?} printed {printed:?}: {e}"))?;
-    if second != *first && !known_ambiguity(first) {
+    if known_ambiguity(first) {
+        return Ok(());
+    }
+    if second != *first {
         return Err(format!("round trip changed the tree: {q:?} printed {printed:?}\n{first:?}\n{second:?}"));
     }
     let again = second.to_string();
