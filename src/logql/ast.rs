@@ -209,18 +209,17 @@ impl fmt::Display for LabelFilterExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LabelFilterExpr::And(a, b) => {
-                let wrap = |e: &LabelFilterExpr| matches!(e, LabelFilterExpr::Or(..));
-                for (i, e) in [a, b].into_iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(" and ")?;
-                    }
-                    if wrap(e) {
-                        write!(f, "({e})")?;
-                    } else {
-                        write!(f, "{e}")?;
-                    }
+                // `and` is left-associative: a right operand that is itself an `and` needs parentheses
+                if matches!(**a, LabelFilterExpr::Or(..)) {
+                    write!(f, "({a})")?;
+                } else {
+                    write!(f, "{a}")?;
                 }
-                Ok(())
+                if matches!(**b, LabelFilterExpr::Or(..) | LabelFilterExpr::And(..)) {
+                    write!(f, " and ({b})")
+                } else {
+                    write!(f, " and {b}")
+                }
             }
             LabelFilterExpr::Or(a, b) => {
                 if matches!(**b, LabelFilterExpr::Or(..)) {

@@ -145,6 +145,9 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
                     loop {
                         if j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'.' || b[j] == b'_') {
                             j += 1;
+                        } else if is_exponent_sign(b, i, j) {
+                            // `2.5e-3`: the sign of a float's exponent
+                            j += 1;
                         } else if src[j..].starts_with('µ') || src[j..].starts_with('μ') {
                             // `1µs`: the micro sign or the Greek mu, both 2 bytes
                             j += 2;
@@ -176,6 +179,15 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
     }
     out.push(Token { tok: Tok::Eof, pos: src.len() });
     Ok(out)
+}
+
+/// True when `b[j]` is the sign in `<digits>e±<digit>` of the number starting at `i`.
+fn is_exponent_sign(b: &[u8], i: usize, j: usize) -> bool {
+    j > i + 1
+        && matches!(b.get(j), Some(b'+' | b'-'))
+        && matches!(b[j - 1], b'e' | b'E')
+        && b.get(j + 1).is_some_and(u8::is_ascii_digit)
+        && b[i..j - 1].iter().all(|c| c.is_ascii_digit() || *c == b'.')
 }
 
 /// Lexes a Go string literal (double-quoted with escapes, or a backtick raw string).
@@ -223,5 +235,15 @@ mod tests {
         assert!(matches!(tokenize("{a=\"x}"), Err(ParseError::Syntax { .. })));
         assert_eq!(tokenize("250ms 1.5 [5m]").unwrap()[0].tok, Tok::Unit("250ms".into()));
         assert_eq!(tokenize("3µs").unwrap()[0].tok, Tok::Unit("3µs".into()));
+    }
+
+    #[test]
+    fn float_exponents_with_a_sign() {
+        // found by the fuzzer: `2.5e-3` lexed as the unit `2.5e`, then `-`, then `3`
+        assert_eq!(tokenize("2.5e-3").unwrap()[0].tok, Tok::Number("2.5e-3".into()));
+        assert_eq!(tokenize("1E+2").unwrap()[0].tok, Tok::Number("1E+2".into()));
+        let toks: Vec<Tok> = tokenize("5m-1").unwrap().into_iter().map(|t| t.tok).collect();
+        assert_eq!(toks[..2], [Tok::Unit("5m".into()), Tok::Sub]);
+        assert_eq!(tokenize("0x1e-3").unwrap()[0].tok, Tok::Number("0x1e".into()));
     }
 }

@@ -12,6 +12,8 @@
 pub mod ast;
 pub mod error;
 pub mod filter;
+#[cfg(test)]
+mod fuzz;
 pub mod lexer;
 pub mod matcher;
 pub mod metric;

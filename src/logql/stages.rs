@@ -119,8 +119,14 @@ impl Parser<'_> {
     }
 
     fn pipe_stage(&mut self) -> Result<Stage, ParseError> {
+        // `| unpack != "x"`: a stage that can end with no argument, then a line filter
+        // (`!=` / `!~` are both line filter and comparison operators)
+        let stage_then_filter = |s: &str| {
+            matches!(self.peek_at(1), Tok::Neq | Tok::Nre)
+                && ["json", "logfmt", "unpack", "decolorize"].iter().any(|k| s.eq_ignore_ascii_case(k))
+        };
         let kw = match self.peek() {
-            Tok::Ident(s) if !is_cmp_op(self.peek_at(1)) => s.to_ascii_lowercase(),
+            Tok::Ident(s) if !is_cmp_op(self.peek_at(1)) || stage_then_filter(s) => s.to_ascii_lowercase(),
             Tok::Ident(_) | Tok::LParen => return Ok(Stage::LabelFilter(self.label_filter_or()?)),
             _ => return self.unexpected("a pipeline stage"),
         };
@@ -189,6 +195,9 @@ impl Parser<'_> {
     fn extraction_params(&mut self) -> Result<Vec<(String, String)>, ParseError> {
         let mut out = Vec::new();
         while let Tok::Ident(name) = self.peek().clone() {
+            if is_kw(self.peek(), "offset") && matches!(self.peek_at(1), Tok::Unit(_)) {
+                break; // `{a="b"}[5m] | json offset 1h`: the range's offset
+            }
             self.next();
             let expr = if *self.peek() == Tok::Eq {
                 self.next();
@@ -252,7 +261,9 @@ impl Parser<'_> {
         let mut out = Vec::new();
         loop {
             let name = self.ident()?;
+            // `drop a != ip("x")`: no string follows, so `!=` starts a line filter
             let op = match self.peek() {
+                _ if !matches!(self.peek_at(1), Tok::Str(_)) => None,
                 Tok::Eq => Some(MatchOp::Eq),
                 Tok::Neq => Some(MatchOp::Neq),
                 Tok::Re => Some(MatchOp::Re),
@@ -274,25 +285,36 @@ impl Parser<'_> {
         }
     }
 
+    /// Every `or`, `and` and parenthesis deepens the tree, within the parser's depth budget.
     fn label_filter_or(&mut self) -> Result<LabelFilterExpr, ParseError> {
+        let base = self.depth;
         let mut e = self.label_filter_and()?;
         while is_kw(self.peek(), "or") {
             self.next();
+            self.deeper()?;
             let r = self.label_filter_and()?;
             e = LabelFilterExpr::Or(Box::new(e), Box::new(r));
         }
+        self.depth = base;
         Ok(e)
     }
 
     fn label_filter_and(&mut self) -> Result<LabelFilterExpr, ParseError> {
+        let base = self.depth;
         let mut e = self.label_filter_primary()?;
         loop {
             let t = self.peek();
             if is_kw(t, "and") || *t == Tok::Comma {
                 self.next();
-            } else if !(matches!(t, Tok::LParen) || (matches!(t, Tok::Ident(_)) && !is_kw(t, "or"))) {
+            } else if !(matches!(t, Tok::LParen)
+                || (matches!(t, Tok::Ident(_)) && !is_kw(t, "or") && is_cmp_op(self.peek_at(1))))
+            {
+                // a juxtaposed filter (`a="x" b="y"`) starts with `name op`; anything else
+                // (`or`, `offset 5m`) ends the `and` chain
+                self.depth = base;
                 return Ok(e);
             }
+            self.deeper()?;
             let r = self.label_filter_primary()?;
             e = LabelFilterExpr::And(Box::new(e), Box::new(r));
         }
@@ -300,9 +322,11 @@ impl Parser<'_> {
 
     fn label_filter_primary(&mut self) -> Result<LabelFilterExpr, ParseError> {
         if *self.peek() == Tok::LParen {
+            self.deeper()?;
             self.next();
             let e = self.label_filter_or()?;
             self.expect(Tok::RParen, ")")?;
+            self.depth -= 1;
             return Ok(e);
         }
         let name = self.ident()?;
@@ -342,16 +366,14 @@ impl Parser<'_> {
         if negative {
             self.next();
         }
+        let number = |n: &str| {
+            n.parse::<f64>()
+                .or_else(|_| i64::from_str_radix(n.trim_start_matches("0x"), 16).map(|v| v as f64))
+                .map_err(|_| syntax_error(self.src, pos, "invalid number"))
+        };
         let (value, text) = match self.next() {
-            Tok::Number(n) if negative => {
-                let v = n.parse::<f64>().map_err(|_| syntax_error(self.src, pos, "invalid number"))?;
-                (CmpValue::Number(-v), format!("-{n}"))
-            }
-            Tok::Number(n) => {
-                let v =
-                    n.parse::<f64>().or_else(|_| i64::from_str_radix(n.trim_start_matches("0x"), 16).map(|v| v as f64));
-                (CmpValue::Number(v.map_err(|_| syntax_error(self.src, pos, "invalid number"))?), n)
-            }
+            Tok::Number(n) if negative => (CmpValue::Number(-number(&n)?), format!("-{n}")),
+            Tok::Number(n) => (CmpValue::Number(number(&n)?), n),
             Tok::Unit(u) => {
                 let v = match parse_duration_ns(&u) {
                     Ok(ns) => CmpValue::Duration(ns),

@@ -254,7 +254,11 @@ impl SampleExpr {
     }
 }
 
+/// A number as a query literal; infinities as `1e999` (`+Inf` does not parse back).
 pub fn fmt_num(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "1e999".into() } else { "-1e999".into() };
+    }
     super::format::prom_float(v)
 }
 
@@ -313,7 +317,20 @@ impl fmt::Display for SampleExpr {
                 write!(f, "{inner})")
             }
             SampleExpr::Binary { op, bool_mod, matching, lhs, rhs } => {
-                write!(f, "({lhs}) {}", op.as_str())?;
+                // only the parentheses the precedence needs: the printed tree is no deeper
+                // than the parsed one (the parser bounds depth, parentheses included)
+                let prec = |e: &SampleExpr| match e {
+                    SampleExpr::Binary { op, .. } => Some(op.precedence()),
+                    _ => None,
+                };
+                let (p, right_assoc) = (op.precedence(), *op == BinOp::Pow);
+                let wrap_l = prec(lhs).is_some_and(|q| q < p || (q == p && right_assoc));
+                let wrap_r = prec(rhs).is_some_and(|q| q < p || (q == p && !right_assoc));
+                if wrap_l {
+                    write!(f, "({lhs}) {}", op.as_str())?;
+                } else {
+                    write!(f, "{lhs} {}", op.as_str())?;
+                }
                 if *bool_mod {
                     f.write_str(" bool")?;
                 }
@@ -328,7 +345,11 @@ impl fmt::Display for SampleExpr {
                         matching.include.join(", ")
                     )?;
                 }
-                write!(f, " ({rhs})")
+                if wrap_r {
+                    write!(f, " ({rhs})")
+                } else {
+                    write!(f, " {rhs}")
+                }
             }
             SampleExpr::Literal(v) => f.write_str(&fmt_num(*v)),
             SampleExpr::VectorLit(v) => write!(f, "vector({})", fmt_num(*v)),

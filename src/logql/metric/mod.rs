@@ -71,6 +71,8 @@ pub fn sort_dedup(s: &mut Vec<Sample>) {
 #[cfg(test)]
 mod tests {
     use super::{merge_series, Sample, SeriesMap};
+    use crate::logql::metric::ast::BinOp;
+    use crate::logql::metric::SampleExpr;
     use crate::logql::{parse, Expr, ParseError};
 
     #[test]
@@ -115,9 +117,14 @@ mod tests {
     #[test]
     fn precedence() {
         let Expr::Sample(e) = parse("1 + 2 * 3 ^ 2").unwrap() else { panic!("metric") };
-        assert_eq!(e.to_string(), "(1) + ((2) * ((3) ^ (2)))");
+        let SampleExpr::Binary { op: BinOp::Add, rhs, .. } = &e else { panic!("+ at the top") };
+        assert!(matches!(**rhs, SampleExpr::Binary { op: BinOp::Mul, .. }));
+        assert_eq!(e.to_string(), "1 + 2 * 3 ^ 2");
         let Expr::Sample(e) = parse("2 ^ 3 ^ 2").unwrap() else { panic!("metric") };
-        assert_eq!(e.to_string(), "(2) ^ ((3) ^ (2))");
+        assert!(matches!(&e, SampleExpr::Binary { rhs, .. } if matches!(**rhs, SampleExpr::Binary { .. })));
+        assert_eq!(e.to_string(), "2 ^ 3 ^ 2");
+        assert_eq!(parse("(2 ^ 3) ^ 2").unwrap().to_string(), "(2 ^ 3) ^ 2");
+        assert_eq!(parse("(1 - 2) - (3 - 4)").unwrap().to_string(), "1 - 2 - (3 - 4)");
     }
 
     #[test]

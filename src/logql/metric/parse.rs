@@ -10,8 +10,9 @@ use crate::logql::error::ParseError;
 use crate::logql::lexer::{syntax_error, Tok};
 use crate::logql::parser::{Expr, Parser};
 
-/// Deepest nesting of sub-expressions a query may have.
-const MAX_DEPTH: usize = 64;
+/// Deepest nesting of sub-expressions a query may have. Chained operators
+/// (`a + b + c`, `x="1" and y="2"`) count too: each one deepens the tree.
+pub(in crate::logql) const MAX_DEPTH: usize = 64;
 
 pub(super) fn is_kw(t: &Tok, kw: &str) -> bool {
     matches!(t, Tok::Ident(s) if s.eq_ignore_ascii_case(kw))
@@ -52,21 +53,30 @@ impl Parser<'_> {
     }
 
     fn bin_expr(&mut self, min_prec: u8) -> Result<Expr, ParseError> {
-        if self.depth >= MAX_DEPTH {
-            return Err(syntax_error(self.src, self.pos(), "syntax error: expression nested too deeply"));
-        }
-        self.depth += 1;
+        self.deeper()?;
         let out = self.bin_expr_inner(min_prec);
         self.depth -= 1;
         out
     }
 
+    /// Enters one more level of the tree, failing past [`MAX_DEPTH`] (deep trees
+    /// would overflow the stack when printed, evaluated or dropped).
+    pub(in crate::logql) fn deeper(&mut self) -> Result<(), ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(syntax_error(self.src, self.pos(), "syntax error: expression nested too deeply"));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
     fn bin_expr_inner(&mut self, min_prec: u8) -> Result<Expr, ParseError> {
+        let base = self.depth;
         let mut lhs = self.unary()?;
         while let Some(op) = self.peek_binop() {
             if op.precedence() < min_prec {
                 break;
             }
+            self.deeper()?;
             let op_pos = self.pos();
             self.next();
             let bool_mod = is_kw(self.peek(), "bool");
@@ -92,6 +102,7 @@ impl Parser<'_> {
             }
             lhs = Expr::Sample(SampleExpr::Binary { op, bool_mod, matching, lhs: Box::new(l), rhs: Box::new(r) });
         }
+        self.depth = base;
         Ok(lhs)
     }
 

@@ -115,7 +115,7 @@ fn find_close(s: &str) -> Option<usize> {
 pub fn parse(src: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Vec<Node>, TemplateError> {
     let pieces = split(src)?;
     let mut it = pieces.into_iter().peekable();
-    let (nodes, end) = parse_list(&mut it, is_func)?;
+    let (nodes, end) = parse_list(&mut it, is_func, 0)?;
     if let Some(e) = end {
         return Err(TemplateError::Parse(format!("unexpected {{{{{e}}}}}")));
     }
@@ -124,8 +124,23 @@ pub fn parse(src: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Vec<Node>, Tem
 
 type Pieces = std::iter::Peekable<std::vec::IntoIter<Piece>>;
 
+/// Deepest nesting of `{{if}}` blocks and of parentheses a template may have
+/// (the parser, the executor and the tree's drop all recurse).
+const MAX_NESTING: usize = 100;
+
+fn too_deep() -> TemplateError {
+    TemplateError::Parse(format!("exceeded maximum template depth ({MAX_NESTING})"))
+}
+
 /// Parses nodes until `else ...` or `end` (returned) or the end of input.
-fn parse_list(it: &mut Pieces, is_func: &dyn Fn(&str) -> bool) -> Result<(Vec<Node>, Option<String>), TemplateError> {
+fn parse_list(
+    it: &mut Pieces,
+    is_func: &dyn Fn(&str) -> bool,
+    depth: usize,
+) -> Result<(Vec<Node>, Option<String>), TemplateError> {
+    if depth > MAX_NESTING {
+        return Err(too_deep());
+    }
     let mut out = Vec::new();
     while let Some(p) = it.next() {
         match p {
@@ -134,7 +149,7 @@ fn parse_list(it: &mut Pieces, is_func: &dyn Fn(&str) -> bool) -> Result<(Vec<No
                 let word = a.split_whitespace().next().unwrap_or("");
                 match word {
                     "end" | "else" => return Ok((out, Some(a))),
-                    "if" => out.push(parse_if(a[2..].trim(), it, is_func)?),
+                    "if" => out.push(parse_if(a[2..].trim(), it, is_func, depth + 1)?),
                     "range" | "with" | "define" | "template" | "block" => {
                         return Err(TemplateError::Parse(format!("{{{{{word}}}}} is not supported")))
                     }
@@ -146,11 +161,11 @@ fn parse_list(it: &mut Pieces, is_func: &dyn Fn(&str) -> bool) -> Result<(Vec<No
     Ok((out, None))
 }
 
-fn parse_if(cond: &str, it: &mut Pieces, is_func: &dyn Fn(&str) -> bool) -> Result<Node, TemplateError> {
+fn parse_if(cond: &str, it: &mut Pieces, is_func: &dyn Fn(&str) -> bool, depth: usize) -> Result<Node, TemplateError> {
     let mut branches = vec![];
     let mut cond = parse_pipe(cond, is_func)?;
     loop {
-        let (body, end) = parse_list(it, is_func)?;
+        let (body, end) = parse_list(it, is_func, depth)?;
         branches.push((cond, body));
         let end = end.ok_or_else(|| TemplateError::Parse("unexpected EOF: missing {{end}}".into()))?;
         if end == "end" {
@@ -164,7 +179,7 @@ fn parse_if(cond: &str, it: &mut Pieces, is_func: &dyn Fn(&str) -> bool) -> Resu
         if !rest.is_empty() {
             return Err(TemplateError::Parse(format!("unexpected {{{{{end}}}}}")));
         }
-        let (else_body, end) = parse_list(it, is_func)?;
+        let (else_body, end) = parse_list(it, is_func, depth)?;
         if end.as_deref() != Some("end") {
             return Err(TemplateError::Parse("expected {{end}}".into()));
         }
@@ -253,14 +268,17 @@ fn lex(s: &str) -> Result<Vec<Tok>, TemplateError> {
 fn parse_pipe(s: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Pipe, TemplateError> {
     let toks = lex(s)?;
     let mut i = 0;
-    let p = pipe(&toks, &mut i, is_func)?;
+    let p = pipe(&toks, &mut i, is_func, 0)?;
     if i != toks.len() {
         return Err(TemplateError::Parse(format!("unexpected {:?} in operand", toks[i])));
     }
     Ok(p)
 }
 
-fn pipe(t: &[Tok], i: &mut usize, is_func: &dyn Fn(&str) -> bool) -> Result<Pipe, TemplateError> {
+fn pipe(t: &[Tok], i: &mut usize, is_func: &dyn Fn(&str) -> bool, depth: usize) -> Result<Pipe, TemplateError> {
+    if depth > MAX_NESTING {
+        return Err(too_deep());
+    }
     let mut cmds = Vec::new();
     loop {
         let mut args = Vec::new();
@@ -279,7 +297,7 @@ fn pipe(t: &[Tok], i: &mut usize, is_func: &dyn Fn(&str) -> bool) -> Result<Pipe
                 },
                 Tok::LParen => {
                     *i += 1;
-                    let p = pipe(t, i, is_func)?;
+                    let p = pipe(t, i, is_func, depth + 1)?;
                     if t.get(*i) != Some(&Tok::RParen) {
                         return Err(TemplateError::Parse("unclosed left paren".into()));
                     }
