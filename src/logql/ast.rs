@@ -313,17 +313,26 @@ impl fmt::Display for Stage {
 
 impl fmt::Display for LogExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("{")?;
+        use fmt::Write;
+        let mut out = String::from("{");
         for (i, m) in self.matchers.iter().enumerate() {
             if i > 0 {
-                f.write_str(", ")?;
+                out.push_str(", ");
             }
-            write!(f, "{m}")?;
+            write!(out, "{m}")?;
         }
-        f.write_str("}")?;
-        for s in &self.stages {
-            write!(f, " {s}")?;
+        out.push('}');
+        for (i, s) in self.stages.iter().enumerate() {
+            // `| drop a != "x"` reads `a != "x"` as a drop matcher: a negative line
+            // filter right after drop/keep needs the expression before it in parentheses.
+            let absorbed = i > 0
+                && matches!(self.stages[i - 1], Stage::Drop(_) | Stage::Keep(_))
+                && matches!(s, Stage::Line(lf) if matches!(lf.op, LineFilterOp::NotContains | LineFilterOp::NotMatch));
+            if absorbed {
+                out = format!("({out})");
+            }
+            write!(out, " {s}")?;
         }
-        Ok(())
+        f.write_str(&out)
     }
 }

@@ -99,3 +99,12 @@ fn infinite_literals_print_back_parseably() {
     round_trip("(1e3300)");
     round_trip("vector(-1e999) + 1e400");
 }
+
+#[test]
+fn negative_line_filter_after_drop_keeps_its_parentheses() {
+    for q in [r#"({a="a"} | drop a) != "" or """#, r#"(({a="b"} | keep x) !~ "y" | drop z) != "w""#] {
+        let e = crate::logql::parse(q).unwrap();
+        let printed = e.to_string();
+        assert_eq!(crate::logql::parse(&printed).unwrap(), e, "{q} printed {printed}");
+    }
+}
