@@ -42,6 +42,20 @@ pub struct StreamSettings {
     pub retain_ns: i64,
 }
 
+/// Small chunks and blocks, Loki's windows: the settings the stream unit tests share.
+#[cfg(test)]
+pub(crate) fn test_settings() -> StreamSettings {
+    StreamSettings {
+        encoding: Encoding::Snappy,
+        block_size: 256,
+        target_size: 2048,
+        max_chunk_age_ns: 7200 * 1_000_000_000,
+        idle_period_ns: 1800 * 1_000_000_000,
+        ooo_window_ns: 3600 * 1_000_000_000,
+        retain_ns: 0,
+    }
+}
+
 impl StreamSettings {
     pub fn from_config(c: &IngesterConfig) -> StreamSettings {
         let age = c.max_chunk_age.as_nanos_i64();

@@ -272,20 +272,9 @@ mod tests {
     use super::*;
     use crate::actors::ingester::{Direction, LogRequest, ScanStats};
     use crate::logql::{parse, Expr};
-    use crate::storage::chunk::Encoding;
     use std::sync::Arc;
 
-    fn settings() -> StreamSettings {
-        StreamSettings {
-            encoding: Encoding::Snappy,
-            block_size: 256,
-            target_size: 2048,
-            max_chunk_age_ns: 7200 * 1_000_000_000,
-            idle_period_ns: 1800 * 1_000_000_000,
-            ooo_window_ns: 3600 * 1_000_000_000,
-            retain_ns: 0,
-        }
-    }
+    use crate::actors::ingester::test_settings as settings;
 
     fn all(dir: Direction, limit: usize) -> LogRequest {
         let Expr::Log(l) = parse(r#"{a="b"}"#).unwrap() else { panic!("log query expected") };

@@ -146,22 +146,10 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::actors::ingester::StreamSettings;
     use crate::logql::{parse, Expr};
     use crate::model::Entry;
-    use crate::storage::chunk::Encoding;
 
-    fn settings() -> StreamSettings {
-        StreamSettings {
-            encoding: Encoding::Snappy,
-            block_size: 256,
-            target_size: 2048,
-            max_chunk_age_ns: 7200 * 1_000_000_000,
-            idle_period_ns: 1800 * 1_000_000_000,
-            ooo_window_ns: 3600 * 1_000_000_000,
-            retain_ns: 0,
-        }
-    }
+    use crate::actors::ingester::test_settings as settings;
 
     #[test]
     fn groups_by_result_labels() {
