@@ -176,19 +176,33 @@ impl TenantActor {
             .collect()
     }
 
-    fn logs(&self, msg: TenantLogs) -> ResponseFuture<Result<LogResult, IngesterError>> {
-        let fps = self.select(&msg.req.expr.matchers, msg.req.start, msg.req.end.saturating_sub(1));
+    /// Sends one message per shard holding any of `fps` (routed by fingerprint).
+    fn per_shard<M>(
+        &self,
+        fps: Vec<Fingerprint>,
+        msg: impl Fn(Vec<Fingerprint>) -> M,
+    ) -> Vec<actix::dev::Request<StreamShardActor, M>>
+    where
+        M: actix::Message + Send + 'static,
+        M::Result: Send,
+        StreamShardActor: Handler<M>,
+    {
         let n = self.shards.len();
-        let mut per_shard: Vec<Vec<Fingerprint>> = (0..n).map(|_| Vec::new()).collect();
+        let mut groups: Vec<Vec<Fingerprint>> = (0..n).map(|_| Vec::new()).collect();
         for fp in fps {
-            per_shard[(fp % n as u64) as usize].push(fp);
+            groups[(fp % n as u64) as usize].push(fp);
         }
-        let sends: Vec<_> = per_shard
+        groups
             .into_iter()
             .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(i, fingerprints)| self.shards[i].send(QueryStreams { fingerprints, req: msg.req.clone() }))
-            .collect();
+            .filter(|(_, g)| !g.is_empty())
+            .map(|(i, g)| self.shards[i].send(msg(g)))
+            .collect()
+    }
+
+    fn logs(&self, msg: TenantLogs) -> ResponseFuture<Result<LogResult, IngesterError>> {
+        let fps = self.select(&msg.req.expr.matchers, msg.req.start, msg.req.end.saturating_sub(1));
+        let sends = self.per_shard(fps, |fingerprints| QueryStreams { fingerprints, req: msg.req.clone() });
         Box::pin(async move {
             let mut out = LogResult::default();
             for r in join_all(sends).await {
@@ -202,17 +216,7 @@ impl TenantActor {
 
     fn samples(&self, msg: TenantSamples) -> ResponseFuture<Result<SampleResult, IngesterError>> {
         let fps = self.select(&msg.req.select.log.matchers, msg.req.start, msg.req.end);
-        let n = self.shards.len();
-        let mut per_shard: Vec<Vec<Fingerprint>> = (0..n).map(|_| Vec::new()).collect();
-        for fp in fps {
-            per_shard[(fp % n as u64) as usize].push(fp);
-        }
-        let sends: Vec<_> = per_shard
-            .into_iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(i, fingerprints)| self.shards[i].send(QuerySamples { fingerprints, req: msg.req.clone() }))
-            .collect();
+        let sends = self.per_shard(fps, |fingerprints| QuerySamples { fingerprints, req: msg.req.clone() });
         Box::pin(async move {
             let mut out = SampleResult::default();
             for r in join_all(sends).await {
@@ -224,17 +228,7 @@ impl TenantActor {
 
     fn volume(&self, msg: TenantVolume) -> ResponseFuture<Result<VolumeResult, IngesterError>> {
         let fps = self.select(&msg.req.matchers, msg.req.start, msg.req.end);
-        let n = self.shards.len();
-        let mut per_shard: Vec<Vec<Fingerprint>> = (0..n).map(|_| Vec::new()).collect();
-        for fp in fps {
-            per_shard[(fp % n as u64) as usize].push(fp);
-        }
-        let sends: Vec<_> = per_shard
-            .into_iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(i, fingerprints)| self.shards[i].send(ShardVolume { fingerprints, req: msg.req.clone() }))
-            .collect();
+        let sends = self.per_shard(fps, |fingerprints| ShardVolume { fingerprints, req: msg.req.clone() });
         Box::pin(async move {
             let mut out = VolumeResult::default();
             for r in join_all(sends).await {
