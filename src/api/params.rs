@@ -24,6 +24,16 @@ impl Params {
         Ok(Params(v))
     }
 
+    /// The query string plus, for an `application/x-www-form-urlencoded` POST, the body.
+    pub fn from_request(req: &actix_web::HttpRequest, body: &[u8]) -> Result<Params, ApiError> {
+        let is_form = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        Params::parse(req.query_string(), is_form.then_some(body))
+    }
+
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
     }

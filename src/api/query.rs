@@ -50,12 +50,7 @@ async fn dispatch(
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = tenant_of(&req, &st.config)?;
-    let is_form = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let params = Params::parse(req.query_string(), is_form.then_some(&body[..]))?;
+    let params = Params::from_request(&req, &body)?;
     let q = st.querier.as_ref().ok_or_else(|| ApiError::new(404, "this process runs no querier"))?;
     let value = match h {
         Handler::QueryRange => query_range(&req, &st, q, &tenant, &params).await?,

@@ -41,12 +41,7 @@ async fn dispatch(
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = tenant_of(&req, &st.config)?;
-    let is_form = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let p = Params::parse(req.query_string(), is_form.then_some(&body[..]))?;
+    let p = Params::from_request(&req, &body)?;
     let q = st.querier.as_ref().ok_or_else(|| ApiError::new(404, "this process runs no querier"))?;
     let matchers = matchers_only(p.query()?)?;
     let (start, end) = p.bounds()?;
