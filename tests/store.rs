@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{client, now_ns, S3Server, Skald, S3_KEY, S3_SECRET};
+use common::{client, metric, now_ns, S3Server, Skald, S3_KEY, S3_SECRET};
 use serde_json::{json, Value};
 
 const TENANT: &str = "store";
@@ -151,15 +151,6 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         }
     }
     out
-}
-
-fn metric(s: &Skald, prefix: &str) -> f64 {
-    let m = client().get(s.url("/metrics")).send().unwrap().text().unwrap();
-    m.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! provide and mounts [`configure`]; endpoints of absent services are not routed.
 
 pub mod error;
+pub mod lifecycle;
 pub mod metric;
 pub mod ops;
 pub mod params;
@@ -23,6 +24,9 @@ pub use state::{AppState, ServiceState, ServiceStates};
 /// Mounts every route the state's services support.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     ops::configure(cfg);
+    if state.ingester.is_some() {
+        lifecycle::configure(cfg);
+    }
     if state.distributor.is_some() {
         push::configure(cfg);
     }

@@ -63,4 +63,8 @@ pub struct AppState {
     /// The local ingester's flush entry point (`/flush`), when this process runs one.
     pub ingester: Option<actix::Recipient<crate::actors::ingester::FlushAll>>,
     pub services: ServiceStates,
+    /// WAL replay progress while the ingester replays (`/ready` waits for it).
+    pub wal_replay: Option<Arc<crate::actors::ingester::wal::replay::ReplayStatus>>,
+    /// Notified to stop the process (`/ingester/shutdown`).
+    pub shutdown: Arc<tokio::sync::Notify>,
 }

@@ -127,6 +127,34 @@ pub struct IngesterConfig {
     pub chunk_idle_period: Dur,
     pub flush_check_period: Dur,
     pub chunk_retain_period: Dur,
+    pub wal: WalConfig,
+    /// Directory of the `shutdown_marker` file set by `/ingester/prepare_shutdown`
+    /// (Skald default when empty: the data directory).
+    pub shutdown_marker_path: String,
+}
+
+/// `ingester.wal`: Loki's keys and defaults.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WalConfig {
+    pub enabled: bool,
+    /// Skald default when empty: `<path_prefix>/wal` (Loki: `wal` in the working directory).
+    pub dir: String,
+    pub checkpoint_duration: Dur,
+    pub flush_on_shutdown: bool,
+    pub replay_memory_ceiling: ByteSize,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig {
+            enabled: true,
+            dir: String::new(),
+            checkpoint_duration: Dur::secs(300),
+            flush_on_shutdown: false,
+            replay_memory_ceiling: ByteSize(4 << 30),
+        }
+    }
 }
 
 impl Default for IngesterConfig {
@@ -140,6 +168,8 @@ impl Default for IngesterConfig {
             chunk_idle_period: Dur::secs(1800),
             flush_check_period: Dur::secs(30),
             chunk_retain_period: Dur::secs(0),
+            wal: WalConfig::default(),
+            shutdown_marker_path: String::new(),
         }
     }
 }

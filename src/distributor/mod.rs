@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use actix::Recipient;
 
-use crate::actors::ingester::Push;
+use crate::actors::ingester::{IngesterError, Push};
 use crate::config::{DistributorConfig, Limits};
 use crate::metrics::metrics;
 use crate::model::StreamPush;
@@ -34,6 +34,9 @@ pub enum PushError {
     RateLimited(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The ingester could not make the push durable (WAL write failed).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl PushError {
@@ -44,6 +47,7 @@ impl PushError {
             PushError::NoStreams(_) => 422,
             PushError::RateLimited(_) => 429,
             PushError::Unavailable(_) => 503,
+            PushError::Internal(_) => 500,
         }
     }
 }
@@ -113,7 +117,10 @@ impl Distributor {
                 .send(Push { tenant: tenant.to_string(), streams: valid })
                 .await
                 .map_err(|e| PushError::Unavailable(e.to_string()))?
-                .map_err(|e| PushError::Unavailable(e.to_string()))?;
+                .map_err(|e| match e {
+                    IngesterError::Wal(_) => PushError::Internal(e.to_string()),
+                    e => PushError::Unavailable(e.to_string()),
+                })?;
             if let Some(last) = outcome.errors.last() {
                 // Loki returns the ingester's text for the rejected stream as is.
                 return Err(PushError::BadRequest(last.clone()));

@@ -30,7 +30,7 @@ impl Entry {
 }
 
 /// Entries for one stream, validated and ready for an ingester.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StreamPush {
     pub labels: Labels,
     pub fingerprint: Fingerprint,

@@ -65,6 +65,7 @@ fn to_status(e: PushError) -> Status {
         PushError::BadRequest(m) | PushError::NoStreams(m) => Status::invalid_argument(m),
         PushError::TooLarge(m) | PushError::RateLimited(m) => Status::resource_exhausted(m),
         PushError::Unavailable(m) => Status::unavailable(m),
+        PushError::Internal(m) => Status::internal(m),
     }
 }
 

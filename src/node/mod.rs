@@ -15,7 +15,9 @@ use actix::{Actor, Addr, Arbiter};
 use anyhow::Context as _;
 
 use crate::actors::ingester::flush::FlushActor;
-use crate::actors::ingester::{IngesterSupervisor, StreamSettings};
+use crate::actors::ingester::wal::replay::ReplayStatus;
+use crate::actors::ingester::wal::{driver, WalSettings};
+use crate::actors::ingester::{IngesterSupervisor, ShutdownWal, StreamSettings};
 use crate::api::{AppState, ServiceState, ServiceStates};
 use crate::config::Config;
 use crate::distributor::Distributor;
@@ -31,6 +33,7 @@ struct Built {
     distributor: Option<Distributor>,
     querier: Option<Querier>,
     store: Option<ObjectClient>,
+    wal: Option<WalSettings>,
 }
 
 /// This process's name in object keys it writes (index segments): host and pid.
@@ -75,7 +78,15 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             };
             let settings = StreamSettings::from_config(&cfg.ingester);
             let period = cfg.ingester.flush_check_period.0.max(Duration::from_millis(100));
-            b.ingester = Some(IngesterSupervisor::new(settings, period, handles, flushers).start());
+            let mut sup = IngesterSupervisor::new(settings, period, handles, flushers);
+            if let Some(w) = WalSettings::from_config(cfg) {
+                std::fs::create_dir_all(&w.dir)
+                    .with_context(|| format!("creating the WAL directory {}", w.dir.display()))?;
+                tracing::info!(dir = %w.dir.display(), "write-ahead log enabled");
+                sup = sup.with_wal(w.clone());
+                b.wal = Some(w);
+            }
+            b.ingester = Some(sup.start());
         }
         Module::Distributor => {
             let ing = b.ingester.as_ref().context(
@@ -140,33 +151,40 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
                 services.set(m.name(), ServiceState::Running);
             }
         }
+        let replay = built.wal.as_ref().map(|_| Arc::new(ReplayStatus::default()));
+        let shutdown = Arc::new(tokio::sync::Notify::new());
         let state = Arc::new(AppState {
             config: cfg.clone(),
             distributor: built.distributor.clone(),
             querier: built.querier.clone(),
             ingester: built.ingester.clone().map(|i| i.recipient()),
             services: services.clone(),
+            wal_replay: replay.clone(),
+            shutdown: shutdown.clone(),
         });
         let server = http::start(state)?;
+        let stop_replay = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let (Some(ing), Some(w), Some(status)) = (&built.ingester, &built.wal, &replay) {
+            let f = driver::replay(ing.clone(), w.clone(), status.clone(), built.store.is_some(), stop_replay.clone());
+            actix::spawn(f);
+        }
         let grpc = grpc::start(&cfg, built.distributor.clone())?;
         services.set(Module::Server.name(), ServiceState::Running);
         tracing::info!(http = cfg.server.http_listen_port, grpc = cfg.server.grpc_listen_port, "Skald is ready");
 
         let handle = server.handle();
         let server_task = actix::spawn(server);
-        wait_for_signal().await;
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = shutdown.notified() => {}
+        }
+        stop_replay.store(true, std::sync::atomic::Ordering::Relaxed);
         tracing::info!("shutting down");
         services.set_all(ServiceState::Stopping);
         handle.stop(true).await;
         let _ = server_task.await;
-        // No write-ahead log yet: whatever is only in memory is flushed before exit.
-        if let (Some(ing), Some(_)) = (&built.ingester, &built.store) {
-            let limit = cfg.server.graceful_shutdown_timeout.0.max(Duration::from_secs(1));
-            tracing::info!(timeout = ?limit, "flushing in-memory chunks before exit");
-            match tokio::time::timeout(limit, ing.send(crate::actors::ingester::FlushAll)).await {
-                Ok(_) => tracing::info!("flushed"),
-                Err(_) => tracing::error!("flush on shutdown did not finish in time; unflushed data is lost"),
-            }
+        if let Some(ing) = &built.ingester {
+            stop_ingester(&cfg, ing, built.wal.is_some(), built.store.is_some()).await;
         }
         grpc.stop();
         for m in order.iter().rev() {
@@ -181,6 +199,32 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         tracing::info!("Skald stopped");
         Ok::<(), anyhow::Error>(())
     })
+}
+
+/// The ingester's part of shutdown: with a WAL, flush only when
+/// `flush_on_shutdown` or the prepare_shutdown marker asks for it, then write a
+/// last checkpoint; without one, flush everything (memory is all there is).
+async fn stop_ingester(cfg: &Config, ing: &Addr<IngesterSupervisor>, wal: bool, store: bool) {
+    let marker = crate::api::lifecycle::marker_path(cfg);
+    let marked = marker.exists();
+    let flush = store && (!wal || cfg.ingester.wal.flush_on_shutdown || marked);
+    let limit = cfg.server.graceful_shutdown_timeout.0.max(Duration::from_secs(1));
+    tracing::info!(flush, wal, timeout = ?limit, "stopping the ingester");
+    let done = if wal {
+        tokio::time::timeout(limit, ing.send(ShutdownWal { flush })).await.is_ok()
+    } else if flush {
+        tokio::time::timeout(limit, ing.send(crate::actors::ingester::FlushAll)).await.is_ok()
+    } else {
+        true
+    };
+    match (done, wal) {
+        (true, _) => tracing::info!("ingester stopped"),
+        (false, true) => tracing::warn!("ingester shutdown did not finish in time; the WAL still holds the data"),
+        (false, false) => tracing::error!("flush on shutdown did not finish in time; unflushed data is lost"),
+    }
+    if marked && done {
+        let _ = std::fs::remove_file(&marker);
+    }
 }
 
 async fn wait_for_signal() {

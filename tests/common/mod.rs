@@ -92,6 +92,29 @@ impl Skald {
         self.spawn();
     }
 
+    /// SIGKILL (a crash): no shutdown code runs.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the process again on the same ports and data (after `kill`).
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn();
+    }
+
+    /// The process's exit status if it has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        let st = self.child.as_mut()?.try_wait().ok().flatten();
+        if st.is_some() {
+            self.child = None;
+        }
+        st
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.http_port)
     }
@@ -151,6 +174,16 @@ pub fn now_ns() -> i64 {
 pub fn client() -> reqwest::blocking::Client {
     skald::tls::ensure_crypto_provider();
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// The value of the first `/metrics` line starting with `prefix` (0 when absent).
+pub fn metric(s: &Skald, prefix: &str) -> f64 {
+    let m = client().get(s.url("/metrics")).send().unwrap().text().unwrap();
+    m.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Path of the shared read-only folder (conformance cases, reference configs).

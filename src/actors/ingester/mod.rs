@@ -14,6 +14,7 @@ mod stream_query;
 pub mod supervisor;
 pub mod tenant;
 pub mod volume;
+pub mod wal;
 
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ use crate::model::{Entry, Labels};
 use crate::storage::chunk::Encoding;
 
 pub use supervisor::{
-    FlushAll, IngesterError, IngesterSupervisor, LabelQuery, LogQuery, Push, SampleQuery, SeriesQuery,
+    FlushAll, IngesterError, IngesterSupervisor, LabelQuery, LogQuery, Push, SampleQuery, SeriesQuery, ShutdownWal,
     SupervisorCounters,
 };
 pub use volume::{StreamVolume, VolumeQuery, VolumeRequest, VolumeResult};

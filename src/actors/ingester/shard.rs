@@ -12,6 +12,10 @@ use actix::{
 };
 use serde::Serialize;
 
+mod snapshot;
+
+pub use snapshot::{ShardRestore, ShardSnapshot};
+
 use super::flush::FlushChunks;
 use super::stream::Stream;
 use super::volume::{ShardVolume, VolumeResult};
@@ -23,10 +27,13 @@ use crate::model::{FastMap, Fingerprint, StreamPush};
 use crate::storage::chunk::ChunkError;
 
 /// Append validated entries to streams of this shard (fingerprints already unique).
+/// Sent with `do_send` so appends (and WAL checkpoint markers) keep their order;
+/// the outcome goes to `reply`.
 #[derive(Message)]
-#[rtype(result = "PushOutcome")]
+#[rtype(result = "()")]
 pub struct Append {
     pub streams: Vec<StreamPush>,
+    pub reply: tokio::sync::oneshot::Sender<PushOutcome>,
 }
 
 /// Close every open chunk and flush all unflushed chunks; answers when the
@@ -91,10 +98,10 @@ impl StreamShardActor {
         }
     }
 
-    fn append(&mut self, msg: Append) -> PushOutcome {
+    fn append(&mut self, streams: Vec<StreamPush>) -> PushOutcome {
         let now = now_ns();
         let mut out = PushOutcome::default();
-        for sp in msg.streams {
+        for sp in streams {
             let stream = self.streams.entry(sp.fingerprint).or_insert_with(|| Stream::new(sp.labels.clone()));
             let (st, err) = stream.push(&sp.entries, &self.settings, &self.tenant, now);
             out.accepted += st.accepted;
@@ -210,9 +217,9 @@ impl Actor for StreamShardActor {
 }
 
 impl Handler<Append> for StreamShardActor {
-    type Result = MessageResult<Append>;
-    fn handle(&mut self, msg: Append, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.append(msg))
+    type Result = ();
+    fn handle(&mut self, msg: Append, _: &mut Context<Self>) {
+        let _ = msg.reply.send(self.append(msg.streams));
     }
 }
 

@@ -2,6 +2,10 @@
 //!
 //! Owned by a `StreamShardActor`; plain data and methods, no messages.
 
+mod snapshot;
+
+pub use snapshot::StreamSnapshot;
+
 use super::flush::FlushItem;
 use super::StreamSettings;
 use crate::model::time::rfc3339_secs;

@@ -23,10 +23,17 @@ use crate::logql::Matcher;
 use crate::model::{Labels, StreamPush};
 use crate::storage::chunk::ChunkError;
 
+mod wal;
+
+pub use wal::{ReplayApply, ReplayDone, ShutdownWal};
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngesterError {
     #[error("ingester unavailable: {0}")]
     Unavailable(String),
+    /// The push could not be made durable; it is not acknowledged.
+    #[error("writing to the WAL failed: {0}")]
+    Wal(String),
     #[error("reading chunk data: {0}")]
     Chunk(#[from] ChunkError),
 }
@@ -101,6 +108,8 @@ pub struct IngesterSupervisor {
     tenants: HashMap<String, TenantHandle>,
     next_arbiter: usize,
     flushers: Vec<Recipient<FlushChunks>>,
+    /// The write-ahead log; `None` applies pushes directly (WAL disabled).
+    wal: Option<wal::WalState>,
 }
 
 impl IngesterSupervisor {
@@ -120,7 +129,19 @@ impl IngesterSupervisor {
             tenants: HashMap::new(),
             next_arbiter: 0,
             flushers,
+            wal: None,
         }
+    }
+
+    /// Turns the WAL on: pushes are refused until replay finishes (`ReplayDone`).
+    pub fn with_wal(mut self, settings: crate::actors::ingester::wal::WalSettings) -> Self {
+        self.wal = Some(wal::WalState::start(settings));
+        self
+    }
+
+    /// Hands one push to its tenant, in sequence order.
+    fn dispatch(&mut self, tenant: &str, streams: Vec<StreamPush>, reply: super::tenant::PushReply) {
+        self.tenant(tenant).addr.do_send(TenantPush { streams, reply });
     }
 
     fn tenant(&mut self, tenant: &str) -> &TenantHandle {
@@ -144,6 +165,14 @@ impl IngesterSupervisor {
             self.tenants.insert(tenant.to_string(), TenantHandle { addr, shards });
         }
         &self.tenants[tenant]
+    }
+
+    /// Closes every chunk and resolves once the store has them all.
+    fn flush_all(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let all: Vec<_> = self.tenants.values().flat_map(|h| h.shards.iter().map(|s| s.send(FlushNow))).collect();
+        async move {
+            join_all(all).await;
+        }
     }
 
     fn existing(&self, tenant: &str) -> Option<Addr<TenantActor>> {
@@ -183,7 +212,7 @@ impl Actor for IngesterSupervisor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(1024);
-        tracing::info!(arbiters = self.arbiters.len(), "ingester started");
+        tracing::info!(arbiters = self.arbiters.len(), wal = self.wal.is_some(), "ingester started");
     }
 }
 
@@ -193,9 +222,14 @@ fn unavailable(e: actix::MailboxError) -> IngesterError {
 
 impl Handler<Push> for IngesterSupervisor {
     type Result = ResponseFuture<Result<PushOutcome, IngesterError>>;
-    fn handle(&mut self, msg: Push, _: &mut Context<Self>) -> Self::Result {
-        let req = self.tenant(&msg.tenant).addr.send(TenantPush { streams: msg.streams });
-        Box::pin(async move { req.await.map_err(unavailable)? })
+    fn handle(&mut self, msg: Push, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        if self.wal.is_some() {
+            self.submit(msg, reply, ctx);
+        } else {
+            self.dispatch(&msg.tenant, msg.streams, reply);
+        }
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(IngesterError::Unavailable("ingester stopped".into()))) })
     }
 }
 
@@ -257,10 +291,7 @@ impl Handler<VolumeQuery> for IngesterSupervisor {
 impl Handler<FlushAll> for IngesterSupervisor {
     type Result = ResponseFuture<()>;
     fn handle(&mut self, _: FlushAll, _: &mut Context<Self>) -> Self::Result {
-        let all: Vec<_> = self.tenants.values().flat_map(|h| h.shards.iter().map(|s| s.send(FlushNow))).collect();
-        Box::pin(async move {
-            join_all(all).await;
-        })
+        Box::pin(self.flush_all())
     }
 }
 

@@ -21,10 +21,20 @@ use crate::model::{FastMap, Fingerprint, Labels, StreamPush};
 
 use super::supervisor::IngesterError;
 
+mod snapshot;
+
+pub use snapshot::{TenantRestore, TenantSnapshot};
+
+/// Where a push's outcome goes.
+pub type PushReply = tokio::sync::oneshot::Sender<Result<PushOutcome, IngesterError>>;
+
+/// Append to the tenant's streams. Sent with `do_send`: pushes reach the shards
+/// in the order the supervisor sequenced them (the WAL's order).
 #[derive(Message)]
-#[rtype(result = "Result<PushOutcome, IngesterError>")]
+#[rtype(result = "()")]
 pub struct TenantPush {
     pub streams: Vec<StreamPush>,
+    pub reply: PushReply,
 }
 
 #[derive(Message)]
@@ -129,7 +139,7 @@ impl TenantActor {
         metrics().streams_created.with_label_values(&[&self.tenant]).inc();
     }
 
-    fn push(&mut self, msg: TenantPush) -> ResponseFuture<Result<PushOutcome, IngesterError>> {
+    fn push(&mut self, msg: TenantPush) {
         let n = self.shards.len();
         let mut per_shard: Vec<Vec<StreamPush>> = (0..n).map(|_| Vec::new()).collect();
         for mut sp in msg.streams {
@@ -142,19 +152,30 @@ impl TenantActor {
             }
             per_shard[(sp.fingerprint % n as u64) as usize].push(sp);
         }
-        let sends: Vec<_> = per_shard
+        let replies: Vec<_> = per_shard
             .into_iter()
             .enumerate()
             .filter(|(_, v)| !v.is_empty())
-            .map(|(i, streams)| self.shards[i].send(Append { streams }))
+            .map(|(i, streams)| {
+                let (reply, rx) = tokio::sync::oneshot::channel();
+                self.shards[i].do_send(Append { streams, reply });
+                rx
+            })
             .collect();
-        Box::pin(async move {
+        let reply = msg.reply;
+        actix::spawn(async move {
             let mut out = PushOutcome::default();
-            for r in join_all(sends).await {
-                out.merge(r.map_err(|e| IngesterError::Unavailable(e.to_string()))?);
+            for r in join_all(replies).await {
+                match r {
+                    Ok(o) => out.merge(o),
+                    Err(_) => {
+                        let _ = reply.send(Err(IngesterError::Unavailable("ingester shard stopped".into())));
+                        return;
+                    }
+                }
             }
-            Ok(out)
-        })
+            let _ = reply.send(Ok(out));
+        });
     }
 
     /// Streams matching every matcher whose time bounds overlap `[start, end]`.
@@ -275,8 +296,8 @@ impl Actor for TenantActor {
 }
 
 impl Handler<TenantPush> for TenantActor {
-    type Result = ResponseFuture<Result<PushOutcome, IngesterError>>;
-    fn handle(&mut self, msg: TenantPush, _: &mut Context<Self>) -> Self::Result {
+    type Result = ();
+    fn handle(&mut self, msg: TenantPush, _: &mut Context<Self>) {
         self.push(msg)
     }
 }

@@ -100,6 +100,11 @@ impl<'a> RawIter<'a> {
     pub fn new(b: &'a [u8]) -> Self {
         RawIter { b, pos: 0, corrupt: false }
     }
+
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.b.len() - self.pos
+    }
 }
 
 impl<'a> Iterator for RawIter<'a> {
@@ -136,7 +141,7 @@ impl<'a> Iterator for RawIter<'a> {
 #[derive(Debug, Default)]
 pub struct HeadBlock {
     pub raw: Vec<u8>,
-    index: Vec<(i64, u32)>,
+    pub(super) index: Vec<(i64, u32)>,
     pub count: u32,
     pub min_ts: i64,
     pub max_ts: i64,

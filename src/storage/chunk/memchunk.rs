@@ -8,11 +8,11 @@ use super::{Block, ChunkError, Encoding, HeadBlock};
 
 #[derive(Debug)]
 pub struct MemChunk {
-    encoding: Encoding,
-    block_size: usize,
-    blocks: Vec<Block>,
-    head: HeadBlock,
-    compressed_bytes: usize,
+    pub(super) encoding: Encoding,
+    pub(super) block_size: usize,
+    pub(super) blocks: Vec<Block>,
+    pub(super) head: HeadBlock,
+    pub(super) compressed_bytes: usize,
     pub min_ts: i64,
     pub max_ts: i64,
     pub count: u64,

@@ -8,11 +8,13 @@ pub mod block;
 pub mod encoding;
 pub mod file;
 pub mod memchunk;
+pub mod snapshot;
 
 pub use block::{Block, HeadBlock};
 pub use encoding::Encoding;
 pub use file::{ChunkFile, ChunkMeta};
 pub use memchunk::MemChunk;
+pub use snapshot::ChunkSnapshot;
 
 /// Errors reading chunk data back.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,97 @@
+//! The replay driver: reads the WAL directory on a plain thread and feeds the
+//! items to the `IngesterSupervisor` in order, a few in flight at a time, then
+//! tells it replay is over. Flushes when in-memory data passes
+//! `replay_memory_ceiling` so a long WAL never runs the process out of memory.
+//!
+//! Started by the node once the HTTP server is up, so `/ready` can report progress.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::Addr;
+use tokio::sync::{mpsc, oneshot};
+
+use super::replay::{read_dir, ReplayItem, ReplayStatus, ReplaySummary};
+use super::{wal_metrics, WalSettings};
+use crate::actors::ingester::supervisor::{ReplayApply, ReplayDone};
+use crate::actors::ingester::{FlushAll, IngesterSupervisor, SupervisorCounters};
+use crate::actors::Observe;
+
+/// Items applied concurrently (in order; each waits for its tenants).
+const IN_FLIGHT: usize = 8;
+/// How often (in items) memory is compared with the ceiling.
+const CHECK_EVERY: usize = 64;
+
+pub async fn replay(
+    sup: Addr<IngesterSupervisor>,
+    settings: WalSettings,
+    status: Arc<ReplayStatus>,
+    can_flush: bool,
+    stop: Arc<AtomicBool>,
+) -> ReplaySummary {
+    let started = Instant::now();
+    wal_metrics().replay_active.set(1);
+    let (tx, mut rx) = mpsc::channel::<ReplayItem>(4);
+    let (done_tx, done_rx) = oneshot::channel();
+    let (dir, st, halt) = (settings.dir.clone(), status.clone(), stop.clone());
+    std::thread::Builder::new()
+        .name("wal-replay".into())
+        .spawn(move || {
+            let r = read_dir(&dir, &st, |item| !halt.load(Ordering::Relaxed) && tx.blocking_send(item).is_ok());
+            let _ = done_tx.send(r);
+        })
+        .expect("spawn the WAL replay thread");
+
+    let mut in_flight: VecDeque<oneshot::Receiver<()>> = VecDeque::new();
+    let mut since_check = 0;
+    while let Some(item) = rx.recv().await {
+        let (reply, done) = oneshot::channel();
+        sup.do_send(ReplayApply { item, reply });
+        in_flight.push_back(done);
+        if in_flight.len() >= IN_FLIGHT {
+            let _ = in_flight.pop_front().expect("non-empty").await;
+        }
+        since_check += 1;
+        if can_flush && since_check >= CHECK_EVERY {
+            since_check = 0;
+            let mem = sup.send(Observe::<SupervisorCounters>::new()).await.map(|c| c.memory_bytes).unwrap_or(0);
+            if mem as u64 > settings.replay_memory_ceiling {
+                for d in in_flight.drain(..) {
+                    let _ = d.await;
+                }
+                tracing::info!(
+                    memory = mem,
+                    ceiling = settings.replay_memory_ceiling,
+                    "replay_memory_ceiling reached; flushing"
+                );
+                let _ = sup.send(FlushAll).await;
+            }
+        }
+    }
+    for d in in_flight {
+        let _ = d.await;
+    }
+    let summary = match done_rx.await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::error!(dir = %settings.dir.display(), error = %e, "reading the WAL failed; starting with what was replayed");
+            ReplaySummary::default()
+        }
+        Err(_) => ReplaySummary::default(),
+    };
+    wal_metrics().replay_active.set(0);
+    let secs = started.elapsed().as_secs_f64();
+    tracing::info!(
+        seconds = secs,
+        bytes = summary.bytes,
+        raw_mb_per_s = summary.raw_bytes as f64 / 1e6 / secs.max(1e-9),
+        "WAL replayed"
+    );
+    if !stop.load(Ordering::Relaxed) {
+        let _ = sup.send(ReplayDone { summary }).await;
+    }
+    status.finish();
+    summary
+}

@@ -1,0 +1,180 @@
+//! Reading the WAL directory back on start: the newest checkpoint, then every
+//! record after it, in sequence order. Torn tails (a crash mid-write) are cut
+//! off; damaged records in the middle are skipped, logged and counted in
+//! `loki_ingester_wal_corruptions_total`. Nothing here panics or stops the start.
+//!
+//! [`read_dir`] runs on a plain thread and hands items to the supervisor's
+//! replay driver; [`ReplayStatus`] is what `/ready` reports meanwhile.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+use super::checkpoint::{self, Loaded};
+use super::record::{decode_batch, scan, TenantBatch};
+use super::{list, wal_metrics, WalError};
+use crate::actors::ingester::stream::StreamSnapshot;
+
+/// Progress of the replay, shared with `/ready`.
+#[derive(Default, Debug)]
+pub struct ReplayStatus {
+    total: AtomicU64,
+    done: AtomicU64,
+    /// 0: not started, 1: replaying, 2: finished.
+    state: AtomicU8,
+}
+
+impl ReplayStatus {
+    /// Why the ingester is not ready yet, as `/ready` shows it.
+    pub fn blocker(&self) -> Option<String> {
+        match self.state.load(Ordering::Acquire) {
+            2 => None,
+            0 => Some("replaying WAL: 0%".into()),
+            _ => {
+                let (d, t) = (self.done.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed));
+                let pct = (d.min(t) * 100).checked_div(t).unwrap_or(0).min(99);
+                Some(format!("replaying WAL: {pct}%"))
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        self.state.store(2, Ordering::Release);
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.state.load(Ordering::Acquire) == 2
+    }
+
+    fn start(&self, total: u64) {
+        self.total.store(total, Ordering::Relaxed);
+        self.state.store(1, Ordering::Release);
+    }
+
+    fn advance(&self, n: u64) {
+        self.done.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+pub enum ReplayItem {
+    /// Streams from the checkpoint (tenant, snapshot).
+    Streams(Vec<(String, StreamSnapshot)>),
+    Record {
+        seq: u64,
+        batches: Vec<TenantBatch>,
+    },
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReplaySummary {
+    pub checkpoint_seq: u64,
+    /// The last record replayed (or the checkpoint's sequence number).
+    pub last_seq: u64,
+    /// The first sequence number new records may use (past every segment name).
+    pub next_seq: u64,
+    pub streams: u64,
+    pub records: u64,
+    pub corruptions: usize,
+    pub bytes: u64,
+    pub raw_bytes: u64,
+}
+
+fn corruption(path: &Path, n: usize, what: &str) {
+    if n > 0 {
+        wal_metrics().corruptions.inc_by(n as u64);
+        tracing::error!(path = %path.display(), count = n, "WAL CORRUPTION: {what}; replay continues without it");
+    }
+}
+
+/// Reads everything replay needs; `emit` gets items in order and returns false
+/// to stop early (shutdown during replay).
+pub fn read_dir(
+    dir: &Path,
+    status: &ReplayStatus,
+    mut emit: impl FnMut(ReplayItem) -> bool,
+) -> Result<ReplaySummary, WalError> {
+    let l = list(dir)?;
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    let size = |p: &Path| p.metadata().map(|m| m.len()).unwrap_or(0);
+    let ckpt = l.checkpoints.last().cloned();
+    let total = ckpt.iter().map(|c| size(&c.1)).sum::<u64>() + l.segments.iter().map(|s| size(&s.1)).sum::<u64>();
+    status.start(total);
+    let mut sum = ReplaySummary { bytes: total, ..ReplaySummary::default() };
+
+    if let Some((seq, path)) = &ckpt {
+        let Loaded { streams, corruptions, .. } = checkpoint::read(path, *seq).unwrap_or_else(|e| {
+            tracing::error!(path = %path.display(), error = %e, "the WAL checkpoint is unreadable");
+            Loaded { seq: *seq, streams: Vec::new(), corruptions: 1 }
+        });
+        corruption(path, corruptions, "damaged entries in the checkpoint");
+        sum.corruptions += corruptions;
+        sum.checkpoint_seq = *seq;
+        sum.last_seq = *seq;
+        sum.streams = streams.len() as u64;
+        let mut streams = streams;
+        while !streams.is_empty() {
+            let rest = streams.split_off(streams.len().min(1000));
+            if !emit(ReplayItem::Streams(std::mem::replace(&mut streams, rest))) {
+                return Ok(sum);
+            }
+        }
+        status.advance(size(path));
+    }
+
+    for (first, path) in &l.segments {
+        sum.next_seq = sum.next_seq.max(first + 1);
+        let buf = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                corruption(path, 1, &format!("unreadable segment ({e})"));
+                sum.corruptions += 1;
+                continue;
+            }
+        };
+        let s = scan(&buf);
+        if s.torn {
+            tracing::warn!(path = %path.display(), valid = s.valid_end, size = buf.len(), "WAL segment has a torn tail (crash mid-write); cutting it off");
+            if let Err(e) =
+                std::fs::OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(s.valid_end as u64))
+            {
+                tracing::warn!(path = %path.display(), error = %e, "could not cut the torn tail; it is skipped on every replay");
+            }
+        }
+        corruption(path, s.corruptions, "damaged records in the middle of a segment");
+        sum.corruptions += s.corruptions;
+        let mut progress = 0u64;
+        for f in s.frames {
+            let len = (f.payload.end - progress as usize) as u64;
+            status.advance(len);
+            progress = f.payload.end as u64;
+            if f.seq <= sum.last_seq {
+                continue;
+            }
+            match decode_batch(&buf[f.payload]) {
+                Ok(batches) => {
+                    sum.raw_bytes += batches
+                        .iter()
+                        .flat_map(|b| &b.streams)
+                        .flat_map(|s| &s.entries)
+                        .map(|e| e.line.len() as u64)
+                        .sum::<u64>();
+                    sum.records += 1;
+                    sum.last_seq = f.seq;
+                    if !emit(ReplayItem::Record { seq: f.seq, batches }) {
+                        return Ok(sum);
+                    }
+                }
+                Err(e) => {
+                    corruption(path, 1, &format!("undecodable record {} ({e})", f.seq));
+                    sum.corruptions += 1;
+                }
+            }
+        }
+        status.advance((buf.len() as u64).saturating_sub(progress));
+    }
+    sum.next_seq = sum.next_seq.max(sum.last_seq + 1);
+    Ok(sum)
+}
