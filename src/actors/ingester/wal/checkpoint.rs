@@ -84,6 +84,13 @@ impl CheckpointWriter {
     }
 }
 
+#[cfg(test)]
+impl CheckpointWriter {
+    pub fn write_for_test(&self, msg: WriteCheckpoint) -> CheckpointStats {
+        self.write(msg).expect("checkpoint written")
+    }
+}
+
 impl Actor for CheckpointWriter {
     type Context = SyncContext<Self>;
 }

@@ -178,3 +178,48 @@ pub fn read_dir(
     sum.next_seq = sum.next_seq.max(sum.last_seq + 1);
     Ok(sum)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actors::ingester::wal::checkpoint::{CheckpointWriter, WriteCheckpoint};
+    use crate::actors::ingester::wal::record::{encode_batch, write_frame};
+    use crate::actors::ingester::wal::segment_path;
+    use crate::model::{Entry, Labels, StreamPush};
+
+    fn record(seq: u64) -> Vec<u8> {
+        let s = StreamPush::new(Labels::parse(r#"{a="b"}"#).unwrap(), vec![Entry::new(seq as i64, format!("r{seq}"))]);
+        let mut out = Vec::new();
+        write_frame(&mut out, seq, &encode_batch(&[TenantBatch { tenant: "t".into(), streams: vec![s] }], 1));
+        out
+    }
+
+    #[test]
+    fn replays_records_after_the_checkpoint_in_order_and_reports_progress() {
+        let dir = std::env::temp_dir().join(format!("skald-replay-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(segment_path(&dir, 1), [record(1), record(2), record(3)].concat()).unwrap();
+        std::fs::write(segment_path(&dir, 4), [record(4), record(5)].concat()).unwrap();
+        CheckpointWriter::new(dir.clone()).write_for_test(WriteCheckpoint { seq: 2, tenants: vec![] });
+        std::fs::write(dir.join("checkpoint-00000000000000000009.tmp"), b"half written").unwrap();
+
+        let status = ReplayStatus::default();
+        assert_eq!(status.blocker().as_deref(), Some("replaying WAL: 0%"));
+        let mut seqs = Vec::new();
+        let sum = read_dir(&dir, &status, |item| {
+            if let ReplayItem::Record { seq, .. } = item {
+                seqs.push(seq);
+            }
+            true
+        })
+        .unwrap();
+        assert_eq!(seqs, vec![3, 4, 5], "records up to the checkpoint are in it");
+        assert_eq!((sum.checkpoint_seq, sum.last_seq, sum.next_seq, sum.records), (2, 5, 6, 3));
+        assert_eq!(status.blocker().as_deref(), Some("replaying WAL: 99%"), "done until the driver finishes");
+        status.finish();
+        assert!(status.blocker().is_none());
+        assert!(!dir.join("checkpoint-00000000000000000009.tmp").exists(), "leftover temp files are removed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
