@@ -352,3 +352,18 @@ fn flush_on_shutdown_flushes_and_wal_can_be_disabled() {
     assert!(stored_chunks(&s) >= 1, "without a WAL, shutdown flushes");
     assert_eq!(all_lines(&s, base - 1).len(), 10);
 }
+
+#[test]
+fn replay_memory_ceiling_flushes_during_replay() {
+    let mut s = Skald::start(&format!("{CONFIG}ingester:\n  wal:\n    replay_memory_ceiling: 1KB\n"));
+    let base = now_ns() - 10_000_000_000;
+    for i in 0..100 {
+        assert_eq!(push(s.http_port, i % 3, &lines(&format!("r{i}-"), base + i as i64 * 100)), Ok(204));
+    }
+    s.kill();
+    assert_eq!(stored_chunks(&s), 0);
+    s.start_again();
+    assert!(s.stderr().contains("replay_memory_ceiling reached"), "the ceiling was hit");
+    assert!(stored_chunks(&s) >= 1, "replay flushed to stay under the ceiling");
+    assert_eq!(all_lines(&s, base - 1).len(), 1000, "every line once, from memory and store");
+}

@@ -45,6 +45,9 @@ impl MemChunk {
         self.line_bytes += line.len() as u64;
         if self.head.raw.len() >= self.block_size {
             self.cut_head();
+            // This stream fills blocks: size the next head block once instead of
+            // growing it step by step (each step a realloc and a copy).
+            self.head.raw.reserve_exact(self.block_size + self.block_size / 16);
         }
     }
 
@@ -59,6 +62,7 @@ impl MemChunk {
     /// Compresses the head block; no more appends are expected.
     pub fn close(&mut self) {
         self.cut_head();
+        self.head = HeadBlock::default();
         self.closed = true;
     }
 

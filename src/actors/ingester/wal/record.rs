@@ -143,21 +143,19 @@ pub fn encode_batch(batches: &[TenantBatch], zstd_level: i32) -> Vec<u8> {
 /// Decodes a record payload written by [`encode_batch`].
 pub fn decode_batch(payload: &[u8]) -> Result<Vec<TenantBatch>, WalError> {
     let (&kind, rest) = payload.split_first().ok_or(WalError::Corrupt("empty record"))?;
-    let raw;
-    let body: &[u8] = match kind {
-        RAW => rest,
+    // Lines are slices of one buffer per record: no allocation per entry.
+    let body = match kind {
+        RAW => Bytes::copy_from_slice(rest),
         ZSTD => {
             let mut r = Reader::new(rest);
             let len = r.uvarint()? as usize;
             if len > MAX_FRAME * 16 {
                 return Err(WalError::Corrupt("record too large"));
             }
-            raw = zstd::bulk::decompress(&rest[r.pos..], len).map_err(|_| WalError::Corrupt("zstd"))?;
-            &raw
+            Bytes::from(zstd::bulk::decompress(&rest[r.pos..], len).map_err(|_| WalError::Corrupt("zstd"))?)
         }
         _ => return Err(WalError::Corrupt("unknown record compression")),
     };
-    let body = Bytes::copy_from_slice(body);
     let mut r = Reader::new(&body);
     let n = r.count()?;
     let mut out = Vec::with_capacity(n);
