@@ -34,7 +34,13 @@ fn corpus(kind: Kind) -> Vec<Vec<u8>> {
 
 fn main() {
     println!("{:<8} {:<7} {:>7} {:>11} {:>11}", "corpus", "enc", "ratio", "enc MB/s", "dec MB/s");
-    for (name, kind) in [("logfmt", Kind::Logfmt), ("nginx", Kind::Nginx), ("json", Kind::Json)] {
+    for (name, kind) in [
+        ("logfmt", Kind::Logfmt),
+        ("nginx", Kind::Nginx),
+        ("json", Kind::Json),
+        ("apache", Kind::Apache),
+        ("plain", Kind::Plain),
+    ] {
         let blocks = corpus(kind);
         let raw: usize = blocks.iter().map(Vec::len).sum();
         for enc in [Encoding::Snappy, Encoding::Lz4, Encoding::Zstd, Encoding::Gzip] {

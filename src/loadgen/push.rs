@@ -24,7 +24,7 @@ const USAGE: &str = "skald loadgen push [flags]
   --streams-per-request <n>    streams in each request (default: all, at most --batch)
   --batch <n>                  lines per request (default 1000)
   --line-size <bytes>          approximate line size (default 200)
-  --kind <logfmt|nginx|json>   line shape (default logfmt)
+  --kind <k>                   line shape: logfmt (default), nginx, json, apache, plain
   --concurrency <n>            concurrent clients (default 4)
   --duration <d>               run time, e.g. 10s (default 10s unless --requests)
   --requests <n>               stop after this many requests
