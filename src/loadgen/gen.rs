@@ -202,7 +202,7 @@ fn apache(rng: &mut Rng, status: u16, out: &mut String) -> std::fmt::Result {
         "192.168.{}.{} - {} [12/Mar/2024:{:02}:{:02}:{:02} +0000] \"{} {path}{item} HTTP/1.1\" {status} {size} \"{}\" \"{}\"",
         client / 250,
         client % 250 + 1,
-        if client % 17 == 0 { "alice" } else { "-" },
+        if client.is_multiple_of(17) { "alice" } else { "-" },
         8 + t / 3600 % 12,
         t / 60 % 60,
         t % 60,
