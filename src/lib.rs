@@ -18,6 +18,7 @@
 pub mod actors;
 pub mod api;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod distributor;
 pub mod loadgen;
