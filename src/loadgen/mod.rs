@@ -7,6 +7,7 @@
 pub mod flags;
 pub mod gen;
 pub mod procstat;
+mod progress;
 pub mod push;
 pub mod query;
 

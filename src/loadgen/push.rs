@@ -20,7 +20,12 @@ use crate::proto::logproto;
 const USAGE: &str = "skald loadgen push [flags]
   --url <base>                 server base URL (default http://127.0.0.1:3100)
   --tenant <id>                X-Scope-OrgID (default loadgen)
-  --streams <n>                distinct streams (default 100)
+  --streams <n>                active streams (default 100)
+  --total-streams <n>          streams over the whole run (churn): the active window slides by one
+                               stream per request until every one was used (default: --streams)
+  --cardinality <n>            values of the `shard` label (default 16)
+  --metadata <n>               structured metadata pairs per line (default 0)
+  --rate <lines/s>             target rate over all clients (default 0: as fast as possible)
   --streams-per-request <n>    streams in each request (default: all, at most --batch)
   --batch <n>                  lines per request (default 1000)
   --line-size <bytes>          approximate line size (default 200)
@@ -37,6 +42,10 @@ const FLAGS: &[(&str, bool)] = &[
     ("url", true),
     ("tenant", true),
     ("streams", true),
+    ("total-streams", true),
+    ("cardinality", true),
+    ("metadata", true),
+    ("rate", true),
     ("streams-per-request", true),
     ("batch", true),
     ("line-size", true),
@@ -54,7 +63,12 @@ const FLAGS: &[(&str, bool)] = &[
 struct Plan {
     url: String,
     tenant: String,
-    labels: Arc<Vec<String>>,
+    streams: usize,
+    total_streams: usize,
+    cardinality: usize,
+    metadata: usize,
+    /// Lines per second over all clients; 0: as fast as possible.
+    rate: f64,
     streams_per_request: usize,
     lines_per_stream: usize,
     line_size: usize,
@@ -70,10 +84,11 @@ struct WorkerReport {
     errors: u64,
 }
 
-struct Shared {
-    next_request: AtomicU64,
-    lines: AtomicU64,
-    bytes: AtomicU64,
+pub(super) struct Shared {
+    pub(super) next_request: AtomicU64,
+    pub(super) lines: AtomicU64,
+    pub(super) bytes: AtomicU64,
+    started: std::sync::OnceLock<Instant>,
 }
 
 pub fn main(args: &[String]) -> ExitCode {
@@ -88,9 +103,11 @@ fn run(f: &Flags) -> Result<(), String> {
     let plan = Plan {
         url: format!("{}/loki/api/v1/push", f.str("url").unwrap_or("http://127.0.0.1:3100").trim_end_matches('/')),
         tenant: f.str("tenant").unwrap_or("loadgen").to_string(),
-        labels: Arc::new(
-            (0..streams).map(|i| format!("{{app=\"loadgen\", stream=\"s{i}\", shard=\"{}\"}}", i % 16)).collect(),
-        ),
+        streams,
+        total_streams: f.get("total-streams", streams)?.max(streams),
+        cardinality: f.get("cardinality", 16)?.max(1),
+        metadata: f.get("metadata", 0)?,
+        rate: f.get("rate", 0.0)?,
         streams_per_request: spr,
         lines_per_stream: (batch / spr).max(1),
         line_size: f.get("line-size", 200)?,
@@ -106,13 +123,18 @@ fn run(f: &Flags) -> Result<(), String> {
     let pid = super::pid(f)?;
 
     let rt = super::runtime()?;
-    let shared =
-        Arc::new(Shared { next_request: AtomicU64::new(0), lines: AtomicU64::new(0), bytes: AtomicU64::new(0) });
+    let shared = Arc::new(Shared {
+        next_request: AtomicU64::new(0),
+        lines: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        started: std::sync::OnceLock::new(),
+    });
     let (cpu0, rss0) = (pid.and_then(cpu_seconds), pid.and_then(rss_bytes));
-    let started = Instant::now();
+    let started = started_at(&shared);
     let deadline = started + duration;
     let reports: Vec<WorkerReport> = rt.block_on(async {
         let client = reqwest::Client::new();
+        let progress = tokio::spawn(super::progress::show(shared.clone(), started, duration, requests, batch));
         let tasks: Vec<_> = (0..concurrency)
             .map(|w| tokio::spawn(worker(w, plan.clone(), client.clone(), shared.clone(), requests, deadline)))
             .collect();
@@ -120,6 +142,7 @@ fn run(f: &Flags) -> Result<(), String> {
         for t in tasks {
             out.push(t.await.unwrap_or_default());
         }
+        progress.abort();
         out
     });
     let secs = started.elapsed().as_secs_f64();
@@ -143,6 +166,11 @@ async fn worker(
         let k = shared.next_request.fetch_add(1, Ordering::Relaxed);
         if k >= max_requests || Instant::now() >= deadline {
             return rep;
+        }
+        if plan.rate > 0.0 {
+            // request k is due when the target rate has sent k requests' lines
+            let due = started_at(&shared) + Duration::from_secs_f64(k as f64 * lines_per_request(&plan) / plan.rate);
+            tokio::time::sleep_until(due.into()).await;
         }
         let (body, lines, bytes) = build(&plan, k, &mut rng, &mut text);
         let t0 = Instant::now();
@@ -169,16 +197,31 @@ async fn worker(
     }
 }
 
-/// One request body: `streams_per_request` consecutive streams starting where
-/// request `k` falls, `lines_per_stream` lines each, stamped now.
+fn lines_per_request(plan: &Plan) -> f64 {
+    (plan.streams_per_request * plan.lines_per_stream) as f64
+}
+
+fn started_at(shared: &Shared) -> Instant {
+    *shared.started.get_or_init(Instant::now)
+}
+
+/// The labels of stream `i` of the run.
+fn stream_labels(plan: &Plan, i: usize) -> String {
+    format!("{{app=\"loadgen\", stream=\"s{i}\", shard=\"{}\"}}", i % plan.cardinality)
+}
+
+/// One request body: `streams_per_request` consecutive streams of the active
+/// window where request `k` falls, `lines_per_stream` lines each, stamped now.
+/// With churn the window slides one stream per request over `total_streams`.
 fn build(plan: &Plan, k: u64, rng: &mut Rng, text: &mut String) -> (Vec<u8>, u64, u64) {
-    let n = plan.labels.len();
+    let n = plan.streams;
     let first = (k as usize * plan.streams_per_request) % n;
+    let shift = k as usize % (plan.total_streams - n + 1);
     let now = now_ns();
     let (mut lines, mut bytes) = (0u64, 0u64);
     let mut streams = Vec::with_capacity(plan.streams_per_request);
     for s in 0..plan.streams_per_request {
-        let labels = &plan.labels[(first + s) % n];
+        let labels = stream_labels(plan, (first + s) % n + shift);
         let mut entries = Vec::with_capacity(plan.lines_per_stream);
         for i in 0..plan.lines_per_stream {
             text.clear();
@@ -186,9 +229,12 @@ fn build(plan: &Plan, k: u64, rng: &mut Rng, text: &mut String) -> (Vec<u8>, u64
             lines += 1;
             bytes += text.len() as u64;
             let ts = now + i as i64;
-            entries.push((ts, text.clone()));
+            let meta: Vec<(String, String)> =
+                (0..plan.metadata).map(|m| (format!("meta_{m}"), format!("{:016x}", rng.next_u64()))).collect();
+            bytes += meta.iter().map(|(a, b)| (a.len() + b.len()) as u64).sum::<u64>();
+            entries.push((ts, text.clone(), meta));
         }
-        streams.push((labels.clone(), entries));
+        streams.push((labels, entries));
     }
     let body = if plan.json {
         let streams: Vec<_> = streams
@@ -197,7 +243,19 @@ fn build(plan: &Plan, k: u64, rng: &mut Rng, text: &mut String) -> (Vec<u8>, u64
                 let stream: serde_json::Map<String, serde_json::Value> = crate::model::Labels::parse(&l)
                     .map(|l| l.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect())
                     .unwrap_or_default();
-                json!({"stream": stream, "values": es.into_iter().map(|(t, l)| json!([t.to_string(), l])).collect::<Vec<_>>()})
+                let values: Vec<_> = es
+                    .into_iter()
+                    .map(|(t, l, m)| {
+                        if m.is_empty() {
+                            json!([t.to_string(), l])
+                        } else {
+                            let meta: serde_json::Map<String, serde_json::Value> =
+                                m.into_iter().map(|(k, v)| (k, json!(v))).collect();
+                            json!([t.to_string(), l, meta])
+                        }
+                    })
+                    .collect();
+                json!({"stream": stream, "values": values})
             })
             .collect();
         json!({ "streams": streams }).to_string().into_bytes()
@@ -209,13 +267,16 @@ fn build(plan: &Plan, k: u64, rng: &mut Rng, text: &mut String) -> (Vec<u8>, u64
                     labels,
                     entries: es
                         .into_iter()
-                        .map(|(ts, l)| logproto::EntryAdapter {
+                        .map(|(ts, l, m)| logproto::EntryAdapter {
                             timestamp: Some(prost_types::Timestamp {
                                 seconds: ts / 1_000_000_000,
                                 nanos: (ts % 1_000_000_000) as i32,
                             }),
                             line: l.into_bytes().into(),
-                            structured_metadata: vec![],
+                            structured_metadata: m
+                                .into_iter()
+                                .map(|(name, value)| logproto::LabelPairAdapter { name, value })
+                                .collect(),
                             parsed: vec![],
                         })
                         .collect(),
