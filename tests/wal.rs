@@ -190,13 +190,6 @@ fn torn_tail_and_corrupt_record_are_skipped_not_fatal() {
     assert_eq!(metric(&s, "loki_ingester_wal_corruptions_total"), 1.0, "one corruption counted");
     assert!(s.stderr().contains("WAL CORRUPTION"), "a loud log line");
     assert_eq!(std::fs::metadata(&segs[0]).unwrap().len() as usize, valid_len, "the torn tail is cut off");
-    // replay built the chunks uncompressed; they are compressed in the background after ready
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while metric(&s, "skald_ingester_wal_replay_chunks_compressed_total") < 1.0 {
-        assert!(Instant::now() < deadline, "replayed chunks were not compressed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(all_lines(&s, base - 1), got, "the same answers after the re-encoding");
 
     // new pushes work and survive the next crash; the damaged segment never blocks a start
     assert_eq!(push(s.http_port, 0, &lines("d", base + 1000)), Ok(204));
@@ -276,25 +269,24 @@ fn full_disk_refuses_pushes_with_5xx_and_keeps_the_wal_clean() {
     drop(s);
 }
 
-/// Chunk objects of the test tenant in the filesystem store.
-fn chunk_files(s: &Skald) -> Vec<std::path::PathBuf> {
-    fn walk(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.to_string_lossy().contains(&format!("/{TENANT}/chunks/")) {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&s.dir.0.join("data/chunks"), &mut out);
-    out
-}
-
 fn stored_chunks(s: &Skald) -> usize {
-    chunk_files(s).len()
+    fn walk(d: &std::path::Path) -> usize {
+        std::fs::read_dir(d)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| {
+                        let p = e.path();
+                        if p.is_dir() {
+                            walk(&p)
+                        } else {
+                            usize::from(p.to_string_lossy().contains(&format!("/{TENANT}/chunks/")))
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    walk(&s.dir.0.join("data/chunks"))
 }
 
 fn text(s: &Skald, method: reqwest::Method, path: &str) -> (u16, String) {
@@ -373,9 +365,5 @@ fn replay_memory_ceiling_flushes_during_replay() {
     s.start_again();
     assert!(s.stderr().contains("replay_memory_ceiling reached"), "the ceiling was hit");
     assert!(stored_chunks(&s) >= 1, "replay flushed to stay under the ceiling");
-    for f in chunk_files(&s) {
-        let b = std::fs::read(&f).unwrap();
-        assert_eq!((&b[..4], b[5]), (&b"SKC1"[..], 3), "stored with the configured encoding (snappy): {f:?}");
-    }
     assert_eq!(all_lines(&s, base - 1).len(), 1000, "every line once, from memory and store");
 }

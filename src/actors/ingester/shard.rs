@@ -14,7 +14,7 @@ use serde::Serialize;
 
 mod snapshot;
 
-pub use snapshot::{Recompress, ShardRestore, ShardSnapshot};
+pub use snapshot::{ShardRestore, ShardSnapshot};
 
 use super::flush::FlushChunks;
 use super::stream::Stream;
@@ -24,7 +24,7 @@ use crate::actors::Observe;
 use crate::metrics::metrics;
 use crate::model::time::now_ns;
 use crate::model::{FastMap, Fingerprint, StreamPush};
-use crate::storage::chunk::{ChunkError, Encoding};
+use crate::storage::chunk::ChunkError;
 
 /// Append validated entries to streams of this shard (fingerprints already unique).
 /// Sent with `do_send` so appends (and WAL checkpoint markers) keep their order;
@@ -34,8 +34,6 @@ use crate::storage::chunk::{ChunkError, Encoding};
 pub struct Append {
     pub streams: Vec<StreamPush>,
     pub reply: tokio::sync::oneshot::Sender<PushOutcome>,
-    /// Replayed from the WAL: new chunks are built uncompressed (see `Recompress`).
-    pub replay: bool,
 }
 
 /// Close every open chunk and flush all unflushed chunks; answers when the
@@ -76,10 +74,6 @@ pub struct ShardCounters {
 pub struct StreamShardActor {
     tenant: Arc<str>,
     settings: Arc<StreamSettings>,
-    /// `settings` with uncompressed blocks, for WAL replay.
-    replay_settings: Arc<StreamSettings>,
-    /// Streams whose replayed chunks could not be re-encoded (flushed as they are).
-    recompress_failed: std::collections::HashSet<Fingerprint>,
     check_period: std::time::Duration,
     streams: FastMap<Fingerprint, Stream>,
     counters: ShardCounters,
@@ -94,12 +88,9 @@ impl StreamShardActor {
         check_period: std::time::Duration,
         flusher: Option<Recipient<FlushChunks>>,
     ) -> Self {
-        let replay_settings = Arc::new(StreamSettings { encoding: Encoding::None, ..(*settings).clone() });
         StreamShardActor {
             tenant,
             settings,
-            replay_settings,
-            recompress_failed: Default::default(),
             check_period,
             streams: FastMap::default(),
             counters: ShardCounters::default(),
@@ -107,13 +98,12 @@ impl StreamShardActor {
         }
     }
 
-    fn append(&mut self, streams: Vec<StreamPush>, replay: bool) -> PushOutcome {
+    fn append(&mut self, streams: Vec<StreamPush>) -> PushOutcome {
         let now = now_ns();
-        let settings = if replay { self.replay_settings.clone() } else { self.settings.clone() };
         let mut out = PushOutcome::default();
         for sp in streams {
             let stream = self.streams.entry(sp.fingerprint).or_insert_with(|| Stream::new(sp.labels.clone()));
-            let (st, err) = stream.push(&sp.entries, &settings, &self.tenant, now);
+            let (st, err) = stream.push(&sp.entries, &self.settings, &self.tenant, now);
             out.accepted += st.accepted;
             out.accepted_bytes += st.accepted_bytes;
             self.counters.entries_appended += st.accepted;
@@ -179,8 +169,7 @@ impl StreamShardActor {
     fn flush_pending(&mut self) -> Option<ResponseActFuture<Self, ()>> {
         let flusher = self.flusher.clone()?;
         let tenant = self.tenant.clone();
-        let enc = self.settings.encoding;
-        let items: Vec<_> = self.streams.iter_mut().flat_map(|(fp, s)| s.take_flushable(&tenant, *fp, enc)).collect();
+        let items: Vec<_> = self.streams.iter_mut().flat_map(|(fp, s)| s.take_flushable(&tenant, *fp)).collect();
         if items.is_empty() {
             return None;
         }
@@ -230,7 +219,7 @@ impl Actor for StreamShardActor {
 impl Handler<Append> for StreamShardActor {
     type Result = ();
     fn handle(&mut self, msg: Append, _: &mut Context<Self>) {
-        let _ = msg.reply.send(self.append(msg.streams, msg.replay));
+        let _ = msg.reply.send(self.append(msg.streams));
     }
 }
 

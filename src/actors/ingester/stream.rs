@@ -10,7 +10,7 @@ use super::flush::FlushItem;
 use super::StreamSettings;
 use crate::model::time::rfc3339_secs;
 use crate::model::{Entry, Labels};
-use crate::storage::chunk::{ChunkError, ChunkFile, Encoding, MemChunk};
+use crate::storage::chunk::{ChunkFile, MemChunk};
 use crate::storage::index::chunk_key;
 
 pub struct Stream {
@@ -164,35 +164,11 @@ impl Stream {
         self.close_open();
     }
 
-    /// True when an unflushed chunk is in another encoding than `enc`.
-    pub fn needs_recompress(&self, enc: Encoding) -> bool {
-        let mut unflushed = self.closed.iter().filter(|c| !matches!(c.state, FlushState::Flushed(_))).map(|c| &c.chunk);
-        unflushed.any(|c| c.encoding() != enc) || self.open.as_ref().is_some_and(|c| c.encoding() != enc)
-    }
-
-    /// Re-encodes unflushed chunks built with another encoding (WAL replay builds
-    /// them uncompressed); returns how many chunks changed.
-    pub fn recompress(&mut self, enc: Encoding) -> Result<usize, ChunkError> {
-        let mut n = 0;
-        let unflushed =
-            self.closed.iter_mut().filter(|c| !matches!(c.state, FlushState::Flushed(_))).map(|c| &mut c.chunk);
-        for chunk in unflushed.chain(self.open.as_mut()) {
-            if chunk.encoding() != enc {
-                chunk.recompress(enc)?;
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-
-    /// Encodes every pending closed chunk for the flusher (in `enc`) and marks it flushing.
-    pub fn take_flushable(&mut self, tenant: &str, fp: crate::model::Fingerprint, enc: Encoding) -> Vec<FlushItem> {
+    /// Encodes every pending closed chunk for the flusher and marks it flushing.
+    pub fn take_flushable(&mut self, tenant: &str, fp: crate::model::Fingerprint) -> Vec<FlushItem> {
         let labels = self.labels.to_string();
         let mut out = Vec::new();
         for c in self.closed.iter_mut().filter(|c| c.state == FlushState::Pending) {
-            if let Err(e) = c.chunk.recompress(enc) {
-                tracing::error!(tenant, error = %e, "re-encoding a chunk before its flush failed; flushing it as it is");
-            }
             c.state = FlushState::Flushing;
             let data = ChunkFile::encode(tenant, &labels, fp, &c.chunk);
             let (from, through) = (c.chunk.min_ts, c.chunk.max_ts);

@@ -140,8 +140,8 @@ impl IngesterSupervisor {
     }
 
     /// Hands one push to its tenant, in sequence order.
-    fn dispatch(&mut self, tenant: &str, streams: Vec<StreamPush>, reply: super::tenant::PushReply, replay: bool) {
-        self.tenant(tenant).addr.do_send(TenantPush { streams, reply, replay });
+    fn dispatch(&mut self, tenant: &str, streams: Vec<StreamPush>, reply: super::tenant::PushReply) {
+        self.tenant(tenant).addr.do_send(TenantPush { streams, reply });
     }
 
     fn tenant(&mut self, tenant: &str) -> &TenantHandle {
@@ -227,7 +227,7 @@ impl Handler<Push> for IngesterSupervisor {
         if self.wal.is_some() {
             self.submit(msg, reply, ctx);
         } else {
-            self.dispatch(&msg.tenant, msg.streams, reply, false);
+            self.dispatch(&msg.tenant, msg.streams, reply);
         }
         Box::pin(async move { rx.await.unwrap_or_else(|_| Err(IngesterError::Unavailable("ingester stopped".into()))) })
     }

@@ -35,8 +35,6 @@ pub type PushReply = tokio::sync::oneshot::Sender<Result<PushOutcome, IngesterEr
 pub struct TenantPush {
     pub streams: Vec<StreamPush>,
     pub reply: PushReply,
-    /// Replayed from the WAL (see `Append::replay`).
-    pub replay: bool,
 }
 
 #[derive(Message)]
@@ -160,7 +158,7 @@ impl TenantActor {
             .filter(|(_, v)| !v.is_empty())
             .map(|(i, streams)| {
                 let (reply, rx) = tokio::sync::oneshot::channel();
-                self.shards[i].do_send(Append { streams, reply, replay: msg.replay });
+                self.shards[i].do_send(Append { streams, reply });
                 rx
             })
             .collect();

@@ -56,25 +56,6 @@ impl MemChunk {
     }
 }
 
-impl MemChunk {
-    /// Re-encodes the cut blocks with `enc` (replay builds chunks without
-    /// compression and compresses them once the ingester is ready).
-    pub fn recompress(&mut self, enc: Encoding) -> Result<(), ChunkError> {
-        if enc == self.encoding {
-            return Ok(());
-        }
-        let mut blocks = Vec::with_capacity(self.blocks.len());
-        for b in &self.blocks {
-            let data = enc.compress(&b.decompress(self.encoding)?);
-            blocks.push(Block { crc: crc32fast::hash(&data), data: Bytes::from(data), ..b.clone() });
-        }
-        self.compressed_bytes = blocks.iter().map(|b| b.data.len()).sum();
-        self.blocks = blocks;
-        self.encoding = enc;
-        Ok(())
-    }
-}
-
 /// A head block holding `raw`'s entries, with its time index rebuilt.
 fn head_from_raw(raw: &[u8]) -> Result<HeadBlock, ChunkError> {
     let mut h = HeadBlock { raw: raw.to_vec(), ..HeadBlock::default() };
@@ -122,9 +103,6 @@ mod tests {
         assert_eq!(collect(&r), collect(&c));
         assert_eq!((r.count, r.min_ts, r.max_ts, r.size()), (c.count, c.min_ts, c.max_ts, c.size()));
         assert_eq!(r.head_contains(4, b"line 4"), c.head_contains(4, b"line 4"));
-        let mut z = MemChunk::restore(c.snapshot()).unwrap();
-        z.recompress(Encoding::Zstd).unwrap();
-        assert_eq!((z.encoding(), collect(&z)), (Encoding::Zstd, collect(&c)), "same entries, new encoding");
         let mut bad = c.snapshot();
         bad.head = Bytes::from_static(&[1, 2, 3]);
         assert!(MemChunk::restore(bad).is_err());

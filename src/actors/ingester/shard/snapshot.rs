@@ -3,12 +3,11 @@
 //!
 //! Sent by the shard's `TenantActor` with `do_send`, in order with `Append`.
 
-use actix::{AsyncContext, Context, Handler, Message};
+use actix::{Context, Handler, Message};
 use tokio::sync::oneshot;
 
 use super::StreamShardActor;
 use crate::actors::ingester::stream::{Stream, StreamSnapshot};
-use crate::actors::ingester::wal::wal_metrics;
 use crate::metrics::metrics;
 use crate::model::time::now_ns;
 use crate::model::Fingerprint;
@@ -25,42 +24,6 @@ pub struct ShardSnapshot {
 pub struct ShardRestore {
     pub streams: Vec<(Fingerprint, StreamSnapshot)>,
     pub reply: oneshot::Sender<usize>,
-}
-
-/// Compress chunks that WAL replay built uncompressed, a batch of streams per
-/// message so queries and pushes interleave; re-sends itself until none is left.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Recompress;
-
-/// Streams re-encoded per `Recompress` message.
-const RECOMPRESS_BATCH: usize = 256;
-
-impl Handler<Recompress> for StreamShardActor {
-    type Result = ();
-    fn handle(&mut self, _: Recompress, ctx: &mut Context<Self>) {
-        let enc = self.settings.encoding;
-        let todo: Vec<Fingerprint> = self
-            .streams
-            .iter()
-            .filter(|(fp, s)| s.needs_recompress(enc) && !self.recompress_failed.contains(fp))
-            .map(|(fp, _)| *fp)
-            .take(RECOMPRESS_BATCH)
-            .collect();
-        for fp in &todo {
-            let Some(s) = self.streams.get_mut(fp) else { continue };
-            match s.recompress(enc) {
-                Ok(n) => wal_metrics().recompressed.inc_by(n as u64),
-                Err(e) => {
-                    tracing::error!(tenant = %self.tenant, stream = %s.labels, error = %e, "re-encoding a replayed chunk failed");
-                    self.recompress_failed.insert(*fp);
-                }
-            }
-        }
-        if todo.len() == RECOMPRESS_BATCH {
-            ctx.notify(Recompress);
-        }
-    }
 }
 
 impl Handler<ShardSnapshot> for StreamShardActor {

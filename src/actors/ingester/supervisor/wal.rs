@@ -17,7 +17,6 @@ use futures::future::{join_all, BoxFuture};
 use tokio::sync::oneshot;
 
 use super::{IngesterError, IngesterSupervisor, Push};
-use crate::actors::ingester::shard::Recompress;
 use crate::actors::ingester::tenant::{PushReply, TenantRestore, TenantSnapshot};
 use crate::actors::ingester::wal::checkpoint::{CheckpointWriter, WriteCheckpoint};
 use crate::actors::ingester::wal::record::TenantBatch;
@@ -140,7 +139,7 @@ impl IngesterSupervisor {
         match res.map_err(|e| e.to_string()).and_then(|d| d.result.map(|_| d.batches).map_err(|e| e.to_string())) {
             Ok(batches) => {
                 for (b, reply) in batches.into_iter().zip(replies) {
-                    self.dispatch(&b.tenant, b.streams, reply, false);
+                    self.dispatch(&b.tenant, b.streams, reply);
                 }
                 if let Some(w) = self.wal.as_mut() {
                     w.dispatched = seq;
@@ -231,7 +230,7 @@ impl Handler<ReplayApply> for IngesterSupervisor {
             ReplayItem::Record { seq, batches } => {
                 for b in batches {
                     let (reply, rx) = oneshot::channel();
-                    self.dispatch(&b.tenant, b.streams, reply, true);
+                    self.dispatch(&b.tenant, b.streams, reply);
                     waits.push(Box::pin(async move {
                         let _ = rx.await;
                     }));
@@ -267,13 +266,8 @@ impl Handler<ReplayDone> for IngesterSupervisor {
             next_seq = w.next_seq,
             "WAL replay finished; accepting pushes"
         );
-        // Replay built its chunks uncompressed (ready sooner); compress them now, in
-        // the background. The next periodic checkpoint then holds compressed chunks.
-        for h in self.tenants.values() {
-            for s in &h.shards {
-                s.do_send(Recompress);
-            }
-        }
+        // A checkpoint now lets the replayed segments go and makes the next start fast.
+        self.checkpoint_in_background(ctx);
         ctx.run_interval(every, |act, ctx| act.checkpoint_in_background(ctx));
     }
 }

@@ -126,7 +126,6 @@ pub struct WalMetrics {
     pub checkpoint_failures: IntCounter,
     pub bytes_in_use: IntGauge,
     pub replay_active: IntGauge,
-    pub recompressed: IntCounter,
 }
 
 pub fn wal_metrics() -> &'static WalMetrics {
@@ -155,10 +154,6 @@ pub fn wal_metrics() -> &'static WalMetrics {
             ),
             bytes_in_use: g("loki_ingester_wal_bytes_in_use", "Bytes of WAL segments and checkpoints on disk."),
             replay_active: g("loki_ingester_wal_replay_active", "Whether the WAL is replaying."),
-            recompressed: c(
-                "skald_ingester_wal_replay_chunks_compressed_total",
-                "Chunks built uncompressed by WAL replay and compressed after it.",
-            ),
         }
     })
 }
