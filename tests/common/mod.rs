@@ -113,6 +113,19 @@ impl Skald {
         }
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// A field of /proc/<pid>/status in bytes (`VmRSS`, `VmHWM`: peak RSS).
+    pub fn proc_status_bytes(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        let line = status.lines().find(|l| l.starts_with(&format!("{field}:"))).expect("status field");
+        let kb: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("kB value");
+        kb * 1024
+    }
+
     /// What the process logged so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.0.join("skald.log")).unwrap_or_default()
