@@ -48,7 +48,7 @@ async fn dispatch(
     if end < start {
         return Err(ApiError::bad_request("end timestamp must not be before or equal to start time"));
     }
-    let limits = &st.config.limits_config;
+    let limits = st.limits.get(&tenant);
     let value = if kind == Kind::Stats {
         let r = q.volume(&tenant, request(matchers, start, end, None)).await?;
         let t = totals(&r);
@@ -67,7 +67,7 @@ async fn dispatch(
             .get("targetLabels")
             .map(|t| t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
             .unwrap_or_default();
-        check_query_length(&st, start, end)?;
+        check_query_length(&limits, start, end)?;
         let step = match kind {
             Kind::VolumeRange => Some(step_ns(&p, start, end)?),
             _ => None,

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::limits::Limits;
+use super::overrides::RuntimeConfig;
 use super::storage::{CommonStorage, SchemaConfig, StorageConfig};
 use super::units::{comma_list, ByteSize, Dur};
 
@@ -26,6 +27,7 @@ pub struct Config {
     pub schema_config: SchemaConfig,
     pub querier: QuerierConfig,
     pub chunk_store_config: super::cache::ChunkStoreConfig,
+    pub runtime_config: RuntimeConfig,
 }
 
 impl Default for Config {
@@ -43,6 +45,7 @@ impl Default for Config {
             schema_config: SchemaConfig::default(),
             querier: QuerierConfig::default(),
             chunk_store_config: Default::default(),
+            runtime_config: RuntimeConfig::default(),
         }
     }
 }

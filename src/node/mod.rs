@@ -17,7 +17,7 @@ use anyhow::Context as _;
 use crate::actors::ingester::flush::FlushActor;
 use crate::actors::ingester::{IngesterSupervisor, StreamSettings};
 use crate::api::{AppState, ServiceState, ServiceStates};
-use crate::config::Config;
+use crate::config::{Config, Overrides};
 use crate::distributor::Distributor;
 use crate::querier::Querier;
 use crate::storage::object::ObjectClient;
@@ -31,6 +31,8 @@ struct Built {
     distributor: Option<Distributor>,
     querier: Option<Querier>,
     store: Option<ObjectClient>,
+    /// Per-tenant limits (runtime config over `limits_config`), shared by every module.
+    limits: Option<Arc<Overrides>>,
 }
 
 /// This process's name in object keys it writes (index segments): host and pid.
@@ -52,7 +54,12 @@ pub fn targets(cfg: &Config) -> Result<Vec<Module>, String> {
 
 fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
     match m {
-        Module::Server | Module::Overrides => {}
+        Module::Server => {}
+        Module::Overrides => {
+            let o = Arc::new(Overrides::from_config(&cfg.limits_config, &cfg.runtime_config)?);
+            o.spawn_reloader(cfg.runtime_config.period.0);
+            b.limits = Some(o);
+        }
         Module::Store => {
             let store = ObjectClient::from_config(cfg)?;
             tracing::info!(backend = store.kind(), "object store ready");
@@ -75,17 +82,14 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             };
             let settings = StreamSettings::from_config(&cfg.ingester);
             let period = cfg.ingester.flush_check_period.0.max(Duration::from_millis(100));
-            b.ingester = Some(IngesterSupervisor::new(settings, period, handles, flushers).start());
+            let sup = IngesterSupervisor::new(settings, period, handles, flushers).with_limits(limits(b));
+            b.ingester = Some(sup.start());
         }
         Module::Distributor => {
             let ing = b.ingester.as_ref().context(
                 "the distributor needs an ingester in the same process in this version (run -target=distributor,ingester or all)",
             )?;
-            b.distributor = Some(Distributor::new(
-                ing.clone().recipient(),
-                Arc::new(cfg.limits_config.clone()),
-                cfg.distributor.clone(),
-            ));
+            b.distributor = Some(Distributor::new(ing.clone().recipient(), limits(b), cfg.distributor.clone()));
         }
         Module::Querier => {
             let ing = b.ingester.as_ref().context(
@@ -120,6 +124,11 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The overrides module's limits (every target that uses limits depends on it).
+fn limits(b: &Built) -> Arc<Overrides> {
+    b.limits.clone().unwrap_or_else(|| Arc::new(Overrides::new(Default::default())))
+}
+
 /// Runs a node until SIGTERM or SIGINT.
 pub fn run(cfg: Config) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
@@ -142,6 +151,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         }
         let state = Arc::new(AppState {
             config: cfg.clone(),
+            limits: limits(&built),
             distributor: built.distributor.clone(),
             querier: built.querier.clone(),
             ingester: built.ingester.clone().map(|i| i.recipient()),
