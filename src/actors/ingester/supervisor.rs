@@ -19,6 +19,7 @@ use super::tenant::{TenantActor, TenantCounters, TenantLabels, TenantLogs, Tenan
 use super::volume::{TenantVolume, VolumeQuery, VolumeResult};
 use super::{LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, StreamSettings, TimeRange};
 use crate::actors::Observe;
+use crate::config::Overrides;
 use crate::logql::Matcher;
 use crate::model::{Labels, StreamPush};
 use crate::storage::chunk::ChunkError;
@@ -101,6 +102,7 @@ pub struct IngesterSupervisor {
     tenants: HashMap<String, TenantHandle>,
     next_arbiter: usize,
     flushers: Vec<Recipient<FlushChunks>>,
+    limits: Arc<Overrides>,
 }
 
 impl IngesterSupervisor {
@@ -120,7 +122,14 @@ impl IngesterSupervisor {
             tenants: HashMap::new(),
             next_arbiter: 0,
             flushers,
+            limits: Arc::new(Overrides::new(Default::default())),
         }
+    }
+
+    /// Per-tenant limits for the tenant actors (default: `limits_config` defaults for all).
+    pub fn with_limits(mut self, limits: Arc<Overrides>) -> Self {
+        self.limits = limits;
+        self
     }
 
     fn tenant(&mut self, tenant: &str) -> &TenantHandle {
@@ -138,8 +147,8 @@ impl IngesterSupervisor {
                 .collect();
             let arb = &self.arbiters[self.next_arbiter % self.arbiters.len()];
             self.next_arbiter += 1;
-            let (t, sh) = (name.clone(), shards.clone());
-            let addr = TenantActor::start_in_arbiter(arb, move |_| TenantActor::new(t, sh));
+            let (t, sh, l) = (name.clone(), shards.clone(), self.limits.clone());
+            let addr = TenantActor::start_in_arbiter(arb, move |_| TenantActor::new(t, sh, l));
             tracing::debug!(tenant, "created tenant actor");
             self.tenants.insert(tenant.to_string(), TenantHandle { addr, shards });
         }
