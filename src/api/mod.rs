@@ -5,6 +5,7 @@
 //! provide and mounts [`configure`]; endpoints of absent services are not routed.
 
 pub mod error;
+pub mod limits;
 pub mod metric;
 pub mod ops;
 pub mod params;

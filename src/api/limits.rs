@@ -1,0 +1,66 @@
+//! Query limits that wrap whole requests: `query_timeout` (504 with Loki's text)
+//! and `max_query_lookback` (start clamped; a range entirely older is a 400).
+//!
+//! Used by the query and volume handlers with the calling tenant's limits.
+
+use std::future::Future;
+
+use super::error::ApiError;
+use crate::config::Limits;
+use crate::model::time::{go_duration, now_ns};
+
+/// Runs `f` under the tenant's `query_timeout` (0: no timeout).
+pub async fn with_timeout<T>(
+    limits: &Limits,
+    tenant: &str,
+    f: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    if limits.query_timeout.is_zero() {
+        return f.await;
+    }
+    match tokio::time::timeout(limits.query_timeout.0, f).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::info!(tenant, timeout = ?limits.query_timeout.0, "query timed out");
+            Err(ApiError::new(
+                504,
+                "request timed out, decrease the duration of the request or add more label matchers (prefer exact match over regex match) to reduce the amount of data processed",
+            ))
+        }
+    }
+}
+
+/// The start of `[start, end]` moved up to now minus `max_query_lookback`; a range
+/// wholly before that answers 400.
+pub fn clamp_lookback(limits: &Limits, start: i64, end: i64) -> Result<i64, ApiError> {
+    if limits.max_query_lookback.is_zero() {
+        return Ok(start);
+    }
+    let lookback = limits.max_query_lookback.as_nanos_i64();
+    let oldest = now_ns().saturating_sub(lookback);
+    if end < oldest {
+        return Err(ApiError::bad_request(format!(
+            "this data is no longer available, it is past now - max_query_lookback ({})",
+            go_duration(lookback)
+        )));
+    }
+    Ok(start.max(oldest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::units::Dur;
+
+    #[test]
+    fn lookback_clamps_or_refuses() {
+        let l = Limits { max_query_lookback: Dur::secs(3600), ..Limits::default() };
+        let now = now_ns();
+        let h = 3_600_000_000_000;
+        assert!(clamp_lookback(&l, now - 2 * h, now).unwrap() >= now - h);
+        assert_eq!(clamp_lookback(&l, now - h / 2, now).unwrap(), now - h / 2);
+        let e = clamp_lookback(&l, now - 3 * h, now - 2 * h).unwrap_err();
+        assert_eq!(e.msg, "this data is no longer available, it is past now - max_query_lookback (1h0m0s)");
+        assert_eq!(clamp_lookback(&Limits::default(), i64::MIN, i64::MIN).unwrap(), i64::MIN);
+    }
+}
