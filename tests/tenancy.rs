@@ -27,6 +27,24 @@ fn get(s: &Skald, tenant: &str, path: &str, params: &[(&str, &str)]) -> (u16, St
     (r.status().as_u16(), r.text().unwrap())
 }
 
+/// Starts skald with `config` and pushes one line per `(labels, line)` to tenants
+/// `a` and `b`, a nanosecond apart from ten seconds ago (returned).
+fn seed(config: &str, a: &[(Value, &str)], b: &[(Value, &str)]) -> (Skald, i64) {
+    let s = Skald::start(config);
+    let t = now_ns() - 10_000_000_000;
+    for (i, (tenant, lines)) in [("a", a), ("b", b)].into_iter().enumerate() {
+        let streams: Vec<Value> = lines
+            .iter()
+            .enumerate()
+            .map(|(j, (labels, line))| {
+                json!({"stream": labels, "values": [[(t + (i * 100 + j) as i64).to_string(), line]]})
+            })
+            .collect();
+        push(&s, tenant, Value::Array(streams));
+    }
+    (s, t)
+}
+
 /// Everything tenant `a` can learn; none of it may mention `b`'s data.
 fn views_of_a(s: &Skald, start: &str, end: &str) -> Vec<String> {
     let with_range = |extra: &[(&'static str, &'static str)]| {
@@ -68,17 +86,14 @@ fn object_keys(root: &Path, prefix: &str, out: &mut Vec<String>) {
 
 #[test]
 fn tenants_are_isolated_in_memory_and_in_the_store() {
-    let s = Skald::start("");
-    let t = now_ns() - 10_000_000_000;
-    let v = |i: i64, line: &str| json!([(t + i).to_string(), line]);
-    push(&s, "a", json!([{"stream": {"app": "shared"}, "values": [v(0, "a line")]}]));
-    push(
-        &s,
-        "b",
-        json!([
-            {"stream": {"app": "shared"}, "values": [v(1, "b line one"), v(2, "b line two")]},
-            {"stream": {"app": "b-only", "secret": "b-secret"}, "values": [v(3, "b private")]}
-        ]),
+    let (s, t) = seed(
+        "",
+        &[(json!({"app": "shared"}), "a line")],
+        &[
+            (json!({"app": "shared"}), "b line one"),
+            (json!({"app": "shared"}), "b line two"),
+            (json!({"app": "b-only", "secret": "b-secret"}), "b private"),
+        ],
     );
     let (start, end) = ((t - 3_600_000_000_000).to_string(), (t + 3_600_000_000_000).to_string());
     let check = |when: &str| {
@@ -125,4 +140,68 @@ fn tenants_are_isolated_in_memory_and_in_the_store() {
         assert_eq!(code, 400, "{id}: {body}");
         assert!(body.contains(want), "{id}: {body}");
     }
+}
+
+#[test]
+fn multi_tenant_queries_tag_results_with_tenant_id() {
+    let (s, t) = seed(
+        "querier:\n  multi_tenant_queries_enabled: true\n",
+        &[(json!({"app": "x"}), "from a")],
+        &[(json!({"app": "x"}), "from b"), (json!({"app": "y"}), "b y")],
+    );
+    let both = |path: &str, params: &[(&str, &str)]| -> Value {
+        let (code, body) = get(&s, "b|a", path, params);
+        assert_eq!(code, 200, "{path} {params:?}: {body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let streams = |v: &Value| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| {
+                let tenant = r["stream"]["__tenant_id__"].as_str().unwrap_or("-").to_string();
+                r["values"].as_array().unwrap().iter().map(move |e| (tenant.clone(), e[1].as_str().unwrap().into()))
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let r = both("/loki/api/v1/query_range", &[("query", r#"{app="x"}"#)]);
+    assert_eq!(streams(&r), [("a".into(), "from a".into()), ("b".into(), "from b".into())]);
+    let r = both("/loki/api/v1/query_range", &[("query", r#"{app=~".+", __tenant_id__="b"}"#)]);
+    assert_eq!(streams(&r), [("b".into(), "b y".into()), ("b".into(), "from b".into())]);
+    let r = both("/loki/api/v1/query_range", &[("query", r#"{app=~".+"}"#), ("limit", "1"), ("direction", "forward")]);
+    assert_eq!(streams(&r), [("a".into(), "from a".into())], "the limit spans tenants");
+
+    let r = both("/loki/api/v1/query", &[("query", r#"sum by (__tenant_id__) (count_over_time({app=~".+"}[1h]))"#)]);
+    let mut counts: Vec<(String, String)> = r["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["metric"]["__tenant_id__"].as_str().unwrap().into(), e["value"][1].as_str().unwrap().into()))
+        .collect();
+    counts.sort();
+    assert_eq!(counts, [("a".into(), "1".into()), ("b".into(), "2".into())]);
+
+    assert_eq!(both("/loki/api/v1/label/__tenant_id__/values", &[])["data"], json!(["a", "b"]));
+    assert_eq!(both("/loki/api/v1/label/app/values", &[])["data"], json!(["x", "y"]));
+    let series = both("/loki/api/v1/series", &[("match[]", r#"{app="x"}"#)]);
+    assert_eq!(
+        series["data"],
+        json!([
+            {"__tenant_id__": "a", "app": "x", "service_name": "x"},
+            {"__tenant_id__": "b", "app": "x", "service_name": "x"}
+        ])
+    );
+    // writes stay single-tenant
+    let r = client()
+        .post(s.url("/loki/api/v1/push"))
+        .header("X-Scope-OrgID", "a|b")
+        .header("Content-Type", "application/json")
+        .body(json!({"streams": [{"stream": {"app": "x"}, "values": [[(t + 5).to_string(), "no"]]}]}).to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(r.text().unwrap(), "multiple org IDs present\n");
 }

@@ -4,10 +4,39 @@
 //! Used by the query and volume handlers with the calling tenant's limits.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use super::error::ApiError;
-use crate::config::Limits;
+use crate::config::{Limits, Overrides};
 use crate::model::time::{go_duration, now_ns};
+
+/// The query limits of a read over `tenants`: with several, the smallest positive
+/// value of each query limit, as Loki combines them.
+pub fn for_tenants(overrides: &Overrides, tenants: &[String]) -> Arc<Limits> {
+    let mut all = tenants.iter().map(|t| overrides.get(t));
+    let Some(first) = all.next() else { return Arc::new(overrides.defaults().clone()) };
+    let rest: Vec<Arc<Limits>> = all.collect();
+    if rest.is_empty() {
+        return first;
+    }
+    fn min_pos<T: PartialOrd + Default + Copy>(a: T, b: T) -> T {
+        let zero = T::default();
+        match (a > zero, b > zero) {
+            (true, true) if b < a => b,
+            (false, true) => b,
+            _ => a,
+        }
+    }
+    let mut l = (*first).clone();
+    for o in rest {
+        l.max_entries_limit_per_query = min_pos(l.max_entries_limit_per_query, o.max_entries_limit_per_query);
+        l.max_query_series = min_pos(l.max_query_series, o.max_query_series);
+        l.max_query_length = min_pos(l.max_query_length, o.max_query_length);
+        l.max_query_lookback = min_pos(l.max_query_lookback, o.max_query_lookback);
+        l.query_timeout = min_pos(l.query_timeout, o.query_timeout);
+    }
+    Arc::new(l)
+}
 
 /// Runs `f` under the tenant's `query_timeout` (0: no timeout).
 pub async fn with_timeout<T>(

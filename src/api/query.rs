@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::params::Params;
 use super::render::{stats_json, streams_json, CATEGORIZE_LABELS, ENCODING_FLAGS_HEADER};
 use super::state::AppState;
-use super::tenant::tenant_of;
+use super::tenant::tenants_of;
 use crate::actors::ingester::{Direction, LogRequest, TimeRange};
 use crate::config::Limits;
 use crate::logql::{parse, parse_selector, Expr, Matcher};
@@ -50,23 +50,23 @@ async fn dispatch(
     body: web::Bytes,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = tenant_of(&req, &st.config)?;
+    let tenants = tenants_of(&req, &st.config)?;
     let params = Params::from_request(&req, &body)?;
     let q = st.querier.as_ref().ok_or_else(|| ApiError::new(404, "this process runs no querier"))?;
-    let limits = st.limits.get(&tenant);
+    let limits = super::limits::for_tenants(&st.limits, &tenants);
     let run = async {
         match h {
-            Handler::QueryRange => query_range(&req, q, &tenant, &params, &limits).await,
-            Handler::Instant => instant(q, &tenant, &params, &limits).await,
-            Handler::Labels => labels(q, &tenant, &params, None, &limits).await,
+            Handler::QueryRange => query_range(&req, q, &tenants, &params, &limits).await,
+            Handler::Instant => instant(q, &tenants, &params, &limits).await,
+            Handler::Labels => labels(q, &tenants, &params, None, &limits).await,
             Handler::LabelValues => {
                 let name = req.match_info().get("name").unwrap_or_default().to_string();
-                labels(q, &tenant, &params, Some(&name), &limits).await
+                labels(q, &tenants, &params, Some(&name), &limits).await
             }
-            Handler::Series => series(q, &tenant, &params, &limits).await,
+            Handler::Series => series(q, &tenants, &params, &limits).await,
         }
     };
-    let value = super::limits::with_timeout(&limits, &tenant, run).await?;
+    let value = super::limits::with_timeout(&limits, &tenants.join("|"), run).await?;
     Ok(HttpResponse::Ok().content_type("application/json; charset=UTF-8").body(value.to_string()))
 }
 
@@ -96,7 +96,7 @@ pub(super) fn step_ns(p: &Params, start: i64, end: i64) -> Result<i64, ApiError>
 async fn query_range(
     req: &HttpRequest,
     q: &Querier,
-    tenant: &str,
+    tenants: &[String],
     p: &Params,
     limits: &Limits,
 ) -> Result<Value, ApiError> {
@@ -129,7 +129,7 @@ async fn query_range(
         Expr::Sample(e) => {
             check_query_length(limits, start, end)?;
             let steps = crate::logql::metric::eval::steps(start, end, step);
-            let ev = super::metric::run(q, tenant, &e, steps, limits).await?;
+            let ev = super::metric::run(q, tenants, &e, steps, limits).await?;
             let (result, n) = super::metric::matrix(&ev);
             return Ok(super::metric::body("matrix", result, n, &ev, started));
         }
@@ -148,8 +148,7 @@ async fn query_range(
             limits.max_streams_matchers_per_query
         )));
     }
-    let r =
-        q.select_logs(tenant, LogRequest { expr: Arc::new(expr), start, end, limit, direction, interval_ns }).await?;
+    let r = q.logs_for(tenants, LogRequest { expr: Arc::new(expr), start, end, limit, direction, interval_ns }).await?;
     let categorize = req
         .headers()
         .get(ENCODING_FLAGS_HEADER)
@@ -180,7 +179,7 @@ pub(super) fn check_query_length(limits: &Limits, start: i64, end: i64) -> Resul
     Ok(())
 }
 
-async fn instant(q: &Querier, tenant: &str, p: &Params, limits: &Limits) -> Result<Value, ApiError> {
+async fn instant(q: &Querier, tenants: &[String], p: &Params, limits: &Limits) -> Result<Value, ApiError> {
     let started = Instant::now();
     let query = p.query()?;
     p.limit()?;
@@ -192,7 +191,7 @@ async fn instant(q: &Querier, tenant: &str, p: &Params, limits: &Limits) -> Resu
             "log queries are not supported as an instant query type, please change your query to a range query type",
         )),
         Expr::Sample(e) => {
-            let ev = super::metric::run(q, tenant, &e, vec![t], limits).await?;
+            let ev = super::metric::run(q, tenants, &e, vec![t], limits).await?;
             let (kind, result, n) = super::metric::instant(&ev);
             Ok(super::metric::body(kind, result, n, &ev, started))
         }
@@ -213,20 +212,26 @@ fn optional_selector(p: &Params) -> Result<Vec<Matcher>, ApiError> {
     }
 }
 
-async fn labels(q: &Querier, tenant: &str, p: &Params, name: Option<&str>, limits: &Limits) -> Result<Value, ApiError> {
+async fn labels(
+    q: &Querier,
+    tenants: &[String],
+    p: &Params,
+    name: Option<&str>,
+    limits: &Limits,
+) -> Result<Value, ApiError> {
     let (start, end) = p.bounds()?;
     let start = super::limits::clamp_lookback(limits, start, end)?;
     let matchers = optional_selector(p)?;
     let range = TimeRange { start, end };
     let values = match name {
-        None => q.label_names(tenant, matchers, range).await?,
-        Some(n) => q.label_values(tenant, n, matchers, range).await?,
+        None => q.labels_for(tenants, None, matchers, range).await?,
+        Some(n) => q.labels_for(tenants, Some(n), matchers, range).await?,
     };
     // Loki omits `data` when there is nothing to return.
     Ok(if values.is_empty() { json!({"status": "success"}) } else { json!({"status": "success", "data": values}) })
 }
 
-async fn series(q: &Querier, tenant: &str, p: &Params, limits: &Limits) -> Result<Value, ApiError> {
+async fn series(q: &Querier, tenants: &[String], p: &Params, limits: &Limits) -> Result<Value, ApiError> {
     let (start, end) = p.bounds()?;
     let start = super::limits::clamp_lookback(limits, start, end)?;
     let mut raw = p.all("match[]");
@@ -240,7 +245,7 @@ async fn series(q: &Querier, tenant: &str, p: &Params, limits: &Limits) -> Resul
         .collect::<Vec<_>>();
     // `{}` in any group selects every series.
     let groups = if groups.iter().any(Vec::is_empty) { Vec::new() } else { groups };
-    let series = q.series(tenant, groups, TimeRange { start, end }).await?;
+    let series = q.series_for(tenants, groups, TimeRange { start, end }).await?;
     let data: Vec<Value> = series
         .iter()
         .map(|l| Value::Object(l.pairs().iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()))

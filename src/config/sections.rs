@@ -86,6 +86,8 @@ pub struct QuerierConfig {
     pub query_ingesters_within: Dur,
     pub query_store_only: bool,
     pub query_ingester_only: bool,
+    /// Reads may name several tenants (`X-Scope-OrgID: a|b`).
+    pub multi_tenant_queries_enabled: bool,
 }
 
 impl Default for QuerierConfig {
@@ -94,6 +96,7 @@ impl Default for QuerierConfig {
             query_ingesters_within: Dur::secs(3 * 3600),
             query_store_only: false,
             query_ingester_only: false,
+            multi_tenant_queries_enabled: false,
         }
     }
 }
