@@ -13,12 +13,15 @@ use serde_json::{json, Value};
 fn push(s: &Skald, tenant: &str, app: &str, lines: &[String]) -> (u16, String) {
     let t = now_ns() - 1_000_000_000;
     let values: Vec<Value> = lines.iter().enumerate().map(|(i, l)| json!([(t + i as i64).to_string(), l])).collect();
-    let body = json!({"streams": [{"stream": {"app": app}, "values": values}]});
+    post_streams(s, tenant, json!([{"stream": {"app": app}, "values": values}]))
+}
+
+fn post_streams(s: &Skald, tenant: &str, streams: Value) -> (u16, String) {
     let r = client()
         .post(s.url("/loki/api/v1/push"))
         .header("X-Scope-OrgID", tenant)
         .header("Content-Type", "application/json")
-        .body(body.to_string())
+        .body(json!({ "streams": streams }).to_string())
         .send()
         .unwrap();
     (r.status().as_u16(), r.text().unwrap())
@@ -31,6 +34,16 @@ fn get(s: &Skald, tenant: &str, path: &str, params: &[(&str, &str)]) -> (u16, St
 
 fn metrics(s: &Skald) -> String {
     client().get(s.url("/metrics")).send().unwrap().text().unwrap()
+}
+
+/// Starts skald with `limits` (indented `limits_config` lines) and a runtime config
+/// file holding `overrides`; the directory holding the file must outlive the test.
+fn start_with_overrides(limits: &str, overrides: &str) -> (Skald, common::TempDir) {
+    let dir = common::TempDir::new("runtime");
+    let file = dir.0.join("overrides.yaml");
+    std::fs::write(&file, overrides).unwrap();
+    let s = Skald::start(&format!("limits_config:\n{limits}runtime_config:\n  file: {}\n", file.display()));
+    (s, dir)
 }
 
 #[test]
@@ -67,13 +80,10 @@ fn runtime_overrides_apply_per_tenant_and_reload() {
 
 #[test]
 fn stream_and_per_stream_rate_limits_answer_429() {
-    let dir = common::TempDir::new("runtime");
-    let file = dir.0.join("overrides.yaml");
-    std::fs::write(&file, "overrides:\n  local:\n    max_streams_per_user: 1\n").unwrap();
-    let s = Skald::start(&format!(
-        "limits_config:\n  max_global_streams_per_user: 2\n  per_stream_rate_limit: 1000\n  per_stream_rate_limit_burst: 2000\nruntime_config:\n  file: {}\n",
-        file.display()
-    ));
+    let (s, _dir) = start_with_overrides(
+        "  max_global_streams_per_user: 2\n  per_stream_rate_limit: 1000\n  per_stream_rate_limit_burst: 2000\n",
+        "overrides:\n  local:\n    max_streams_per_user: 1\n",
+    );
     assert_eq!(push(&s, "t", "one", &["a".into()]).0, 204);
     assert_eq!(push(&s, "t", "two", &["a".into()]).0, 204);
     let (code, text) = push(&s, "t", "three", &["a".into()]);
@@ -164,4 +174,60 @@ fn query_timeout_answers_504() {
         body,
         "request timed out, decrease the duration of the request or add more label matchers (prefer exact match over regex match) to reduce the amount of data processed"
     );
+}
+
+/// Pushes one stream with `labels` and one line at `ts`; the status and text.
+fn push_one(s: &Skald, tenant: &str, labels: Value, ts: i64, line: &str) -> (u16, String) {
+    post_streams(s, tenant, json!([{"stream": labels, "values": [[ts.to_string(), line]]}]))
+}
+
+#[test]
+fn validation_limits_answer_with_status_text_and_reason() {
+    let (s, _dir) = start_with_overrides(
+        "  max_line_size: 100\n  max_label_names_per_series: 3\n  max_label_name_length: 12\n  max_label_value_length: 20\n  reject_old_samples_max_age: 1h\n  creation_grace_period: 1m\n",
+        "overrides:\n  trunc:\n    max_line_size_truncate: true\n",
+    );
+    let now = now_ns();
+    let h = 3_600_000_000_000i64;
+    let long_name = "abcdefghijklm";
+    let cases: Vec<(Value, i64, String, &str, String)> = vec![
+        (
+            json!({"job": "j"}),
+            now,
+            "x".repeat(200),
+            "line_too_long",
+            "Max entry size '100' bytes exceeded for stream '{job=\"j\", service_name=\"j\"}' while adding an entry with length '200' bytes".into(),
+        ),
+        (
+            json!({"a": "1", "b": "2", "c": "3", "d": "4"}),
+            now,
+            "x".into(),
+            "max_label_names_per_series",
+            "has 4 label names; limit 3".into(),
+        ),
+        (json!({long_name: "v"}), now, "x".into(), "label_name_too_long", format!("has label name too long: '{long_name}'")),
+        (
+            json!({"env": "v".repeat(21)}),
+            now,
+            "x".into(),
+            "label_value_too_long",
+            format!("has label value too long: '{}'", "v".repeat(21)),
+        ),
+        (json!({"job": "old"}), now - 2 * h, "x".into(), "greater_than_max_sample_age", "has timestamp too old: ".into()),
+        (json!({"job": "new"}), now + h, "x".into(), "too_far_in_future", "has timestamp too new: ".into()),
+    ];
+    for (labels, ts, line, reason, want) in &cases {
+        let (code, text) = push_one(&s, "v", labels.clone(), *ts, line);
+        assert_eq!(code, 400, "{reason}: {text}");
+        assert!(text.contains(want.as_str()), "{reason}: {text:?} should contain {want:?}");
+    }
+    let m = metrics(&s);
+    for (_, _, _, reason, _) in &cases {
+        let want = format!(r#"loki_discarded_samples_total{{reason="{reason}",tenant="v"}} 1"#);
+        assert!(m.contains(&want), "{want} missing");
+    }
+    // a tenant with max_line_size_truncate keeps the first 100 bytes
+    assert_eq!(push_one(&s, "trunc", json!({"job": "t"}), now, &"y".repeat(150)).0, 204);
+    let (_, body) = get(&s, "trunc", "/loki/api/v1/query_range", &[("query", r#"{job="t"}"#)]);
+    assert!(body.contains(&format!("\"{}\"", "y".repeat(100))), "{body}");
 }
