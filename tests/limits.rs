@@ -7,24 +7,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{client, now_ns, Skald};
+use common::{client, now_ns, push_streams, Skald};
 use serde_json::{json, Value};
 
 fn push(s: &Skald, tenant: &str, app: &str, lines: &[String]) -> (u16, String) {
     let t = now_ns() - 1_000_000_000;
     let values: Vec<Value> = lines.iter().enumerate().map(|(i, l)| json!([(t + i as i64).to_string(), l])).collect();
-    post_streams(s, tenant, json!([{"stream": {"app": app}, "values": values}]))
-}
-
-fn post_streams(s: &Skald, tenant: &str, streams: Value) -> (u16, String) {
-    let r = client()
-        .post(s.url("/loki/api/v1/push"))
-        .header("X-Scope-OrgID", tenant)
-        .header("Content-Type", "application/json")
-        .body(json!({ "streams": streams }).to_string())
-        .send()
-        .unwrap();
-    (r.status().as_u16(), r.text().unwrap())
+    push_streams(s, tenant, json!([{"stream": {"app": app}, "values": values}]))
 }
 
 fn get(s: &Skald, tenant: &str, path: &str, params: &[(&str, &str)]) -> (u16, String) {
@@ -178,7 +167,7 @@ fn query_timeout_answers_504() {
 
 /// Pushes one stream with `labels` and one line at `ts`; the status and text.
 fn push_one(s: &Skald, tenant: &str, labels: Value, ts: i64, line: &str) -> (u16, String) {
-    post_streams(s, tenant, json!([{"stream": labels, "values": [[ts.to_string(), line]]}]))
+    push_streams(s, tenant, json!([{"stream": labels, "values": [[ts.to_string(), line]]}]))
 }
 
 #[test]

@@ -8,18 +8,12 @@ mod common;
 
 use std::path::Path;
 
-use common::{client, now_ns, Skald};
+use common::{client, now_ns, push_streams, Skald};
 use serde_json::{json, Value};
 
 fn push(s: &Skald, tenant: &str, streams: Value) {
-    let r = client()
-        .post(s.url("/loki/api/v1/push"))
-        .header("X-Scope-OrgID", tenant)
-        .header("Content-Type", "application/json")
-        .body(json!({ "streams": streams }).to_string())
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 204, "{}", r.text().unwrap());
+    let (code, text) = push_streams(s, tenant, streams);
+    assert_eq!(code, 204, "{text}");
 }
 
 fn get(s: &Skald, tenant: &str, path: &str, params: &[(&str, &str)]) -> (u16, String) {
@@ -195,13 +189,6 @@ fn multi_tenant_queries_tag_results_with_tenant_id() {
         ])
     );
     // writes stay single-tenant
-    let r = client()
-        .post(s.url("/loki/api/v1/push"))
-        .header("X-Scope-OrgID", "a|b")
-        .header("Content-Type", "application/json")
-        .body(json!({"streams": [{"stream": {"app": "x"}, "values": [[(t + 5).to_string(), "no"]]}]}).to_string())
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
-    assert_eq!(r.text().unwrap(), "multiple org IDs present\n");
+    let streams = json!([{"stream": {"app": "x"}, "values": [[(t + 5).to_string(), "no"]]}]);
+    assert_eq!(push_streams(&s, "a|b", streams), (400, "multiple org IDs present\n".to_string()));
 }

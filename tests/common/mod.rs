@@ -161,6 +161,18 @@ pub fn now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
 }
 
+/// Pushes `{"streams": streams}` as JSON for `tenant`; the status and body text.
+pub fn push_streams(s: &Skald, tenant: &str, streams: serde_json::Value) -> (u16, String) {
+    let r = client()
+        .post(s.url("/loki/api/v1/push"))
+        .header("X-Scope-OrgID", tenant)
+        .header("Content-Type", "application/json")
+        .body(serde_json::json!({ "streams": streams }).to_string())
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
 pub fn client() -> reqwest::blocking::Client {
     skald::tls::ensure_crypto_provider();
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
