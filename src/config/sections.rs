@@ -133,6 +133,8 @@ pub struct IngesterConfig {
     pub chunk_idle_period: Dur,
     pub flush_check_period: Dur,
     pub chunk_retain_period: Dur,
+    /// Skald only: pushes past this much in-memory chunk data get 429 (0: no budget).
+    pub head_memory_budget: ByteSize,
 }
 
 impl Default for IngesterConfig {
@@ -146,6 +148,7 @@ impl Default for IngesterConfig {
             chunk_idle_period: Dur::secs(1800),
             flush_check_period: Dur::secs(30),
             chunk_retain_period: Dur::secs(0),
+            head_memory_budget: ByteSize(0),
         }
     }
 }

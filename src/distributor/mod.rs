@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod labels;
+pub mod memory;
 pub mod ratelimit;
 pub mod validate;
 
@@ -56,6 +57,7 @@ pub struct Distributor {
     cfg: DistributorConfig,
     labels: Arc<LabelCache>,
     rate: Arc<ratelimit::RateLimiter>,
+    memory: Arc<memory::MemoryBudget>,
 }
 
 impl Distributor {
@@ -63,7 +65,14 @@ impl Distributor {
     pub fn new(ingester: Recipient<Push>, limits: Arc<Overrides>, cfg: DistributorConfig) -> Self {
         let labels = Arc::new(LabelCache::new(limits.defaults().discover_service_name.clone()));
         let rate = Arc::new(ratelimit::RateLimiter::new());
-        Distributor { ingester, limits, cfg, labels, rate }
+        let memory = Arc::new(memory::MemoryBudget::new(0));
+        Distributor { ingester, limits, cfg, labels, rate, memory }
+    }
+
+    /// Refuses pushes (429) past the ingester's memory budget.
+    pub fn with_memory_budget(mut self, budget: Arc<memory::MemoryBudget>) -> Self {
+        self.memory = budget;
+        self
     }
 
     /// Resolves push label strings (parse, service_name discovery, cache).
@@ -75,8 +84,9 @@ impl Distributor {
         &self.cfg
     }
 
-    /// Rejects the whole request (429) when its valid bytes exceed the tenant's rate.
-    fn check_rate(&self, tenant: &str, limits: &Limits, valid: &[StreamPush]) -> Result<(), PushError> {
+    /// Rejects the whole request (429) when its valid bytes exceed the tenant's rate;
+    /// returns those bytes.
+    fn check_rate(&self, tenant: &str, limits: &Limits, valid: &[StreamPush]) -> Result<u64, PushError> {
         let (lines, bytes) = valid
             .iter()
             .flat_map(|s| &s.entries)
@@ -84,7 +94,7 @@ impl Distributor {
         // `global` divides by the healthy distributors: one per process today, so it equals `local`
         let rate = ratelimit::Rate::from_mb(limits.ingestion_rate_mb, limits.ingestion_burst_size_mb);
         if lines == 0 || self.rate.allow(tenant, bytes, rate, std::time::Instant::now()) {
-            return Ok(());
+            return Ok(bytes);
         }
         metrics().discard("rate_limited", tenant, lines, bytes);
         tracing::debug!(tenant, lines, bytes, "push over the ingestion rate");
@@ -112,8 +122,9 @@ impl Distributor {
         let limits = self.limits.get(tenant);
         let mut errors = GroupedErrors::default();
         let valid = validate::validate(tenant, streams, &limits, crate::model::time::now_ns(), &mut errors);
-        self.check_rate(tenant, &limits, &valid)?;
+        let bytes = self.check_rate(tenant, &limits, &valid)?;
         if !valid.is_empty() {
+            self.memory.admit(tenant, bytes)?;
             let outcome = self
                 .ingester
                 .send(Push { tenant: tenant.to_string(), streams: valid })

@@ -15,9 +15,11 @@ use actix::{Actor, Addr, Arbiter};
 use anyhow::Context as _;
 
 use crate::actors::ingester::flush::FlushActor;
-use crate::actors::ingester::{IngesterSupervisor, StreamSettings};
+use crate::actors::ingester::{IngesterSupervisor, StreamSettings, SupervisorCounters};
+use crate::actors::Observe;
 use crate::api::{AppState, ServiceState, ServiceStates};
 use crate::config::{Config, Overrides};
+use crate::distributor::memory::MemoryBudget;
 use crate::distributor::Distributor;
 use crate::querier::Querier;
 use crate::storage::object::ObjectClient;
@@ -89,7 +91,8 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             let ing = b.ingester.as_ref().context(
                 "the distributor needs an ingester in the same process in this version (run -target=distributor,ingester or all)",
             )?;
-            b.distributor = Some(Distributor::new(ing.clone().recipient(), limits(b), cfg.distributor.clone()));
+            let d = Distributor::new(ing.clone().recipient(), limits(b), cfg.distributor.clone());
+            b.distributor = Some(d.with_memory_budget(memory_budget(ing, cfg.ingester.head_memory_budget.0)));
         }
         Module::Querier => {
             let ing = b.ingester.as_ref().context(
@@ -127,6 +130,24 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
 /// The overrides module's limits (every target that uses limits depends on it).
 fn limits(b: &Built) -> Arc<Overrides> {
     b.limits.clone().unwrap_or_else(|| Arc::new(Overrides::new(Default::default())))
+}
+
+/// The ingester memory budget, kept current by polling the ingester's counters.
+fn memory_budget(ing: &Addr<IngesterSupervisor>, limit: u64) -> Arc<MemoryBudget> {
+    let budget = Arc::new(MemoryBudget::new(limit));
+    if limit > 0 {
+        let (ing, b) = (ing.clone(), budget.clone());
+        actix::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                match ing.send(Observe::<SupervisorCounters>::new()).await {
+                    Ok(c) => b.observed(c.memory_bytes as u64),
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    budget
 }
 
 /// Runs a node until SIGTERM or SIGINT.
