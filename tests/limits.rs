@@ -105,40 +105,63 @@ fn stream_and_per_stream_rate_limits_answer_429() {
 
 #[test]
 fn query_limits_use_loki_texts() {
-    let s = Skald::start("limits_config:\n  max_query_lookback: 1h\n");
+    let (s, _dir) = start_with_overrides(
+        "  max_query_lookback: 1h\n",
+        "overrides:\n  len:\n    max_query_lookback: 0\n    max_query_length: 1h\n",
+    );
     let now = now_ns() / 1_000_000_000;
     let (h3, h2) = ((now - 3 * 3600).to_string(), (now - 2 * 3600).to_string());
-    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+    /// tenant, path, parameters, expected status, expected text
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
     let cases: Vec<Case> = vec![
         (
+            "q",
             "/loki/api/v1/query_range",
             vec![("query", r#"{app="a"}"#), ("start", &h3), ("end", &h2)],
             400,
             "this data is no longer available, it is past now - max_query_lookback (1h0m0s)",
         ),
         (
+            "q",
             "/loki/api/v1/labels",
             vec![("start", &h3), ("end", &h2)],
             400,
             "this data is no longer available, it is past now - max_query_lookback (1h0m0s)",
         ),
         (
+            "q",
             "/loki/api/v1/query_range",
             vec![("query", r#"{app="a"}"#), ("start", "0"), ("end", "11001"), ("step", "1")],
             400,
             "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter",
         ),
-        ("/loki/api/v1/query_range", vec![("query", r#"{app=~"((a{100}){100}){100}"}"#)], 400, "parse error"),
-        ("/loki/api/v1/query_range", vec![("query", r#"{app="a"} |~ "((a{100}){100}){100}""#)], 400, "parse error"),
+        ("q", "/loki/api/v1/query_range", vec![("query", r#"{app=~"((a{100}){100}){100}"}"#)], 400, "parse error"),
+        ("q", "/loki/api/v1/query_range", vec![("query", r#"{app="a"} |~ "((a{100}){100}){100}""#)], 400, "parse error"),
         (
+            "q",
             "/loki/api/v1/query_range",
             vec![("query", r#"{app="a"} | regexp "((?P<x>a{100}){100}){100}""#)],
             400,
             "parse error",
         ),
+        // tenant `len`: no lookback, a one-hour max_query_length
+        (
+            "len",
+            "/loki/api/v1/query_range",
+            vec![("query", r#"{app="a"}"#), ("start", &h3), ("end", &h2), ("limit", "10")],
+            200,
+            "success",
+        ),
+        (
+            "len",
+            "/loki/api/v1/query_range",
+            vec![("query", r#"rate({app="a"}[5m])"#), ("start", &h3)],
+            400,
+            "the query time range exceeds the limit (query length: ",
+        ),
     ];
-    for (path, params, code, want) in cases {
-        let (c, body) = get(&s, "q", path, &params);
+    for (tenant, path, params, code, want) in cases {
+        let (c, body) = get(&s, tenant, path, &params);
         assert_eq!(c, code, "{path} {params:?}: {body}");
         assert!(body.contains(want), "{path} {params:?}: {body:?} should contain {want:?}");
     }

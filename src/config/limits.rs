@@ -43,6 +43,8 @@ pub struct Limits {
     pub max_streams_matchers_per_query: usize,
     /// Most series a metric query may answer at one step.
     pub max_query_series: usize,
+    /// Kept per tenant for the compactor's retention (nothing deletes data yet).
+    pub retention_period: Dur,
     /// Whether `/index/volume` and `/index/volume_range` answer.
     pub volume_enabled: bool,
     /// Most series a volume query may answer.
@@ -93,6 +95,7 @@ impl Default for Limits {
             query_timeout: Dur::secs(60),
             max_streams_matchers_per_query: 1000,
             max_query_series: 500,
+            retention_period: Dur::secs(0),
             volume_enabled: true,
             volume_max_series: 1000,
         }

@@ -160,7 +160,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("skald-overrides-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("runtime.yaml");
-        std::fs::write(&file, "overrides:\n  a:\n    max_line_size: 10\n    retention_period: 24h\n").unwrap();
+        std::fs::write(&file, "overrides:\n  a:\n    max_line_size: 10\n    max_query_parallelism: 16\n").unwrap();
         let defaults = Limits { max_query_series: 7, ..Limits::default() };
         let rc = RuntimeConfig { file: file.display().to_string(), period: Dur::secs(10) };
         let o = Overrides::from_config(&defaults, &rc).unwrap();
