@@ -19,14 +19,6 @@ pub fn for_tenants(overrides: &Overrides, tenants: &[String]) -> Arc<Limits> {
     if rest.is_empty() {
         return first;
     }
-    fn min_pos<T: PartialOrd + Default + Copy>(a: T, b: T) -> T {
-        let zero = T::default();
-        match (a > zero, b > zero) {
-            (true, true) if b < a => b,
-            (false, true) => b,
-            _ => a,
-        }
-    }
     let mut l = (*first).clone();
     for o in rest {
         l.max_entries_limit_per_query = min_pos(l.max_entries_limit_per_query, o.max_entries_limit_per_query);
@@ -36,6 +28,16 @@ pub fn for_tenants(overrides: &Overrides, tenants: &[String]) -> Arc<Limits> {
         l.query_timeout = min_pos(l.query_timeout, o.query_timeout);
     }
     Arc::new(l)
+}
+
+/// The smaller of two limits where zero means "no limit".
+fn min_pos<T: PartialOrd + Default + Copy>(a: T, b: T) -> T {
+    let zero = T::default();
+    match (a > zero, b > zero) {
+        (true, true) if b < a => b,
+        (false, true) => b,
+        _ => a,
+    }
 }
 
 /// Runs `f` under the tenant's `query_timeout` (0: no timeout).
@@ -91,5 +93,18 @@ mod tests {
         let e = clamp_lookback(&l, now - 3 * h, now - 2 * h).unwrap_err();
         assert_eq!(e.msg, "this data is no longer available, it is past now - max_query_lookback (1h0m0s)");
         assert_eq!(clamp_lookback(&Limits::default(), i64::MIN, i64::MIN).unwrap(), i64::MIN);
+    }
+
+    #[test]
+    fn several_tenants_share_the_smallest_positive_limit() {
+        let defaults = Limits { max_entries_limit_per_query: 100, max_query_series: 0, ..Limits::default() };
+        let o = Overrides::new(defaults);
+        let both = for_tenants(&o, &["a".to_string(), "b".to_string()]);
+        assert_eq!(both.max_entries_limit_per_query, 100);
+        assert_eq!(both.max_query_series, 0, "zero (no limit) everywhere stays zero");
+        assert_eq!(for_tenants(&o, &["a".to_string()]).max_entries_limit_per_query, 100);
+        assert_eq!(min_pos(0usize, 5), 5);
+        assert_eq!(min_pos(7usize, 5), 5);
+        assert_eq!(min_pos(3usize, 0), 3);
     }
 }
