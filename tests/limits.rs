@@ -123,6 +123,13 @@ fn query_limits_use_loki_texts() {
         ),
         (
             "q",
+            "/loki/api/v1/index/volume",
+            vec![("query", r#"{app="a"}"#), ("start", &h3), ("end", &h2)],
+            400,
+            "this data is no longer available, it is past now - max_query_lookback (1h0m0s)",
+        ),
+        (
+            "q",
             "/loki/api/v1/labels",
             vec![("start", &h3), ("end", &h2)],
             400,

@@ -49,6 +49,7 @@ async fn dispatch(
         return Err(ApiError::bad_request("end timestamp must not be before or equal to start time"));
     }
     let limits = st.limits.get(&tenant);
+    let start = super::limits::clamp_lookback(&limits, start, end)?;
     let value = if kind == Kind::Stats {
         let r = q.volume(&tenant, request(matchers, start, end, None)).await?;
         let t = totals(&r);
