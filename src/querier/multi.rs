@@ -12,7 +12,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{apply_global_limit, merge_streams, Querier, QueryError};
-use crate::actors::ingester::{LogRequest, LogResult, SampleRequest, SampleResult, TimeRange};
+use crate::actors::ingester::{
+    LogRequest, LogResult, SampleRequest, SampleResult, TimeRange, VolumeRequest, VolumeResult,
+};
 use crate::logql::metric::{RangeAgg, RangeSelect};
 use crate::logql::{LogExpr, Matcher};
 use crate::model::Labels;
@@ -113,6 +115,23 @@ impl Querier {
             out.extend(self.label_values_or_names(tenant, name, own, range).await?);
         }
         Ok(out.into_iter().collect())
+    }
+
+    /// Per-stream counts (index stats, volume) of every tenant, streams tagged.
+    pub async fn volume_for(&self, tenants: &[String], req: VolumeRequest) -> Result<VolumeResult, QueryError> {
+        if let [tenant] = tenants {
+            return self.volume(tenant, req).await;
+        }
+        let mut out = VolumeResult::default();
+        for tenant in tenants {
+            let Some(matchers) = for_tenant(&req.matchers, tenant) else { continue };
+            let mut r = self.volume(tenant, VolumeRequest { matchers, ..req.clone() }).await?;
+            for s in &mut r.streams {
+                s.labels = tag(&s.labels, tenant);
+            }
+            out.streams.extend(r.streams);
+        }
+        Ok(out)
     }
 
     /// Series of every tenant, each tagged with its tenant.
