@@ -16,6 +16,7 @@ run() {
     pkill -f "server.http-listen-port=$PORT" || true
     rm -rf "$DIR/data"
     SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000 \
+    SKALD_LIMITS_CONFIG__MAX_GLOBAL_STREAMS_PER_USER=0 SKALD_LIMITS_CONFIG__PER_STREAM_RATE_LIMIT=0 \
     "$BIN" -server.http-listen-port=$PORT -server.grpc-listen-port=$((PORT + 1)) -server.http-listen-address=127.0.0.1 \
         -common.path-prefix="$DIR/data" -log.level=warn 2>"$DIR/skald.log" &
     local pid=$!

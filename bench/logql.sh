@@ -17,6 +17,7 @@ trap 'pkill -f "server.http-listen-port=$PORT" || true; rm -rf "$DIR"' EXIT
 
 start() {
     SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000 \
+    SKALD_LIMITS_CONFIG__MAX_GLOBAL_STREAMS_PER_USER=0 SKALD_LIMITS_CONFIG__PER_STREAM_RATE_LIMIT=0 \
     SKALD_LIMITS_CONFIG__MAX_QUERY_SERIES=100000 SKALD_INGESTER__CHUNK_RETAIN_PERIOD=1h \
     "$BIN" -server.http-listen-port=$PORT -server.grpc-listen-port=$((PORT + 1)) -server.http-listen-address=127.0.0.1 \
         -common.path-prefix="$DIR/data" -log.level=warn 2>>"$DIR/skald.log" &

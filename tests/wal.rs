@@ -367,3 +367,25 @@ fn replay_memory_ceiling_flushes_during_replay() {
     assert!(stored_chunks(&s) >= 1, "replay flushed to stay under the ceiling");
     assert_eq!(all_lines(&s, base - 1).len(), 1000, "every line once, from memory and store");
 }
+
+#[test]
+fn replay_is_not_rate_limited_again() {
+    // 16 KB/s per stream: the pushes below (~8 KB/s) stay under it, a replay at full speed would not
+    let limits = "  per_stream_rate_limit: 16KB\n  per_stream_rate_limit_burst: 16KB\n";
+    let mut s = Skald::start(&format!("{CONFIG}{limits}"));
+    let base = now_ns() - 10_000_000_000;
+    let started = Instant::now();
+    let mut pushed = 0;
+    while pushed < 100 {
+        // ~320 bytes a push, 25 pushes a second
+        if started.elapsed() >= Duration::from_millis(40 * pushed as u64) {
+            assert_eq!(push(s.http_port, 0, &lines(&format!("p{pushed}-"), base + pushed * 100)), Ok(204));
+            pushed += 1;
+        } else {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    s.kill();
+    s.start_again();
+    assert_eq!(all_lines(&s, base - 1).len(), 1000, "every acknowledged line replayed (32 KB in one go)");
+}

@@ -64,6 +64,7 @@ impl From<ParseError> for ApiError {
 
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> ApiError {
-        ApiError::new(500, e.to_string())
+        let status = if matches!(e, QueryError::Invalid(_)) { 400 } else { 500 };
+        ApiError::new(status, e.to_string())
     }
 }

@@ -6,19 +6,18 @@
 //! Called by the `query_range` and `query` handlers in `query`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Map, Value as Json};
 
 use super::error::ApiError;
 use super::render::stats_json;
-use crate::actors::ingester::{SampleRequest, ScanStats};
+use crate::actors::ingester::ScanStats;
 use crate::config::Limits;
 use crate::logql::metric::binop::Value;
 use crate::logql::metric::eval::{evaluate, sample_bounds};
 use crate::logql::metric::format::prom_float;
-use crate::logql::metric::{RangeSelect, SampleExpr};
+use crate::logql::metric::SampleExpr;
 use crate::querier::Querier;
 
 /// What a metric evaluation produced, one value per step.
@@ -31,7 +30,7 @@ pub struct Evaluated {
 
 pub async fn run(
     q: &Querier,
-    tenant: &str,
+    tenants: &[String],
     expr: &SampleExpr,
     steps: Vec<i64>,
     limits: &Limits,
@@ -53,9 +52,8 @@ pub async fn run(
     let mut stats = ScanStats::default();
     let mut warnings = Vec::new();
     for r in ranges {
-        let select = Arc::new(RangeSelect::new(r)?);
         let (start, end) = sample_bounds(r, first, last);
-        let res = q.select_samples(tenant, SampleRequest { select, start, end }).await?;
+        let res = q.samples_for(tenants, r, start, end).await?;
         stats.add(res.stats);
         warnings.extend(res.warnings);
         data.push(res.series);

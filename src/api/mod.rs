@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod lifecycle;
+pub mod limits;
 pub mod metric;
 pub mod ops;
 pub mod params;

@@ -65,18 +65,17 @@ async fn flush(st: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// The calling tenant's limits as YAML (every tenant shares `limits_config` until
-/// runtime overrides exist).
+/// The calling tenant's limits as YAML (its runtime overrides over `limits_config`).
 async fn tenant_limits(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, super::ApiError> {
-    super::tenant::tenant_of(&req, &st.config)?;
-    let yaml = serde_yaml::to_string(&st.config.limits_config).unwrap_or_default();
+    let tenant = super::tenant::tenant_of(&req, &st.config)?;
+    let yaml = serde_yaml::to_string(&*st.limits.get(&tenant)).unwrap_or_default();
     Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(yaml))
 }
 
 /// What Grafana's Logs Drilldown asks for: the published subset of the tenant's limits.
 async fn drilldown_limits(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, super::ApiError> {
-    super::tenant::tenant_of(&req, &st.config)?;
-    let l = &st.config.limits_config;
+    let tenant = super::tenant::tenant_of(&req, &st.config)?;
+    let l = st.limits.get(&tenant);
     Ok(HttpResponse::Ok().json(json!({
         "limits": {
             "discover_log_levels": false,
@@ -84,6 +83,9 @@ async fn drilldown_limits(req: HttpRequest, st: web::Data<AppState>) -> Result<H
             "max_entries_limit_per_query": l.max_entries_limit_per_query,
             "max_line_size_truncate": l.max_line_size_truncate,
             "max_query_length": l.max_query_length.to_string(),
+            "max_query_lookback": l.max_query_lookback.to_string(),
+            "max_query_series": l.max_query_series,
+            "query_timeout": l.query_timeout.to_string(),
             "volume_enabled": l.volume_enabled,
         },
         "pattern_ingester_enabled": false,

@@ -12,8 +12,9 @@ use super::error::ApiError;
 use super::params::Params;
 use super::render::{stats_json, streams_json, CATEGORIZE_LABELS, ENCODING_FLAGS_HEADER};
 use super::state::AppState;
-use super::tenant::tenant_of;
+use super::tenant::tenants_of;
 use crate::actors::ingester::{Direction, LogRequest, TimeRange};
+use crate::config::Limits;
 use crate::logql::{parse, parse_selector, Expr, Matcher};
 use crate::model::time::{format_prom_duration, go_duration, parse_duration_ns};
 use crate::querier::Querier;
@@ -49,19 +50,23 @@ async fn dispatch(
     body: web::Bytes,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = tenant_of(&req, &st.config)?;
+    let tenants = tenants_of(&req, &st.config)?;
     let params = Params::from_request(&req, &body)?;
     let q = st.querier.as_ref().ok_or_else(|| ApiError::new(404, "this process runs no querier"))?;
-    let value = match h {
-        Handler::QueryRange => query_range(&req, &st, q, &tenant, &params).await?,
-        Handler::Instant => instant(&st, q, &tenant, &params).await?,
-        Handler::Labels => labels(q, &tenant, &params, None).await?,
-        Handler::LabelValues => {
-            let name = req.match_info().get("name").unwrap_or_default().to_string();
-            labels(q, &tenant, &params, Some(&name)).await?
+    let limits = super::limits::for_tenants(&st.limits, &tenants);
+    let run = async {
+        match h {
+            Handler::QueryRange => query_range(&req, q, &tenants, &params, &limits).await,
+            Handler::Instant => instant(q, &tenants, &params, &limits).await,
+            Handler::Labels => labels(q, &tenants, &params, None, &limits).await,
+            Handler::LabelValues => {
+                let name = req.match_info().get("name").unwrap_or_default().to_string();
+                labels(q, &tenants, &params, Some(&name), &limits).await
+            }
+            Handler::Series => series(q, &tenants, &params, &limits).await,
         }
-        Handler::Series => series(q, &tenant, &params).await?,
     };
+    let value = super::limits::with_timeout(&limits, &tenants.join("|"), run).await?;
     Ok(HttpResponse::Ok().content_type("application/json; charset=UTF-8").body(value.to_string()))
 }
 
@@ -90,10 +95,10 @@ pub(super) fn step_ns(p: &Params, start: i64, end: i64) -> Result<i64, ApiError>
 
 async fn query_range(
     req: &HttpRequest,
-    st: &AppState,
     q: &Querier,
-    tenant: &str,
+    tenants: &[String],
     p: &Params,
+    limits: &Limits,
 ) -> Result<Value, ApiError> {
     let started = Instant::now();
     let query = p.query()?;
@@ -104,6 +109,7 @@ async fn query_range(
     let limit = p.limit()?;
     let direction = p.direction()?;
     let step = step_ns(p, start, end)?;
+    let start = super::limits::clamp_lookback(limits, start, end)?;
     let interval_ns = match p.get("interval") {
         None => 0,
         Some(s) => {
@@ -121,21 +127,20 @@ async fn query_range(
     let expr = match parse(query)? {
         Expr::Log(l) => l,
         Expr::Sample(e) => {
-            check_query_length(st, start, end)?;
+            check_query_length(limits, start, end)?;
             let steps = crate::logql::metric::eval::steps(start, end, step);
-            let ev = super::metric::run(q, tenant, &e, steps, &st.config.limits_config).await?;
+            let ev = super::metric::run(q, tenants, &e, steps, limits).await?;
             let (result, n) = super::metric::matrix(&ev);
             return Ok(super::metric::body("matrix", result, n, &ev, started));
         }
     };
-    let limits = &st.config.limits_config;
     if limit > limits.max_entries_limit_per_query && limits.max_entries_limit_per_query > 0 {
         return Err(ApiError::bad_request(format!(
             "max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {})",
             limits.max_entries_limit_per_query
         )));
     }
-    check_query_length(st, start, end)?;
+    check_query_length(limits, start, end)?;
     if expr.matchers.len() > limits.max_streams_matchers_per_query {
         return Err(ApiError::bad_request(format!(
             "max streams matchers per query exceeded, matchers-count > limit ({} > {})",
@@ -143,8 +148,7 @@ async fn query_range(
             limits.max_streams_matchers_per_query
         )));
     }
-    let r =
-        q.select_logs(tenant, LogRequest { expr: Arc::new(expr), start, end, limit, direction, interval_ns }).await?;
+    let r = q.logs_for(tenants, LogRequest { expr: Arc::new(expr), start, end, limit, direction, interval_ns }).await?;
     let categorize = req
         .headers()
         .get(ENCODING_FLAGS_HEADER)
@@ -163,8 +167,8 @@ async fn query_range(
     Ok(out)
 }
 
-pub(super) fn check_query_length(st: &AppState, start: i64, end: i64) -> Result<(), ApiError> {
-    let max = st.config.limits_config.max_query_length;
+pub(super) fn check_query_length(limits: &Limits, start: i64, end: i64) -> Result<(), ApiError> {
+    let max = limits.max_query_length;
     if !max.is_zero() && end.saturating_sub(start) > max.as_nanos_i64() {
         return Err(ApiError::bad_request(format!(
             "the query time range exceeds the limit (query length: {}, limit: {})",
@@ -175,18 +179,19 @@ pub(super) fn check_query_length(st: &AppState, start: i64, end: i64) -> Result<
     Ok(())
 }
 
-async fn instant(st: &AppState, q: &Querier, tenant: &str, p: &Params) -> Result<Value, ApiError> {
+async fn instant(q: &Querier, tenants: &[String], p: &Params, limits: &Limits) -> Result<Value, ApiError> {
     let started = Instant::now();
     let query = p.query()?;
     p.limit()?;
     p.direction()?;
     let t = p.instant_time()?;
+    super::limits::clamp_lookback(limits, t, t)?;
     match parse(query)? {
         Expr::Log(_) => Err(ApiError::bad_request(
             "log queries are not supported as an instant query type, please change your query to a range query type",
         )),
         Expr::Sample(e) => {
-            let ev = super::metric::run(q, tenant, &e, vec![t], &st.config.limits_config).await?;
+            let ev = super::metric::run(q, tenants, &e, vec![t], limits).await?;
             let (kind, result, n) = super::metric::instant(&ev);
             Ok(super::metric::body(kind, result, n, &ev, started))
         }
@@ -207,20 +212,28 @@ fn optional_selector(p: &Params) -> Result<Vec<Matcher>, ApiError> {
     }
 }
 
-async fn labels(q: &Querier, tenant: &str, p: &Params, name: Option<&str>) -> Result<Value, ApiError> {
+async fn labels(
+    q: &Querier,
+    tenants: &[String],
+    p: &Params,
+    name: Option<&str>,
+    limits: &Limits,
+) -> Result<Value, ApiError> {
     let (start, end) = p.bounds()?;
+    let start = super::limits::clamp_lookback(limits, start, end)?;
     let matchers = optional_selector(p)?;
     let range = TimeRange { start, end };
     let values = match name {
-        None => q.label_names(tenant, matchers, range).await?,
-        Some(n) => q.label_values(tenant, n, matchers, range).await?,
+        None => q.labels_for(tenants, None, matchers, range).await?,
+        Some(n) => q.labels_for(tenants, Some(n), matchers, range).await?,
     };
     // Loki omits `data` when there is nothing to return.
     Ok(if values.is_empty() { json!({"status": "success"}) } else { json!({"status": "success", "data": values}) })
 }
 
-async fn series(q: &Querier, tenant: &str, p: &Params) -> Result<Value, ApiError> {
+async fn series(q: &Querier, tenants: &[String], p: &Params, limits: &Limits) -> Result<Value, ApiError> {
     let (start, end) = p.bounds()?;
+    let start = super::limits::clamp_lookback(limits, start, end)?;
     let mut raw = p.all("match[]");
     raw.extend(p.all("match"));
     let groups = raw
@@ -232,7 +245,7 @@ async fn series(q: &Querier, tenant: &str, p: &Params) -> Result<Value, ApiError
         .collect::<Vec<_>>();
     // `{}` in any group selects every series.
     let groups = if groups.iter().any(Vec::is_empty) { Vec::new() } else { groups };
-    let series = q.series(tenant, groups, TimeRange { start, end }).await?;
+    let series = q.series_for(tenants, groups, TimeRange { start, end }).await?;
     let data: Vec<Value> = series
         .iter()
         .map(|l| Value::Object(l.pairs().iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()))

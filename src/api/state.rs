@@ -58,6 +58,8 @@ impl ServiceStates {
 
 pub struct AppState {
     pub config: Arc<Config>,
+    /// Per-tenant limits (runtime overrides over `limits_config`).
+    pub limits: Arc<crate::config::Overrides>,
     pub distributor: Option<Distributor>,
     pub querier: Option<Querier>,
     /// The local ingester's flush entry point (`/flush`), when this process runs one.

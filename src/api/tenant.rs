@@ -14,13 +14,7 @@ pub fn tenant_of(req: &HttpRequest, cfg: &Config) -> Result<String, ApiError> {
     if !cfg.auth_enabled {
         return Ok(cfg.no_auth_tenant.clone());
     }
-    let id = req
-        .headers()
-        .get(ORG_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::new(401, "no org id").with_newline())?;
+    let id = org_id(req)?;
     if id.contains('|') {
         return Err(ApiError::bad_request("multiple org IDs present").with_newline());
     }
@@ -28,8 +22,35 @@ pub fn tenant_of(req: &HttpRequest, cfg: &Config) -> Result<String, ApiError> {
     Ok(id.to_string())
 }
 
+/// The tenants of a read: `a|b|c` (sorted, each checked) when
+/// `querier.multi_tenant_queries_enabled`, else the one tenant of [`tenant_of`].
+pub fn tenants_of(req: &HttpRequest, cfg: &Config) -> Result<Vec<String>, ApiError> {
+    if !cfg.auth_enabled || !cfg.querier.multi_tenant_queries_enabled {
+        return tenant_of(req, cfg).map(|t| vec![t]);
+    }
+    let mut ids: Vec<String> = org_id(req)?.split('|').map(|t| t.trim().to_string()).collect();
+    for id in &ids {
+        validate_tenant_id(id).map_err(|m| ApiError::bad_request(m).with_newline())?;
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn org_id(req: &HttpRequest) -> Result<&str, ApiError> {
+    req.headers()
+        .get(ORG_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::new(401, "no org id").with_newline())
+}
+
 /// Loki's tenant id rules: 1-150 characters from `a-zA-Z0-9!-_.*'()`, not `.` or `..`.
 pub fn validate_tenant_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("tenant ID is empty".into());
+    }
     if id.len() > MAX_TENANT_LEN {
         return Err(format!("tenant ID is too long: max {MAX_TENANT_LEN} characters"));
     }

@@ -11,10 +11,12 @@ use super::error::ApiError;
 use super::params::Params;
 use super::query::{check_query_length, step_ns};
 use super::state::AppState;
-use super::tenant::tenant_of;
+use super::tenant::tenants_of;
 use crate::actors::ingester::VolumeRequest;
+use crate::config::Limits;
 use crate::logql::{parse, parse_selector, Matcher};
 use crate::querier::volume::{aggregate, totals, AggregateBy, VolumeSeries};
+use crate::querier::Querier;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for (path, kind) in [
@@ -40,24 +42,31 @@ async fn dispatch(
     body: web::Bytes,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = tenant_of(&req, &st.config)?;
+    let tenants = tenants_of(&req, &st.config)?;
     let p = Params::from_request(&req, &body)?;
     let q = st.querier.as_ref().ok_or_else(|| ApiError::new(404, "this process runs no querier"))?;
+    let limits = super::limits::for_tenants(&st.limits, &tenants);
+    let value =
+        super::limits::with_timeout(&limits, &tenants.join("|"), answer(kind, &p, q, &tenants, &limits)).await?;
+    Ok(HttpResponse::Ok().content_type("application/json; charset=UTF-8").body(value.to_string()))
+}
+
+async fn answer(kind: Kind, p: &Params, q: &Querier, tenants: &[String], limits: &Limits) -> Result<Value, ApiError> {
     let matchers = matchers_only(p.query()?)?;
     let (start, end) = p.bounds()?;
     if end < start {
         return Err(ApiError::bad_request("end timestamp must not be before or equal to start time"));
     }
-    let limits = &st.config.limits_config;
+    let start = super::limits::clamp_lookback(limits, start, end)?;
     let value = if kind == Kind::Stats {
-        let r = q.volume(&tenant, request(matchers, start, end, None)).await?;
+        let r = q.volume_for(tenants, request(matchers, start, end, None)).await?;
         let t = totals(&r);
         json!({"streams": t.streams, "chunks": t.chunks, "bytes": t.bytes, "entries": t.entries})
     } else {
         if !limits.volume_enabled {
             return Err(ApiError::new(404, "volume not enabled"));
         }
-        let limit = volume_limit(&p)?.min(limits.volume_max_series.max(1));
+        let limit = volume_limit(p)?.min(limits.volume_max_series.max(1));
         let by = match p.get("aggregateBy") {
             None | Some("series") => AggregateBy::Series,
             Some("labels") => AggregateBy::Labels,
@@ -67,19 +76,19 @@ async fn dispatch(
             .get("targetLabels")
             .map(|t| t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
             .unwrap_or_default();
-        check_query_length(&st, start, end)?;
+        check_query_length(limits, start, end)?;
         let step = match kind {
-            Kind::VolumeRange => Some(step_ns(&p, start, end)?),
+            Kind::VolumeRange => Some(step_ns(p, start, end)?),
             _ => None,
         };
-        let r = q.volume(&tenant, request(matchers.clone(), start, end, step)).await?;
+        let r = q.volume_for(tenants, request(matchers.clone(), start, end, step)).await?;
         let series = aggregate(&r, &matchers, &targets, by, limit);
         match step {
             None => vector(&series, end),
             Some(step) => matrix(&series, step),
         }
     };
-    Ok(HttpResponse::Ok().content_type("application/json; charset=UTF-8").body(value.to_string()))
+    Ok(value)
 }
 
 fn request(matchers: Vec<Matcher>, start: i64, end: i64, step: Option<i64>) -> VolumeRequest {

@@ -1,8 +1,9 @@
 //! Per-tenant limits (`limits_config`), with Loki's defaults.
 //!
-//! The distributor validates pushes against these, the ingester applies the
-//! ordering window, and the query API checks query limits. Runtime per-tenant
-//! overrides come with the multi-tenancy work; today every tenant shares them.
+//! The distributor validates pushes against these, the ingester's tenant actors
+//! apply the stream limits, and the query API checks query limits. Each tenant's
+//! values come from [`super::overrides::Overrides`] (runtime config file over
+//! `limits_config`).
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,13 @@ pub struct Limits {
     pub max_label_name_length: usize,
     pub max_label_value_length: usize,
     pub max_label_names_per_series: usize,
+    /// Bytes per second one stream may ingest, and its bucket (429 past them).
+    pub per_stream_rate_limit: ByteSize,
+    pub per_stream_rate_limit_burst: ByteSize,
+    /// Streams per tenant in this ingester (0: no local limit).
+    pub max_streams_per_user: usize,
+    /// Streams per tenant across ingesters; one ingester per process holds all of them (0: none).
+    pub max_global_streams_per_user: usize,
     pub max_line_size: ByteSize,
     pub max_line_size_truncate: bool,
     pub reject_old_samples: bool,
@@ -28,9 +36,15 @@ pub struct Limits {
     pub discover_service_name: Vec<String>,
     pub max_entries_limit_per_query: usize,
     pub max_query_length: Dur,
+    /// Queries see nothing older than now minus this (0: no limit).
+    pub max_query_lookback: Dur,
+    /// A query running longer answers 504.
+    pub query_timeout: Dur,
     pub max_streams_matchers_per_query: usize,
     /// Most series a metric query may answer at one step.
     pub max_query_series: usize,
+    /// Kept per tenant for the compactor's retention (nothing deletes data yet).
+    pub retention_period: Dur,
     /// Whether `/index/volume` and `/index/volume_range` answer.
     pub volume_enabled: bool,
     /// Most series a volume query may answer.
@@ -46,6 +60,10 @@ impl Default for Limits {
             max_label_name_length: 1024,
             max_label_value_length: 2048,
             max_label_names_per_series: 15,
+            per_stream_rate_limit: ByteSize(3 << 20),
+            per_stream_rate_limit_burst: ByteSize(15 << 20),
+            max_streams_per_user: 0,
+            max_global_streams_per_user: 5000,
             max_line_size: ByteSize(256_000),
             max_line_size_truncate: false,
             reject_old_samples: true,
@@ -73,10 +91,21 @@ impl Default for Limits {
             .to_vec(),
             max_entries_limit_per_query: 5000,
             max_query_length: Dur::secs(721 * 3600),
+            max_query_lookback: Dur::secs(0),
+            query_timeout: Dur::secs(60),
             max_streams_matchers_per_query: 1000,
             max_query_series: 500,
+            retention_period: Dur::secs(0),
             volume_enabled: true,
             volume_max_series: 1000,
         }
+    }
+}
+
+impl Limits {
+    /// The active-stream limit of one tenant in this ingester: the smaller non-zero of
+    /// the local limit and the global one (one ingester, replication factor 1).
+    pub fn stream_limit(&self) -> Option<usize> {
+        [self.max_streams_per_user, self.max_global_streams_per_user].into_iter().filter(|n| *n > 0).min()
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod cache;
 mod limits;
+pub mod overrides;
 mod schema;
 mod sections;
 pub mod storage;
@@ -14,6 +15,7 @@ pub mod units;
 use std::path::{Path, PathBuf};
 
 pub use limits::Limits;
+pub use overrides::Overrides;
 pub use sections::{CommonConfig, Config, DistributorConfig, IngesterConfig, QuerierConfig, ServerConfig};
 
 /// Prefix of environment overrides: `SKALD_SERVER__HTTP_LISTEN_PORT=3200` sets

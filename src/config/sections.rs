@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::limits::Limits;
+use super::overrides::RuntimeConfig;
 use super::storage::{CommonStorage, SchemaConfig, StorageConfig};
 use super::units::{comma_list, ByteSize, Dur};
 
@@ -26,6 +27,7 @@ pub struct Config {
     pub schema_config: SchemaConfig,
     pub querier: QuerierConfig,
     pub chunk_store_config: super::cache::ChunkStoreConfig,
+    pub runtime_config: RuntimeConfig,
 }
 
 impl Default for Config {
@@ -43,6 +45,7 @@ impl Default for Config {
             schema_config: SchemaConfig::default(),
             querier: QuerierConfig::default(),
             chunk_store_config: Default::default(),
+            runtime_config: RuntimeConfig::default(),
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct QuerierConfig {
     pub query_ingesters_within: Dur,
     pub query_store_only: bool,
     pub query_ingester_only: bool,
+    /// Reads may name several tenants (`X-Scope-OrgID: a|b`).
+    pub multi_tenant_queries_enabled: bool,
 }
 
 impl Default for QuerierConfig {
@@ -91,6 +96,7 @@ impl Default for QuerierConfig {
             query_ingesters_within: Dur::secs(3 * 3600),
             query_store_only: false,
             query_ingester_only: false,
+            multi_tenant_queries_enabled: false,
         }
     }
 }
@@ -131,6 +137,8 @@ pub struct IngesterConfig {
     /// Directory of the `shutdown_marker` file set by `/ingester/prepare_shutdown`
     /// (Skald default when empty: the data directory).
     pub shutdown_marker_path: String,
+    /// Skald only: pushes past this much in-memory chunk data get 429 (0: no budget).
+    pub head_memory_budget: ByteSize,
 }
 
 /// `ingester.wal`: Loki's keys and defaults.
@@ -170,6 +178,7 @@ impl Default for IngesterConfig {
             chunk_retain_period: Dur::secs(0),
             wal: WalConfig::default(),
             shutdown_marker_path: String::new(),
+            head_memory_budget: ByteSize(0),
         }
     }
 }

@@ -58,6 +58,11 @@ pub fn decode_push(
         if body.len() as u64 > max_decompressed {
             return Err(too_large("decompressed message size", body.len() as u64, max_decompressed));
         }
+        // Loki keeps bytes as sent; Skald stores text: invalid UTF-8 becomes U+FFFD
+        let body = match std::str::from_utf8(&body) {
+            Ok(_) => body,
+            Err(_) => Bytes::from(String::from_utf8_lossy(&body).into_owned()),
+        };
         if p.legacy {
             decode_legacy_json(&body, cache)
         } else {
@@ -92,6 +97,8 @@ fn inflate(r: impl Read, max: u64) -> Result<Bytes, PushError> {
     Ok(Bytes::from(out))
 }
 
+/// Snappy's declared length is checked before allocating; like Go's snappy, a
+/// declared length past 4 GiB is a corrupt body (400), one past the limit a 413.
 fn decode_protobuf(body: &Bytes, max_decompressed: u64, cache: &LabelCache) -> Result<Vec<RawStream>, PushError> {
     let len = snap::raw::decompress_len(body).map_err(|e| PushError::BadRequest(format!("snappy: {e}")))?;
     if len as u64 > max_decompressed {
@@ -165,8 +172,14 @@ impl<'de> Deserialize<'de> for JsonEntry {
             Tuple::Two(t, l) => (t, l, None),
             Tuple::Three(t, l, m) => (t, l, m),
         };
-        let ts: i64 =
-            ts.parse().map_err(|_| D::Error::custom(format!("strconv.ParseInt: parsing {ts:?}: invalid syntax")))?;
+        let ts: i64 = ts.parse().map_err(|e: std::num::ParseIntError| {
+            // Go's strconv texts: digits that overflow int64 are "out of range"
+            let why = match e.kind() {
+                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
+                _ => "invalid syntax",
+            };
+            D::Error::custom(format!("strconv.ParseInt: parsing {ts:?}: {why}"))
+        })?;
         Ok(JsonEntry(Entry { ts, line: Bytes::from(line), metadata: meta.unwrap_or_default().into_iter().collect() }))
     }
 }
@@ -225,7 +238,8 @@ fn decode_legacy_json(body: &[u8], cache: &LabelCache) -> Result<Vec<RawStream>,
                         .map_err(|_| {
                             PushError::BadRequest(format!("parsing time {:?}: invalid RFC3339 timestamp", e.ts))
                         })?;
-                    Ok(Entry::new(ts.unix_timestamp_nanos() as i64, e.line))
+                    let ns = ts.unix_timestamp_nanos().clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+                    Ok(Entry::new(ns, e.line))
                 })
                 .collect::<Result<Vec<_>, PushError>>()?;
             Ok(RawStream { labels, entries })
@@ -233,5 +247,7 @@ fn decode_legacy_json(body: &[u8], cache: &LabelCache) -> Result<Vec<RawStream>,
         .collect()
 }
 
+#[cfg(test)]
+mod fuzz;
 #[cfg(test)]
 mod tests;

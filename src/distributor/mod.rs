@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod labels;
+pub mod memory;
 pub mod ratelimit;
 pub mod validate;
 
@@ -14,7 +15,8 @@ use std::sync::Arc;
 use actix::Recipient;
 
 use crate::actors::ingester::{IngesterError, Push};
-use crate::config::{DistributorConfig, Limits};
+use crate::config::Limits;
+use crate::config::{DistributorConfig, Overrides};
 use crate::metrics::metrics;
 use crate::model::StreamPush;
 pub use decode::{decode_push, PushBody, RawStream};
@@ -55,17 +57,26 @@ impl PushError {
 #[derive(Clone)]
 pub struct Distributor {
     ingester: Recipient<Push>,
-    limits: Arc<Limits>,
+    limits: Arc<Overrides>,
     cfg: DistributorConfig,
     labels: Arc<LabelCache>,
     rate: Arc<ratelimit::RateLimiter>,
+    memory: Arc<memory::MemoryBudget>,
 }
 
 impl Distributor {
-    pub fn new(ingester: Recipient<Push>, limits: Arc<Limits>, cfg: DistributorConfig) -> Self {
-        let labels = Arc::new(LabelCache::new(limits.discover_service_name.clone()));
-        let rate = Arc::new(ratelimit::RateLimiter::new(limits.ingestion_rate_mb, limits.ingestion_burst_size_mb));
-        Distributor { ingester, limits, cfg, labels, rate }
+    /// `limits`: per-tenant limits (service_name discovery uses the defaults' list).
+    pub fn new(ingester: Recipient<Push>, limits: Arc<Overrides>, cfg: DistributorConfig) -> Self {
+        let labels = Arc::new(LabelCache::new(limits.defaults().discover_service_name.clone()));
+        let rate = Arc::new(ratelimit::RateLimiter::new());
+        let memory = Arc::new(memory::MemoryBudget::new(0));
+        Distributor { ingester, limits, cfg, labels, rate, memory }
+    }
+
+    /// Refuses pushes (429) past the ingester's memory budget.
+    pub fn with_memory_budget(mut self, budget: Arc<memory::MemoryBudget>) -> Self {
+        self.memory = budget;
+        self
     }
 
     /// Resolves push label strings (parse, service_name discovery, cache).
@@ -77,19 +88,23 @@ impl Distributor {
         &self.cfg
     }
 
-    /// Rejects the whole request (429) when its valid bytes exceed the tenant's rate.
-    fn check_rate(&self, tenant: &str, valid: &[StreamPush]) -> Result<(), PushError> {
+    /// Rejects the whole request (429) when its valid bytes exceed the tenant's rate;
+    /// returns those bytes.
+    fn check_rate(&self, tenant: &str, limits: &Limits, valid: &[StreamPush]) -> Result<u64, PushError> {
         let (lines, bytes) = valid
             .iter()
             .flat_map(|s| &s.entries)
             .fold((0u64, 0u64), |(l, b), e| (l + 1, b + (e.line.len() + e.metadata_size()) as u64));
-        if lines == 0 || self.rate.allow(tenant, bytes, std::time::Instant::now()) {
-            return Ok(());
+        // `global` divides by the healthy distributors: one per process today, so it equals `local`
+        let rate = ratelimit::Rate::from_mb(limits.ingestion_rate_mb, limits.ingestion_burst_size_mb);
+        if lines == 0 || self.rate.allow(tenant, bytes, rate, std::time::Instant::now()) {
+            return Ok(bytes);
         }
         metrics().discard("rate_limited", tenant, lines, bytes);
+        tracing::debug!(tenant, lines, bytes, "push over the ingestion rate");
         Err(PushError::RateLimited(format!(
             "Ingestion rate limit exceeded for user {tenant} (limit: {} bytes/sec) while attempting to ingest '{lines}' lines totaling '{bytes}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased",
-            self.rate.limit()
+            rate.per_sec as u64
         )))
     }
 
@@ -108,10 +123,12 @@ impl Distributor {
         metrics().lines_received.with_label_values(&[tenant]).inc_by(lines);
         metrics().bytes_received.with_label_values(&[tenant]).inc_by(bytes);
 
+        let limits = self.limits.get(tenant);
         let mut errors = GroupedErrors::default();
-        let valid = validate::validate(tenant, streams, &self.limits, crate::model::time::now_ns(), &mut errors);
-        self.check_rate(tenant, &valid)?;
+        let valid = validate::validate(tenant, streams, &limits, crate::model::time::now_ns(), &mut errors);
+        let bytes = self.check_rate(tenant, &limits, &valid)?;
         if !valid.is_empty() {
+            self.memory.admit(tenant, bytes)?;
             let outcome = self
                 .ingester
                 .send(Push { tenant: tenant.to_string(), streams: valid })
@@ -122,8 +139,12 @@ impl Distributor {
                     e => PushError::Unavailable(e.to_string()),
                 })?;
             if let Some(last) = outcome.errors.last() {
-                // Loki returns the ingester's text for the rejected stream as is.
-                return Err(PushError::BadRequest(last.clone()));
+                // Loki returns the ingester's text for the rejected stream as is (429 for limits).
+                return Err(if outcome.too_many_requests {
+                    PushError::RateLimited(last.clone())
+                } else {
+                    PushError::BadRequest(last.clone())
+                });
             }
         }
         match errors.render() {

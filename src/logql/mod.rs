@@ -13,7 +13,7 @@ pub mod ast;
 pub mod error;
 pub mod filter;
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;
 pub mod lexer;
 pub mod matcher;
 pub mod metric;

@@ -33,7 +33,11 @@ pub fn parse_timestamp(s: &str) -> Result<i64, String> {
 
 /// Renders Unix nanoseconds as RFC 3339 with nanoseconds (Go's `time.RFC3339Nano`).
 pub fn rfc3339_nano(ns: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(ns as i128).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    rfc3339_i128(ns as i128)
+}
+
+fn rfc3339_i128(ns: i128) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(ns).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let mut s = t.format(&Rfc3339).unwrap_or_default();
     // `time` prints fractions fully; Go trims trailing zeros, which `time` also does. Keep as is.
     if s.ends_with("+00:00") {
@@ -45,7 +49,9 @@ pub fn rfc3339_nano(ns: i64) -> String {
 
 /// Renders Unix nanoseconds as RFC 3339 in whole seconds (Go's `time.RFC3339`).
 pub fn rfc3339_secs(ns: i64) -> String {
-    rfc3339_nano(ns.div_euclid(NANOS_PER_SEC) * NANOS_PER_SEC)
+    // in i128: rounding i64::MIN down to a whole second does not fit in i64
+    let per_sec = NANOS_PER_SEC as i128;
+    rfc3339_i128((ns as i128).div_euclid(per_sec) * per_sec)
 }
 
 /// Parses a Prometheus duration (`1h30m`, `5m`, `1d`, `2w`, `1y`) or a Go duration
@@ -187,6 +193,27 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok((num * mult) as u64)
 }
 
+/// Renders bytes as Loki's `flagext.ByteSize` does in texts: base-2 units, each
+/// non-zero unit listed (`3MiB`, `1KiB476B`, `0B`).
+pub fn base2_bytes(n: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n == 0 {
+        return "0B".into();
+    }
+    let (mut parts, mut rest) = (Vec::new(), n);
+    for unit in UNITS {
+        if rest % 1024 != 0 {
+            parts.push(format!("{}{unit}", rest % 1024));
+        }
+        rest /= 1024;
+        if rest == 0 {
+            break;
+        }
+    }
+    parts.reverse();
+    parts.concat()
+}
+
 pub fn now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
@@ -226,11 +253,15 @@ mod tests {
         assert_eq!(parse_bytes("3MB").unwrap(), 3_000_000);
         assert_eq!(parse_bytes("42").unwrap(), 42);
         assert!(parse_bytes("lots").is_err());
+        assert_eq!(base2_bytes(3 << 20), "3MiB");
+        assert_eq!(base2_bytes(1500), "1KiB476B");
+        assert_eq!(base2_bytes(0), "0B");
     }
 
     #[test]
     fn rfc3339() {
         assert_eq!(rfc3339_nano(1_700_000_000 * NANOS_PER_SEC), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339_secs(1_700_000_000 * NANOS_PER_SEC + 5), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_secs(i64::MIN), "1677-09-21T00:12:43Z", "found by the push fuzz property");
     }
 }

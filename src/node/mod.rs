@@ -17,9 +17,11 @@ use anyhow::Context as _;
 use crate::actors::ingester::flush::FlushActor;
 use crate::actors::ingester::wal::replay::ReplayStatus;
 use crate::actors::ingester::wal::{driver, WalSettings};
-use crate::actors::ingester::{IngesterSupervisor, ShutdownWal, StreamSettings};
+use crate::actors::ingester::{IngesterSupervisor, ShutdownWal, StreamSettings, SupervisorCounters};
+use crate::actors::Observe;
 use crate::api::{AppState, ServiceState, ServiceStates};
-use crate::config::Config;
+use crate::config::{Config, Overrides};
+use crate::distributor::memory::MemoryBudget;
 use crate::distributor::Distributor;
 use crate::querier::Querier;
 use crate::storage::object::ObjectClient;
@@ -34,6 +36,8 @@ struct Built {
     querier: Option<Querier>,
     store: Option<ObjectClient>,
     wal: Option<WalSettings>,
+    /// Per-tenant limits (runtime config over `limits_config`), shared by every module.
+    limits: Option<Arc<Overrides>>,
 }
 
 /// This process's name in object keys it writes (index segments): host and pid.
@@ -55,7 +59,12 @@ pub fn targets(cfg: &Config) -> Result<Vec<Module>, String> {
 
 fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
     match m {
-        Module::Server | Module::Overrides => {}
+        Module::Server => {}
+        Module::Overrides => {
+            let o = Arc::new(Overrides::from_config(&cfg.limits_config, &cfg.runtime_config)?);
+            o.spawn_reloader(cfg.runtime_config.period.0);
+            b.limits = Some(o);
+        }
         Module::Store => {
             let store = ObjectClient::from_config(cfg)?;
             tracing::info!(backend = store.kind(), "object store ready");
@@ -78,7 +87,7 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             };
             let settings = StreamSettings::from_config(&cfg.ingester);
             let period = cfg.ingester.flush_check_period.0.max(Duration::from_millis(100));
-            let mut sup = IngesterSupervisor::new(settings, period, handles, flushers);
+            let mut sup = IngesterSupervisor::new(settings, period, handles, flushers).with_limits(limits(b));
             if let Some(w) = WalSettings::from_config(cfg) {
                 std::fs::create_dir_all(&w.dir)
                     .with_context(|| format!("creating the WAL directory {}", w.dir.display()))?;
@@ -92,11 +101,8 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             let ing = b.ingester.as_ref().context(
                 "the distributor needs an ingester in the same process in this version (run -target=distributor,ingester or all)",
             )?;
-            b.distributor = Some(Distributor::new(
-                ing.clone().recipient(),
-                Arc::new(cfg.limits_config.clone()),
-                cfg.distributor.clone(),
-            ));
+            let d = Distributor::new(ing.clone().recipient(), limits(b), cfg.distributor.clone());
+            b.distributor = Some(d.with_memory_budget(memory_budget(ing, cfg.ingester.head_memory_budget.0)));
         }
         Module::Querier => {
             let ing = b.ingester.as_ref().context(
@@ -131,6 +137,29 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The overrides module's limits (every target that uses limits depends on it).
+fn limits(b: &Built) -> Arc<Overrides> {
+    b.limits.clone().unwrap_or_else(|| Arc::new(Overrides::new(Default::default())))
+}
+
+/// The ingester memory budget, kept current by polling the ingester's counters.
+fn memory_budget(ing: &Addr<IngesterSupervisor>, limit: u64) -> Arc<MemoryBudget> {
+    let budget = Arc::new(MemoryBudget::new(limit));
+    if limit > 0 {
+        let (ing, b) = (ing.clone(), budget.clone());
+        actix::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                match ing.send(Observe::<SupervisorCounters>::new()).await {
+                    Ok(c) => b.observed(c.memory_bytes as u64),
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    budget
+}
+
 /// Runs a node until SIGTERM or SIGINT.
 pub fn run(cfg: Config) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
@@ -155,6 +184,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         let shutdown = Arc::new(tokio::sync::Notify::new());
         let state = Arc::new(AppState {
             config: cfg.clone(),
+            limits: limits(&built),
             distributor: built.distributor.clone(),
             querier: built.querier.clone(),
             ingester: built.ingester.clone().map(|i| i.recipient()),

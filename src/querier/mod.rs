@@ -5,6 +5,7 @@
 //! The HTTP query handlers call it; it talks to the ingester through
 //! `Recipient`s only, so remote ingesters can stand behind the same messages.
 
+pub mod multi;
 pub mod store;
 pub mod volume;
 
@@ -28,6 +29,9 @@ pub enum QueryError {
     Mailbox(#[from] actix::MailboxError),
     #[error("{0}")]
     Store(#[from] crate::storage::object::StorageError),
+    /// The query cannot run as written (a bad request, not a failure).
+    #[error("{0}")]
+    Invalid(#[from] crate::logql::ParseError),
 }
 
 #[derive(Clone)]

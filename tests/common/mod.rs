@@ -136,6 +136,19 @@ impl Skald {
         }
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// A field of /proc/<pid>/status in bytes (`VmRSS`, `VmHWM`: peak RSS).
+    pub fn proc_status_bytes(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        let line = status.lines().find(|l| l.starts_with(&format!("{field}:"))).expect("status field");
+        let kb: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("kB value");
+        kb * 1024
+    }
+
     /// What the process logged so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.0.join("skald.log")).unwrap_or_default()
@@ -169,6 +182,18 @@ impl Drop for Skald {
 
 pub fn now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
+}
+
+/// Pushes `{"streams": streams}` as JSON for `tenant`; the status and body text.
+pub fn push_streams(s: &Skald, tenant: &str, streams: serde_json::Value) -> (u16, String) {
+    let r = client()
+        .post(s.url("/loki/api/v1/push"))
+        .header("X-Scope-OrgID", tenant)
+        .header("Content-Type", "application/json")
+        .body(serde_json::json!({ "streams": streams }).to_string())
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap())
 }
 
 pub fn client() -> reqwest::blocking::Client {

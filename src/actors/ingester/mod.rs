@@ -13,6 +13,7 @@ pub mod stream;
 mod stream_query;
 pub mod supervisor;
 pub mod tenant;
+mod tenant_limits;
 pub mod volume;
 pub mod wal;
 
@@ -79,12 +80,17 @@ pub struct PushOutcome {
     pub accepted_bytes: u64,
     /// One text per stream with rejected entries (Loki's out-of-order wording).
     pub errors: Vec<String>,
+    /// The last error is a limit (stream count, per-stream rate): Loki answers 429.
+    pub too_many_requests: bool,
 }
 
 impl PushOutcome {
     pub fn merge(&mut self, o: PushOutcome) {
         self.accepted += o.accepted;
         self.accepted_bytes += o.accepted_bytes;
+        if !o.errors.is_empty() {
+            self.too_many_requests = o.too_many_requests;
+        }
         self.errors.extend(o.errors);
     }
 }

@@ -250,7 +250,7 @@ impl Stream {
 }
 /// Go's default `time.Time` String() form used in Loki's out-of-order texts:
 /// `2006-01-02 15:04:05.999999999 +0000 UTC`.
-fn go_time(ns: i64) -> String {
+pub(super) fn go_time(ns: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let frac = t.nanosecond();
     let mut s = format!(

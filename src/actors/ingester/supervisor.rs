@@ -19,6 +19,7 @@ use super::tenant::{TenantActor, TenantCounters, TenantLabels, TenantLogs, Tenan
 use super::volume::{TenantVolume, VolumeQuery, VolumeResult};
 use super::{LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, StreamSettings, TimeRange};
 use crate::actors::Observe;
+use crate::config::Overrides;
 use crate::logql::Matcher;
 use crate::model::{Labels, StreamPush};
 use crate::storage::chunk::ChunkError;
@@ -110,6 +111,7 @@ pub struct IngesterSupervisor {
     flushers: Vec<Recipient<FlushChunks>>,
     /// The write-ahead log; `None` applies pushes directly (WAL disabled).
     wal: Option<wal::WalState>,
+    limits: Arc<Overrides>,
 }
 
 impl IngesterSupervisor {
@@ -130,6 +132,7 @@ impl IngesterSupervisor {
             next_arbiter: 0,
             flushers,
             wal: None,
+            limits: Arc::new(Overrides::new(Default::default())),
         }
     }
 
@@ -140,8 +143,14 @@ impl IngesterSupervisor {
     }
 
     /// Hands one push to its tenant, in sequence order.
-    fn dispatch(&mut self, tenant: &str, streams: Vec<StreamPush>, reply: super::tenant::PushReply) {
-        self.tenant(tenant).addr.do_send(TenantPush { streams, reply });
+    fn dispatch(&mut self, tenant: &str, streams: Vec<StreamPush>, reply: super::tenant::PushReply, replay: bool) {
+        self.tenant(tenant).addr.do_send(TenantPush { streams, reply, replay });
+    }
+
+    /// Per-tenant limits for the tenant actors (default: `limits_config` defaults for all).
+    pub fn with_limits(mut self, limits: Arc<Overrides>) -> Self {
+        self.limits = limits;
+        self
     }
 
     fn tenant(&mut self, tenant: &str) -> &TenantHandle {
@@ -159,8 +168,8 @@ impl IngesterSupervisor {
                 .collect();
             let arb = &self.arbiters[self.next_arbiter % self.arbiters.len()];
             self.next_arbiter += 1;
-            let (t, sh) = (name.clone(), shards.clone());
-            let addr = TenantActor::start_in_arbiter(arb, move |_| TenantActor::new(t, sh));
+            let (t, sh, l) = (name.clone(), shards.clone(), self.limits.clone());
+            let addr = TenantActor::start_in_arbiter(arb, move |_| TenantActor::new(t, sh, l));
             tracing::debug!(tenant, "created tenant actor");
             self.tenants.insert(tenant.to_string(), TenantHandle { addr, shards });
         }
@@ -227,7 +236,7 @@ impl Handler<Push> for IngesterSupervisor {
         if self.wal.is_some() {
             self.submit(msg, reply, ctx);
         } else {
-            self.dispatch(&msg.tenant, msg.streams, reply);
+            self.dispatch(&msg.tenant, msg.streams, reply, false);
         }
         Box::pin(async move { rx.await.unwrap_or_else(|_| Err(IngesterError::Unavailable("ingester stopped".into()))) })
     }

@@ -12,9 +12,11 @@ use futures::future::join_all;
 use serde::Serialize;
 
 use super::shard::{Append, QuerySamples, QueryStreams, StreamShardActor};
+use super::tenant_limits::{apply_stream_rate, reject_new_stream, StreamRate};
 use super::volume::{ShardVolume, TenantVolume, VolumeResult};
 use super::{matches_any_group, LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, TimeRange};
 use crate::actors::Observe;
+use crate::config::Overrides;
 use crate::logql::{MatchOp, Matcher};
 use crate::metrics::metrics;
 use crate::model::{FastMap, Fingerprint, Labels, StreamPush};
@@ -35,6 +37,9 @@ pub type PushReply = tokio::sync::oneshot::Sender<Result<PushOutcome, IngesterEr
 pub struct TenantPush {
     pub streams: Vec<StreamPush>,
     pub reply: PushReply,
+    /// Replayed from the WAL: already acknowledged, so stream and rate limits do
+    /// not apply again (a fast replay would trip every rate limit).
+    pub replay: bool,
 }
 
 #[derive(Message)]
@@ -76,6 +81,7 @@ struct StreamMeta {
     labels: Labels,
     min_ts: i64,
     max_ts: i64,
+    rate: StreamRate,
 }
 
 pub struct TenantActor {
@@ -87,18 +93,25 @@ pub struct TenantActor {
     /// label sets whose natural fingerprint was taken by another set
     remapped: FastMap<Labels, Fingerprint>,
     counters: TenantCounters,
+    limits: Arc<Overrides>,
 }
 
 impl TenantActor {
-    pub fn new(tenant: Arc<str>, shards: Vec<Addr<StreamShardActor>>) -> Self {
+    pub fn new(tenant: Arc<str>, shards: Vec<Addr<StreamShardActor>>, limits: Arc<Overrides>) -> Self {
         TenantActor {
             tenant,
             shards,
+            limits,
             streams: FastMap::default(),
             postings: FastMap::default(),
             remapped: FastMap::default(),
             counters: TenantCounters::default(),
         }
+    }
+
+    /// Whether the label set already has a stream.
+    fn exists(&self, labels: &Labels, natural: Fingerprint) -> bool {
+        self.streams.get(&natural).is_some_and(|m| m.labels == *labels) || self.remapped.contains_key(labels)
     }
 
     /// The fingerprint a label set is stored under, creating the stream if new.
@@ -133,7 +146,8 @@ impl TenantActor {
                 .or_insert_with(|| Vec::with_capacity(1))
                 .push(fp);
         }
-        self.streams.insert(fp, StreamMeta { labels: labels.clone(), min_ts: i64::MAX, max_ts: i64::MIN });
+        let rate = StreamRate::new(&self.limits.get(&self.tenant), std::time::Instant::now());
+        self.streams.insert(fp, StreamMeta { labels: labels.clone(), min_ts: i64::MAX, max_ts: i64::MIN, rate });
         self.counters.streams_created += 1;
         metrics().memory_streams.with_label_values(&[&self.tenant]).inc();
         metrics().streams_created.with_label_values(&[&self.tenant]).inc();
@@ -142,15 +156,27 @@ impl TenantActor {
     fn push(&mut self, msg: TenantPush) {
         let n = self.shards.len();
         let mut per_shard: Vec<Vec<StreamPush>> = (0..n).map(|_| Vec::new()).collect();
+        let (limits, now) = (self.limits.get(&self.tenant), std::time::Instant::now());
+        let mut refused = PushOutcome::default();
         for mut sp in msg.streams {
+            let max_streams = if msg.replay { usize::MAX } else { limits.stream_limit().unwrap_or(usize::MAX) };
+            if self.streams.len() >= max_streams && !self.exists(&sp.labels, sp.fingerprint) {
+                reject_new_stream(&self.tenant, &sp, &mut refused);
+                continue;
+            }
             sp.fingerprint = self.resolve(&sp.labels, sp.fingerprint);
             if let Some(m) = self.streams.get_mut(&sp.fingerprint) {
+                if !msg.replay {
+                    apply_stream_rate(&self.tenant, &m.labels, &mut m.rate, &limits, &mut sp, now, &mut refused);
+                }
                 for e in &sp.entries {
                     m.min_ts = m.min_ts.min(e.ts);
                     m.max_ts = m.max_ts.max(e.ts);
                 }
             }
-            per_shard[(sp.fingerprint % n as u64) as usize].push(sp);
+            if !sp.entries.is_empty() {
+                per_shard[(sp.fingerprint % n as u64) as usize].push(sp);
+            }
         }
         let replies: Vec<_> = per_shard
             .into_iter()
@@ -164,7 +190,7 @@ impl TenantActor {
             .collect();
         let reply = msg.reply;
         actix::spawn(async move {
-            let mut out = PushOutcome::default();
+            let mut out = refused;
             for r in join_all(replies).await {
                 match r {
                     Ok(o) => out.merge(o),

@@ -19,7 +19,8 @@ use proptest::test_runner::{Config, TestRunner};
 use super::parser::{parse, parse_selector, MAX_QUERY_LEN};
 
 /// Runs `check` on `cases` inputs from `strategy`, panicking with the (shrunk) failing input.
-fn run<S: Strategy>(cases: u32, strategy: S, check: fn(S::Value) -> Result<(), String>)
+/// Also drives the push decoding properties (`distributor::decode::fuzz`).
+pub(crate) fn run<S: Strategy>(cases: u32, strategy: S, check: fn(S::Value) -> Result<(), String>)
 where
     S::Value: std::fmt::Debug,
 {

@@ -139,7 +139,7 @@ impl IngesterSupervisor {
         match res.map_err(|e| e.to_string()).and_then(|d| d.result.map(|_| d.batches).map_err(|e| e.to_string())) {
             Ok(batches) => {
                 for (b, reply) in batches.into_iter().zip(replies) {
-                    self.dispatch(&b.tenant, b.streams, reply);
+                    self.dispatch(&b.tenant, b.streams, reply, false);
                 }
                 if let Some(w) = self.wal.as_mut() {
                     w.dispatched = seq;
@@ -230,7 +230,7 @@ impl Handler<ReplayApply> for IngesterSupervisor {
             ReplayItem::Record { seq, batches } => {
                 for b in batches {
                     let (reply, rx) = oneshot::channel();
-                    self.dispatch(&b.tenant, b.streams, reply);
+                    self.dispatch(&b.tenant, b.streams, reply, true);
                     waits.push(Box::pin(async move {
                         let _ = rx.await;
                     }));
