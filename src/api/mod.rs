@@ -25,6 +25,7 @@ pub use state::{AppState, ServiceState, ServiceStates};
 /// Mounts every route the state's services support.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     ops::configure(cfg);
+    crate::cluster::pages::configure(cfg);
     if state.ingester.is_some() {
         lifecycle::configure(cfg);
     }

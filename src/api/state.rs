@@ -69,4 +69,6 @@ pub struct AppState {
     pub wal_replay: Option<Arc<crate::actors::ingester::wal::replay::ReplayStatus>>,
     /// Notified to stop the process (`/ingester/shutdown`).
     pub shutdown: Arc<tokio::sync::Notify>,
+    /// The cluster as this node sees it (`/memberlist`, `/ring`).
+    pub cluster: crate::cluster::membership::SharedView,
 }

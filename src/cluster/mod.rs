@@ -1,8 +1,11 @@
 //! Cluster membership and the hash ring.
 //!
+//! [`membership`] gossips this node's state with chitchat and keeps a
+//! [`membership::ClusterView`] of every member; [`keys`] names what is gossiped;
 //! [`ring`] is the consistent-hash ring of ingesters (tokens, states, heartbeats,
-//! replication sets with quorum). Membership over chitchat gossip, which feeds the
-//! ring, comes with microservices mode; in the single binary the ring has one
-//! member and replication factor 1.
+//! replication sets with quorum). [`pages`] renders `/memberlist` and `/ring`.
 
+pub mod keys;
+pub mod membership;
+pub mod pages;
 pub mod ring;

@@ -5,6 +5,7 @@
 //! `main`/`cli` calls [`load`]; every other module receives the typed [`Config`].
 
 pub mod cache;
+pub mod cluster;
 mod limits;
 pub mod overrides;
 mod schema;

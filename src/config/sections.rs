@@ -27,6 +27,7 @@ pub struct Config {
     pub schema_config: SchemaConfig,
     pub querier: QuerierConfig,
     pub chunk_store_config: super::cache::ChunkStoreConfig,
+    pub memberlist: super::cluster::MemberlistConfig,
     pub runtime_config: RuntimeConfig,
 }
 
@@ -45,6 +46,7 @@ impl Default for Config {
             schema_config: SchemaConfig::default(),
             querier: QuerierConfig::default(),
             chunk_store_config: Default::default(),
+            memberlist: Default::default(),
             runtime_config: RuntimeConfig::default(),
         }
     }
@@ -134,6 +136,7 @@ pub struct IngesterConfig {
     pub flush_check_period: Dur,
     pub chunk_retain_period: Dur,
     pub wal: WalConfig,
+    pub lifecycler: super::cluster::LifecyclerConfig,
     /// Directory of the `shutdown_marker` file set by `/ingester/prepare_shutdown`
     /// (Skald default when empty: the data directory).
     pub shutdown_marker_path: String,
@@ -177,6 +180,7 @@ impl Default for IngesterConfig {
             flush_check_period: Dur::secs(30),
             chunk_retain_period: Dur::secs(0),
             wal: WalConfig::default(),
+            lifecycler: Default::default(),
             shutdown_marker_path: String::new(),
             head_memory_budget: ByteSize(0),
         }

@@ -16,6 +16,9 @@ impl Dur {
     pub const fn secs(s: u64) -> Dur {
         Dur(Duration::from_secs(s))
     }
+    pub const fn millis(ms: u64) -> Dur {
+        Dur(Duration::from_millis(ms))
+    }
     pub fn as_nanos_i64(&self) -> i64 {
         self.0.as_nanos().min(i64::MAX as u128) as i64
     }

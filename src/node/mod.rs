@@ -4,6 +4,7 @@
 //!
 //! Called by `cli` with a loaded config; owns the actix `System`.
 
+mod cluster;
 pub mod grpc;
 pub mod http;
 pub mod modules;
@@ -182,6 +183,8 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         }
         let replay = built.wal.as_ref().map(|_| Arc::new(ReplayStatus::default()));
         let shutdown = Arc::new(tokio::sync::Notify::new());
+        let names = targets.iter().map(|t| t.name().to_string()).collect();
+        let cluster = Arc::new(cluster::start(&cfg, names).await.context("starting cluster membership")?);
         let state = Arc::new(AppState {
             config: cfg.clone(),
             limits: limits(&built),
@@ -191,6 +194,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             services: services.clone(),
             wal_replay: replay.clone(),
             shutdown: shutdown.clone(),
+            cluster: cluster.view.clone(),
         });
         let server = http::start(state)?;
         let stop_replay = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -198,6 +202,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             let f = driver::replay(ing.clone(), w.clone(), status.clone(), built.store.is_some(), stop_replay.clone());
             actix::spawn(f);
         }
+        cluster.announce_ready(replay.clone());
         let grpc = grpc::start(&cfg, built.distributor.clone())?;
         services.set(Module::Server.name(), ServiceState::Running);
         tracing::info!(http = cfg.server.http_listen_port, grpc = cfg.server.grpc_listen_port, "Skald is ready");
@@ -213,7 +218,9 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         services.set_all(ServiceState::Stopping);
         handle.stop(true).await;
         let _ = server_task.await;
+        cluster.set(crate::cluster::keys::READY, "false");
         if let Some(ing) = &built.ingester {
+            cluster.set(crate::cluster::keys::INGESTER_STATE, "LEAVING");
             stop_ingester(&cfg, ing, built.wal.is_some(), built.store.is_some()).await;
         }
         grpc.stop();

@@ -1,0 +1,31 @@
+//! Every gossip key a node publishes, in one place. Values stay small: one node's
+//! whole state must fit a UDP datagram or it never propagates.
+//!
+//! Written by `membership` (this node's keys), read by the status pages and the ring.
+
+use super::membership::NodeInfo;
+
+pub const TARGETS: &str = "targets";
+pub const HTTP: &str = "http";
+pub const GRPC: &str = "grpc";
+pub const READY: &str = "ready";
+pub const INGESTER_STATE: &str = "ingester.state";
+/// Number of ring tokens; the tokens themselves derive from the id (`ring::tokens_for`).
+pub const TOKENS: &str = "ingester.tokens";
+pub const VERSION: &str = "version";
+
+/// This node's keys at start.
+pub fn initial(me: &NodeInfo) -> Vec<(String, String)> {
+    let mut kv = vec![
+        (TARGETS.to_string(), me.targets.join(",")),
+        (HTTP.to_string(), me.http_addr.clone()),
+        (GRPC.to_string(), me.grpc_addr.clone()),
+        (READY.to_string(), "false".to_string()),
+        (VERSION.to_string(), crate::VERSION.to_string()),
+    ];
+    if me.targets.iter().any(|t| t == "ingester" || t == "all" || t == "write") {
+        kv.push((INGESTER_STATE.to_string(), "JOINING".to_string()));
+        kv.push((TOKENS.to_string(), me.num_tokens.to_string()));
+    }
+    kv
+}

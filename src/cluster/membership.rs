@@ -1,0 +1,216 @@
+//! `MembershipActor`: this node's membership in the cluster over chitchat
+//! gossip (UDP). It publishes the node's own keys (roles, addresses, readiness,
+//! ingester state) and, every second, turns the gossiped state into a
+//! [`ClusterView`] that the status pages and (later) the ring users read.
+//!
+//! Started by the node when `memberlist.join_members` is set; without it the
+//! view holds this node alone, as Loki's in-memory ring does.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
+use chitchat::transport::UdpTransport;
+use chitchat::{spawn_chitchat, ChitchatConfig, ChitchatHandle, ChitchatId, FailureDetectorConfig};
+use serde::Serialize;
+
+use super::keys;
+
+/// One member as this node sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Member {
+    pub id: String,
+    pub gossip_addr: String,
+    pub generation: u64,
+    /// Alive according to the failure detector.
+    pub live: bool,
+    /// Milliseconds since this node last saw the member's heartbeat advance.
+    pub heartbeat_age_ms: u64,
+    pub keys: BTreeMap<String, String>,
+}
+
+/// The cluster as of the last refresh (shared, read by HTTP handlers).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ClusterView {
+    pub self_id: String,
+    pub cluster_label: String,
+    pub members: Vec<Member>,
+}
+
+pub type SharedView = Arc<RwLock<ClusterView>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    #[error("memberlist address {0:?}: {1}")]
+    Address(String, String),
+    #[error("starting gossip: {0}")]
+    Gossip(String),
+}
+
+/// What this node announces.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub id: String,
+    pub targets: Vec<String>,
+    pub http_addr: String,
+    pub grpc_addr: String,
+    pub num_tokens: usize,
+}
+
+/// Set one of this node's keys (readiness, ingester state).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetKey(pub &'static str, pub String);
+
+pub struct MembershipActor {
+    handle: Option<ChitchatHandle>,
+    view: SharedView,
+    /// Heartbeat counter per member and when it last advanced.
+    seen: BTreeMap<String, (u64, Instant)>,
+}
+
+fn resolve(addr: &str, port: u16) -> Result<SocketAddr, MembershipError> {
+    let with_port = if addr.contains(':') { addr.to_string() } else { format!("{addr}:{port}") };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| MembershipError::Address(with_port.clone(), e.to_string()))?
+        .next()
+        .ok_or_else(|| MembershipError::Address(with_port, "no address".into()))
+}
+
+/// Starts gossip for this node; the returned actor keeps the view fresh.
+pub async fn start(
+    cfg: &crate::config::Config,
+    me: NodeInfo,
+    view: SharedView,
+) -> Result<actix::Addr<MembershipActor>, MembershipError> {
+    let m = &cfg.memberlist;
+    let bind = m.bind_addr.first().map(String::as_str).unwrap_or("0.0.0.0");
+    let listen = resolve(bind, m.bind_port)?;
+    let adv_host = if !m.advertise_addr.is_empty() {
+        m.advertise_addr.clone()
+    } else if listen.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        listen.ip().to_string()
+    };
+    let advertise = resolve(&adv_host, if m.advertise_port != 0 { m.advertise_port } else { listen.port() })?;
+    let generation =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let label = if m.cluster_label.is_empty() { "skald".to_string() } else { m.cluster_label.clone() };
+    let config = ChitchatConfig {
+        chitchat_id: ChitchatId::new(me.id.clone(), generation, advertise),
+        cluster_id: label.clone(),
+        gossip_interval: m.gossip_interval.0.max(Duration::from_millis(20)),
+        listen_addr: listen,
+        seed_nodes: m
+            .join_members
+            .iter()
+            .map(|s| if s.contains(':') { s.clone() } else { format!("{s}:7946") })
+            .collect(),
+        failure_detector_config: FailureDetectorConfig {
+            initial_interval: m.gossip_interval.0.max(Duration::from_millis(20)),
+            dead_node_grace_period: Duration::from_secs(3600),
+            ..FailureDetectorConfig::default()
+        },
+        marked_for_deletion_grace_period: Duration::from_secs(3600),
+        catchup_callback: None,
+        extra_liveness_predicate: None,
+        protocol_version: chitchat::ProtocolVersion::V1,
+    };
+    let kv = keys::initial(&me);
+    let handle = spawn_chitchat(config, kv, &UdpTransport).await.map_err(|e| MembershipError::Gossip(e.to_string()))?;
+    tracing::info!(id = %me.id, listen = %listen, advertise = %advertise, seeds = ?m.join_members, "gossip membership started");
+    if let Ok(mut v) = view.write() {
+        v.self_id = me.id.clone();
+        v.cluster_label = label;
+    }
+    Ok(MembershipActor { handle: Some(handle), view, seen: BTreeMap::new() }.start())
+}
+
+/// The view of a node without gossip: itself only.
+pub fn local_view(me: &NodeInfo) -> SharedView {
+    let member = Member {
+        id: me.id.clone(),
+        gossip_addr: String::new(),
+        generation: 0,
+        live: true,
+        heartbeat_age_ms: 0,
+        keys: keys::initial(me).into_iter().collect(),
+    };
+    Arc::new(RwLock::new(ClusterView { self_id: me.id.clone(), cluster_label: String::new(), members: vec![member] }))
+}
+
+impl MembershipActor {
+    fn refresh(&mut self, ctx: &mut Context<Self>) {
+        let Some(h) = &self.handle else { return };
+        let chitchat = h.chitchat();
+        let fut = async move {
+            let c = chitchat.lock().await;
+            let live: std::collections::HashSet<_> = c.live_nodes().cloned().collect();
+            c.node_states()
+                .iter()
+                .map(|(id, st)| {
+                    let kv: BTreeMap<String, String> =
+                        st.key_values().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                    (id.clone(), live.contains(id), u64::from(st.heartbeat()), kv)
+                })
+                .collect::<Vec<_>>()
+        };
+        ctx.spawn(fut.into_actor(self).map(|states, act, _| {
+            let now = Instant::now();
+            let members = states
+                .into_iter()
+                .map(|(id, live, hb, kv)| {
+                    let node = id.node_id.to_string();
+                    let e = act.seen.entry(node.clone()).or_insert((hb, now));
+                    if hb != e.0 {
+                        *e = (hb, now);
+                    }
+                    Member {
+                        id: node,
+                        gossip_addr: id.gossip_advertise_addr.to_string(),
+                        generation: id.generation_id,
+                        live,
+                        heartbeat_age_ms: now.duration_since(e.1).as_millis() as u64,
+                        keys: kv,
+                    }
+                })
+                .collect();
+            if let Ok(mut v) = act.view.write() {
+                v.members = members;
+            }
+        }));
+    }
+}
+
+impl Actor for MembershipActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.refresh(ctx);
+        ctx.run_interval(Duration::from_secs(1), |a, ctx| a.refresh(ctx));
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if let Some(h) = self.handle.take() {
+            let _ = h.initiate_shutdown();
+        }
+    }
+}
+
+impl Handler<SetKey> for MembershipActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetKey, ctx: &mut Context<Self>) {
+        let Some(h) = &self.handle else { return };
+        let chitchat = h.chitchat();
+        ctx.spawn(
+            async move {
+                chitchat.lock().await.self_node_state().set(msg.0, msg.1);
+            }
+            .into_actor(self),
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! The node's place in the cluster: starts gossip membership when
+//! `memberlist.join_members` is set (otherwise a one-member view), announces
+//! readiness and the ingester's state (JOINING until the WAL is replayed, then
+//! ACTIVE; LEAVING on shutdown).
+//!
+//! Used by `node::run`; the view goes to the HTTP status pages.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+
+use crate::actors::ingester::wal::replay::ReplayStatus;
+use crate::cluster::keys;
+use crate::cluster::membership::{self, MembershipActor, NodeInfo, SetKey, SharedView};
+use crate::config::Config;
+
+pub struct ClusterHandle {
+    pub view: SharedView,
+    actor: Option<Addr<MembershipActor>>,
+}
+
+/// This node's ring id: `ingester.lifecycler.id`, `memberlist.node_name`, then the hostname.
+fn node_id(cfg: &Config) -> String {
+    [&cfg.ingester.lifecycler.id, &cfg.memberlist.node_name]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .cloned()
+        .unwrap_or_else(|| {
+            let h = std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim().to_string();
+            if h.is_empty() {
+                "skald".to_string()
+            } else {
+                h
+            }
+        })
+}
+
+pub async fn start(cfg: &Config, targets: Vec<String>) -> anyhow::Result<ClusterHandle> {
+    let host = [&cfg.memberlist.advertise_addr, &cfg.server.http_listen_address]
+        .into_iter()
+        .find(|s| !s.is_empty() && *s != "0.0.0.0")
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1".to_string());
+    let me = NodeInfo {
+        id: node_id(cfg),
+        targets,
+        http_addr: format!("{host}:{}", cfg.server.http_listen_port),
+        grpc_addr: format!("{host}:{}", cfg.server.grpc_listen_port),
+        num_tokens: cfg.ingester.lifecycler.num_tokens,
+    };
+    if cfg.memberlist.join_members.is_empty() {
+        return Ok(ClusterHandle { view: membership::local_view(&me), actor: None });
+    }
+    let view = membership::local_view(&me);
+    let actor = membership::start(cfg, me, view.clone()).await?;
+    Ok(ClusterHandle { view, actor: Some(actor) })
+}
+
+impl ClusterHandle {
+    pub fn set(&self, key: &'static str, value: &str) {
+        match &self.actor {
+            Some(a) => a.do_send(SetKey(key, value.to_string())),
+            None => {
+                if let Ok(mut v) = self.view.write() {
+                    if let Some(m) = v.members.first_mut() {
+                        m.keys.insert(key.to_string(), value.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Announces readiness (and an ACTIVE ingester) once the WAL replay is over.
+    pub fn announce_ready(self: &Arc<Self>, replay: Option<Arc<ReplayStatus>>) {
+        let me = self.clone();
+        actix::spawn(async move {
+            if let Some(r) = replay {
+                while !r.is_finished() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            me.set(keys::READY, "true");
+            if me.view.read().map(|v| v.members.iter().any(|m| m.keys.contains_key(keys::TOKENS))).unwrap_or(false) {
+                me.set(keys::INGESTER_STATE, "ACTIVE");
+            }
+        });
+    }
+}

@@ -1,0 +1,99 @@
+//! Gossip membership across real processes: three nodes find each other from one
+//! seed, `/memberlist` and `/ring` show them (HTML and JSON), a killed node is
+//! detected dead but stays in the ring until its heartbeat is stale.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{client, free_port, Skald};
+use serde_json::Value;
+
+fn node(i: usize, port: u16, seed: u16) -> Skald {
+    Skald::start(&format!(
+        "memberlist:\n  join_members: [127.0.0.1:{seed}]\n  bind_addr: [127.0.0.1]\n  bind_port: {port}\n  gossip_interval: 100ms\n\
+         ingester:\n  lifecycler:\n    id: node-{i}\n    ring:\n      heartbeat_timeout: 3s\n"
+    ))
+}
+
+fn json(s: &Skald, path: &str) -> Value {
+    client().get(s.url(path)).header("Accept", "application/json").send().unwrap().json().unwrap()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn member<'a>(v: &'a Value, id: &str) -> Option<&'a Value> {
+    v["members"].as_array()?.iter().find(|m| m["id"] == id)
+}
+
+#[test]
+fn three_nodes_gossip_and_a_dead_one_stays_in_the_ring_until_stale() {
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut nodes: Vec<Skald> = (0..3).map(|i| node(i, ports[i], ports[0])).collect();
+
+    for n in &nodes {
+        wait_for("every node to see three live members", Duration::from_secs(30), || {
+            let v = json(n, "/memberlist");
+            (0..3).all(|i| member(&v, &format!("node-{i}")).is_some_and(|m| m["live"] == true))
+        });
+    }
+    let v = json(&nodes[1], "/memberlist");
+    let m0 = member(&v, "node-0").unwrap();
+    assert_eq!(m0["keys"]["targets"], "all");
+    assert_eq!(m0["keys"]["http"], format!("127.0.0.1:{}", nodes[0].http_port));
+    assert_eq!(m0["keys"]["grpc"], format!("127.0.0.1:{}", nodes[0].grpc_port));
+
+    // the ring: three ACTIVE ingesters with 128 tokens each, owning the whole circle
+    wait_for("three ACTIVE ring members", Duration::from_secs(30), || {
+        let r = json(&nodes[0], "/ring");
+        r["shards"].as_array().is_some_and(|s| s.len() == 3 && s.iter().all(|x| x["state"] == "ACTIVE"))
+    });
+    let r = json(&nodes[0], "/ring");
+    let shards = r["shards"].as_array().unwrap();
+    assert!(shards.iter().all(|s| s["tokens"].as_array().unwrap().len() == 128 && s["healthy"] == true));
+    let total: f64 = shards.iter().map(|s| s["ownership"].as_f64().unwrap()).sum();
+    assert!((total - 100.0).abs() < 0.01, "ownership adds up to 100%: {total}");
+    let page = client().get(nodes[0].url("/ring")).send().unwrap().text().unwrap();
+    assert!(page.contains("<table>") && page.contains("node-2") && page.contains("ACTIVE"), "{page}");
+    let page = client().get(nodes[0].url("/memberlist")).send().unwrap().text().unwrap();
+    assert!(page.contains("node-1") && page.contains("alive"), "{page}");
+
+    // a crash: detected dead, kept in the ring until its heartbeat is stale, then unhealthy
+    nodes[2].kill();
+    wait_for("node-2 detected dead", Duration::from_secs(60), || {
+        member(&json(&nodes[0], "/memberlist"), "node-2").is_some_and(|m| m["live"] == false)
+    });
+    let still = json(&nodes[0], "/ring");
+    assert!(
+        still["shards"].as_array().unwrap().iter().any(|s| s["id"] == "node-2"),
+        "a suspected node stays in the ring"
+    );
+    wait_for("node-2 unhealthy once its heartbeat is stale", Duration::from_secs(30), || {
+        json(&nodes[0], "/ring")["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == "node-2" && s["healthy"] == false)
+    });
+}
+
+#[test]
+fn single_binary_ring_has_one_active_member() {
+    let s = Skald::start("auth_enabled: false\n");
+    wait_for("the ingester to turn ACTIVE after its WAL replay", Duration::from_secs(10), || {
+        json(&s, "/ring")["shards"][0]["state"] == "ACTIVE"
+    });
+    let r = json(&s, "/ring");
+    let shards = r["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 1);
+    assert_eq!(shards[0]["state"], "ACTIVE");
+    assert!((shards[0]["ownership"].as_f64().unwrap() - 100.0).abs() < 0.01);
+    let m = json(&s, "/memberlist");
+    assert_eq!(m["members"].as_array().unwrap().len(), 1);
+}
