@@ -28,6 +28,7 @@ pub mod model;
 pub mod node;
 pub mod proto;
 pub mod querier;
+pub mod rpc;
 pub mod storage;
 pub mod tls;
 

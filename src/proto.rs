@@ -4,3 +4,15 @@
 pub mod logproto {
     tonic::include_proto!("logproto");
 }
+
+/// Skald's internal services (package `skald.*`; generated code refers to
+/// `logproto` two levels up, hence the nesting).
+pub mod skald {
+    /// The ingester service (distributor -> ingester across processes).
+    #[allow(clippy::all, clippy::pedantic)]
+    pub mod ingester {
+        tonic::include_proto!("skald.ingester");
+    }
+}
+
+pub use skald::ingester;

@@ -97,3 +97,73 @@ fn single_binary_ring_has_one_active_member() {
     let m = json(&s, "/memberlist");
     assert_eq!(m["members"].as_array().unwrap().len(), 1);
 }
+
+fn replicated_node(i: usize, port: u16, seed: u16, rf: usize) -> Skald {
+    Skald::start(&format!(
+        "auth_enabled: false\nmemberlist:\n  join_members: [127.0.0.1:{seed}]\n  bind_addr: [127.0.0.1]\n  bind_port: {port}\n  gossip_interval: 100ms\n\
+         ingester:\n  lifecycler:\n    id: node-{i}\n    ring:\n      replication_factor: {rf}\n      heartbeat_timeout: 3s\n"
+    ))
+}
+
+fn cluster(rf: usize) -> Vec<Skald> {
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let nodes: Vec<Skald> = (0..3).map(|i| replicated_node(i, ports[i], ports[0], rf)).collect();
+    for n in &nodes {
+        wait_for("three ACTIVE ring members on every node", Duration::from_secs(30), || {
+            let r = json(n, "/ring");
+            r["shards"].as_array().is_some_and(|s| s.len() == 3 && s.iter().all(|x| x["state"] == "ACTIVE"))
+        });
+    }
+    nodes
+}
+
+/// Pushes `n` streams of 10 lines each to `s`; the status code.
+fn push_streams(s: &Skald, n: usize, tag: &str) -> u16 {
+    let now = common::now_ns();
+    let streams: Vec<Value> = (0..n)
+        .map(|i| {
+            let values: Vec<Value> = (0..10)
+                .map(|j| serde_json::json!([(now + j).to_string(), format!("{tag} stream {i} line {j}")]))
+                .collect();
+            serde_json::json!({"stream": {"app": "repl", "stream": format!("s{i}")}, "values": values})
+        })
+        .collect();
+    client()
+        .post(s.url("/loki/api/v1/push"))
+        .header("Content-Type", "application/json")
+        .body(serde_json::json!({ "streams": streams }).to_string())
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Lines of `{app="repl"}` this node's own ingester holds (each node queries itself).
+fn local_lines(s: &Skald) -> usize {
+    let q = [("query", r#"{app="repl"}"#), ("limit", "5000"), ("since", "10m")];
+    let v: Value = client().get(s.url("/loki/api/v1/query_range")).query(&q).send().unwrap().json().unwrap();
+    v["data"]["result"].as_array().unwrap().iter().map(|s| s["values"].as_array().unwrap().len()).sum()
+}
+
+#[test]
+fn pushes_reach_every_replica_over_grpc() {
+    let nodes = cluster(3);
+    assert_eq!(push_streams(&nodes[0], 20, "rf3"), 204);
+    for n in &nodes {
+        assert_eq!(local_lines(n), 200, "with three replicas every ingester holds every line");
+    }
+}
+
+#[test]
+fn replication_factor_one_spreads_streams_and_quorum_failures_answer_5xx() {
+    let mut nodes = cluster(1);
+    assert_eq!(push_streams(&nodes[1], 30, "rf1"), 204);
+    let per_node: Vec<usize> = nodes.iter().map(local_lines).collect();
+    assert_eq!(per_node.iter().sum::<usize>(), 300, "each line on exactly one ingester: {per_node:?}");
+    assert!(per_node.iter().filter(|n| **n > 0).count() >= 2, "streams spread over the ring: {per_node:?}");
+    drop(nodes.pop());
+    drop(nodes.pop());
+    // streams owned by the dead ingesters cannot be written: a server error, not an acknowledgement
+    let status = push_streams(&nodes[0], 30, "after");
+    assert!(status >= 500, "got {status}");
+}

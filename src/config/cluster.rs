@@ -60,10 +60,12 @@ impl Default for LifecyclerConfig {
 pub struct LifecyclerRing {
     /// A member whose heartbeat is older than this leaves replication sets (Loki: 1m).
     pub heartbeat_timeout: Dur,
+    /// Copies of every stream (`common.replication_factor` overrides it when set).
+    pub replication_factor: usize,
 }
 
 impl Default for LifecyclerRing {
     fn default() -> Self {
-        LifecyclerRing { heartbeat_timeout: Dur::secs(60) }
+        LifecyclerRing { heartbeat_timeout: Dur::secs(60), replication_factor: 3 }
     }
 }

@@ -110,6 +110,8 @@ pub struct CommonConfig {
     /// (Loki has no default); the embedded single binary keeps everything there.
     pub path_prefix: String,
     pub storage: CommonStorage,
+    /// Overrides `ingester.lifecycler.ring.replication_factor` when set (0: unset).
+    pub replication_factor: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

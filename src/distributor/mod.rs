@@ -8,6 +8,7 @@ pub mod decode;
 pub mod labels;
 pub mod memory;
 pub mod ratelimit;
+pub mod router;
 pub mod validate;
 
 use std::sync::Arc;
@@ -62,6 +63,8 @@ pub struct Distributor {
     labels: Arc<LabelCache>,
     rate: Arc<ratelimit::RateLimiter>,
     memory: Arc<memory::MemoryBudget>,
+    /// Ring routing to every ingester (gossip on); `None`: the local ingester only.
+    router: Option<router::SharedRouter>,
 }
 
 impl Distributor {
@@ -70,7 +73,13 @@ impl Distributor {
         let labels = Arc::new(LabelCache::new(limits.defaults().discover_service_name.clone()));
         let rate = Arc::new(ratelimit::RateLimiter::new());
         let memory = Arc::new(memory::MemoryBudget::new(0));
-        Distributor { ingester, limits, cfg, labels, rate, memory }
+        Distributor { ingester, limits, cfg, labels, rate, memory, router: None }
+    }
+
+    /// Sends streams to their replication sets on the ingester ring.
+    pub fn with_router(mut self, router: router::SharedRouter) -> Self {
+        self.router = Some(router);
+        self
     }
 
     /// Refuses pushes (429) past the ingester's memory budget.
@@ -129,15 +138,18 @@ impl Distributor {
         let bytes = self.check_rate(tenant, &limits, &valid)?;
         if !valid.is_empty() {
             self.memory.admit(tenant, bytes)?;
-            let outcome = self
-                .ingester
-                .send(Push { tenant: tenant.to_string(), streams: valid })
-                .await
-                .map_err(|e| PushError::Unavailable(e.to_string()))?
-                .map_err(|e| match e {
-                    IngesterError::Wal(_) => PushError::Internal(e.to_string()),
-                    e => PushError::Unavailable(e.to_string()),
-                })?;
+            let outcome = match &self.router {
+                Some(r) => r.push(tenant, valid).await?,
+                None => self
+                    .ingester
+                    .send(Push { tenant: tenant.to_string(), streams: valid })
+                    .await
+                    .map_err(|e| PushError::Unavailable(e.to_string()))?
+                    .map_err(|e| match e {
+                        IngesterError::Wal(_) => PushError::Internal(e.to_string()),
+                        e => PushError::Unavailable(e.to_string()),
+                    })?,
+            };
             if let Some(last) = outcome.errors.last() {
                 // Loki returns the ingester's text for the rejected stream as is (429 for limits).
                 return Err(if outcome.too_many_requests {

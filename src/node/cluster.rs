@@ -36,7 +36,8 @@ fn node_id(cfg: &Config) -> String {
         })
 }
 
-pub async fn start(cfg: &Config, targets: Vec<String>) -> anyhow::Result<ClusterHandle> {
+/// This node's announcement and its view, before anything starts (modules need the view).
+pub fn prepare(cfg: &Config, targets: Vec<String>) -> (NodeInfo, SharedView) {
     let host = [&cfg.memberlist.advertise_addr, &cfg.server.http_listen_address]
         .into_iter()
         .find(|s| !s.is_empty() && *s != "0.0.0.0")
@@ -49,12 +50,25 @@ pub async fn start(cfg: &Config, targets: Vec<String>) -> anyhow::Result<Cluster
         grpc_addr: format!("{host}:{}", cfg.server.grpc_listen_port),
         num_tokens: cfg.ingester.lifecycler.num_tokens,
     };
-    if cfg.memberlist.join_members.is_empty() {
-        return Ok(ClusterHandle { view: membership::local_view(&me), actor: None });
-    }
     let view = membership::local_view(&me);
+    (me, view)
+}
+
+/// Gossip on when `memberlist.join_members` is set; otherwise the one-member view stays.
+pub async fn start(cfg: &Config, me: NodeInfo, view: SharedView) -> anyhow::Result<ClusterHandle> {
+    if cfg.memberlist.join_members.is_empty() {
+        return Ok(ClusterHandle { view, actor: None });
+    }
     let actor = membership::start(cfg, me, view.clone()).await?;
     Ok(ClusterHandle { view, actor: Some(actor) })
+}
+
+/// Stream copies: `common.replication_factor`, else the lifecycler's ring setting.
+pub fn replication_factor(cfg: &Config) -> usize {
+    match cfg.common.replication_factor {
+        0 => cfg.ingester.lifecycler.ring.replication_factor.max(1),
+        n => n,
+    }
 }
 
 impl ClusterHandle {

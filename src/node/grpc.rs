@@ -1,5 +1,6 @@
 //! The gRPC server (tonic, on its own multi-thread tokio runtime): Loki's
-//! `logproto.Pusher` service in front of the distributor.
+//! `logproto.Pusher` service in front of the distributor, and Skald's internal
+//! `skald.ingester.Ingester` service in front of the local ingester.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use tonic::{Request, Response, Status};
 use crate::config::Config;
 use crate::distributor::decode::from_proto_stream;
 use crate::distributor::{Distributor, PushError};
+use crate::proto::ingester::ingester_server::IngesterServer;
 use crate::proto::logproto::pusher_server::{Pusher, PusherServer};
 use crate::proto::logproto::{PushRequest, PushResponse};
 
@@ -70,7 +72,12 @@ fn to_status(e: PushError) -> Status {
 }
 
 /// Binds the gRPC port now (so a taken port fails start-up) and serves on a thread.
-pub fn start(cfg: &Arc<Config>, distributor: Option<Distributor>) -> anyhow::Result<GrpcServer> {
+/// `ingester`: this process's ingester, served to remote distributors.
+pub fn start(
+    cfg: &Arc<Config>,
+    distributor: Option<Distributor>,
+    ingester: Option<actix::Recipient<crate::actors::ingester::Push>>,
+) -> anyhow::Result<GrpcServer> {
     let addr = if cfg.server.grpc_listen_address.is_empty() { "0.0.0.0" } else { &cfg.server.grpc_listen_address };
     let listener = TcpListener::bind((addr, cfg.server.grpc_listen_port))
         .with_context(|| format!("binding gRPC to {addr}:{}", cfg.server.grpc_listen_port))?;
@@ -101,8 +108,14 @@ pub fn start(cfg: &Arc<Config>, distributor: Option<Distributor>) -> anyhow::Res
                     .max_decoding_message_size(max_recv)
                     .max_encoding_message_size(max_send)
             });
+            let ingester = ingester.map(|i| {
+                IngesterServer::new(crate::rpc::ingester::IngesterService { ingester: i })
+                    .max_decoding_message_size(max_recv.max(64 << 20))
+                    .max_encoding_message_size(max_send)
+            });
             let res = tonic::transport::Server::builder()
                 .add_optional_service(pusher)
+                .add_optional_service(ingester)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = rx.await;
                 })

@@ -37,6 +37,8 @@ struct Built {
     querier: Option<Querier>,
     store: Option<ObjectClient>,
     wal: Option<WalSettings>,
+    /// This node's id and cluster view (ring routing).
+    view: Option<(String, crate::cluster::membership::SharedView)>,
     /// Per-tenant limits (runtime config over `limits_config`), shared by every module.
     limits: Option<Arc<Overrides>>,
 }
@@ -102,7 +104,15 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             let ing = b.ingester.as_ref().context(
                 "the distributor needs an ingester in the same process in this version (run -target=distributor,ingester or all)",
             )?;
-            let d = Distributor::new(ing.clone().recipient(), limits(b), cfg.distributor.clone());
+            let mut d = Distributor::new(ing.clone().recipient(), limits(b), cfg.distributor.clone());
+            if let (false, Some((id, view))) = (cfg.memberlist.join_members.is_empty(), &b.view) {
+                let rf = cluster::replication_factor(cfg);
+                let timeout = cfg.ingester.lifecycler.ring.heartbeat_timeout.0.as_millis() as i64;
+                let local = ing.clone().recipient();
+                let router = crate::distributor::router::RingRouter::new(view.clone(), id.clone(), local, rf, timeout);
+                tracing::info!(replication_factor = rf, "distributor routes pushes over the ingester ring");
+                d = d.with_router(Arc::new(router));
+            }
             b.distributor = Some(d.with_memory_budget(memory_budget(ing, cfg.ingester.head_memory_budget.0)));
         }
         Module::Querier => {
@@ -173,7 +183,9 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(targets = ?targets.iter().map(|t| t.name()).collect::<Vec<_>>(), version = crate::VERSION, "starting Skald");
     let system = actix::System::new();
     system.block_on(async move {
-        let mut built = Built::default();
+        let names = targets.iter().map(|t| t.name().to_string()).collect();
+        let (me, view) = cluster::prepare(&cfg, names);
+        let mut built = Built { view: Some((me.id.clone(), view.clone())), ..Built::default() };
         for m in &order {
             services.set(m.name(), ServiceState::Starting);
             init(*m, &cfg, &mut built).with_context(|| format!("starting module {}", m.name()))?;
@@ -183,8 +195,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         }
         let replay = built.wal.as_ref().map(|_| Arc::new(ReplayStatus::default()));
         let shutdown = Arc::new(tokio::sync::Notify::new());
-        let names = targets.iter().map(|t| t.name().to_string()).collect();
-        let cluster = Arc::new(cluster::start(&cfg, names).await.context("starting cluster membership")?);
+        let cluster = Arc::new(cluster::start(&cfg, me, view).await.context("starting cluster membership")?);
         let state = Arc::new(AppState {
             config: cfg.clone(),
             limits: limits(&built),
@@ -203,7 +214,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             actix::spawn(f);
         }
         cluster.announce_ready(replay.clone());
-        let grpc = grpc::start(&cfg, built.distributor.clone())?;
+        let grpc = grpc::start(&cfg, built.distributor.clone(), built.ingester.clone().map(|i| i.recipient()))?;
         services.set(Module::Server.name(), ServiceState::Running);
         tracing::info!(http = cfg.server.http_listen_port, grpc = cfg.server.grpc_listen_port, "Skald is ready");
 

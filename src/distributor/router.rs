@@ -1,0 +1,108 @@
+//! `RingRouter`: sends each stream of a push to its replication set on the
+//! ingester ring and succeeds when every stream reached a quorum (`rf/2+1`) of
+//! its replicas; one batch per ingester per push.
+//!
+//! Used by the distributor when gossip membership is on. Ingesters are reached
+//! through `Recipient<Push>`: this process's supervisor for itself, an
+//! `IngesterBridge` (gRPC) for every other member, created on first use.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use actix::{Actor, Recipient};
+use futures::future::join_all;
+
+use super::PushError;
+use crate::actors::ingester::{IngesterError, Push, PushOutcome};
+use crate::cluster::membership::SharedView;
+use crate::cluster::pages::ring_of;
+use crate::cluster::ring::{token_for, Op};
+use crate::model::time::now_ns;
+use crate::model::StreamPush;
+use crate::rpc::ingester::IngesterBridge;
+
+pub struct RingRouter {
+    view: SharedView,
+    self_id: String,
+    local: Recipient<Push>,
+    /// Bridges by gRPC address.
+    bridges: Mutex<HashMap<String, Recipient<Push>>>,
+    rf: usize,
+    heartbeat_timeout_ms: i64,
+}
+
+impl RingRouter {
+    pub fn new(
+        view: SharedView,
+        self_id: String,
+        local: Recipient<Push>,
+        rf: usize,
+        heartbeat_timeout_ms: i64,
+    ) -> Self {
+        RingRouter { view, self_id, local, bridges: Mutex::new(HashMap::new()), rf, heartbeat_timeout_ms }
+    }
+
+    fn recipient(&self, id: &str, addr: &str) -> Recipient<Push> {
+        if id == self.self_id {
+            return self.local.clone();
+        }
+        let mut b = self.bridges.lock().unwrap_or_else(|e| e.into_inner());
+        b.entry(addr.to_string()).or_insert_with(|| IngesterBridge::new(addr.to_string()).start().recipient()).clone()
+    }
+
+    pub async fn push(&self, tenant: &str, streams: Vec<StreamPush>) -> Result<PushOutcome, PushError> {
+        let view = self.view.read().map(|v| v.clone()).unwrap_or_default();
+        let ring = ring_of(&view, self.heartbeat_timeout_ms);
+        let now_ms = now_ns() / 1_000_000;
+        // per instance: (recipient, stream indexes); per stream: failures allowed
+        let mut batches: HashMap<String, (Recipient<Push>, Vec<usize>)> = HashMap::new();
+        let mut allowed: Vec<usize> = Vec::with_capacity(streams.len());
+        for (i, s) in streams.iter().enumerate() {
+            let token = token_for(tenant, &s.labels.to_string());
+            let set = ring
+                .replication_set(token, self.rf, Op::Write, now_ms)
+                .map_err(|e| PushError::Internal(e.to_string()))?;
+            allowed.push(set.max_errors);
+            for inst in set.instances {
+                batches
+                    .entry(inst.id.clone())
+                    .or_insert_with(|| (self.recipient(&inst.id, &inst.addr), Vec::new()))
+                    .1
+                    .push(i);
+            }
+        }
+        let calls = batches.into_values().map(|(r, idx)| {
+            let part: Vec<StreamPush> = idx.iter().map(|&i| streams[i].clone()).collect();
+            let req = r.send(Push { tenant: tenant.to_string(), streams: part });
+            async move { (idx, req.await) }
+        });
+        let mut failures = vec![0usize; streams.len()];
+        let mut last_error = String::new();
+        let mut outcome = PushOutcome::default();
+        let mut seen_errors = std::collections::HashSet::new();
+        for (idx, res) in join_all(calls).await {
+            match res.map_err(|e| IngesterError::Unavailable(e.to_string())).and_then(|r| r) {
+                Ok(o) => {
+                    // every replica reports the same rejections: keep each once
+                    let errors: Vec<String> =
+                        o.errors.iter().filter(|e| seen_errors.insert((*e).clone())).cloned().collect();
+                    outcome.merge(PushOutcome { errors, ..o });
+                }
+                Err(e) => {
+                    last_error = e.to_string();
+                    for i in idx {
+                        failures[i] += 1;
+                    }
+                }
+            }
+        }
+        if failures.iter().zip(&allowed).any(|(f, a)| f > a) {
+            tracing::warn!(tenant, error = %last_error, "push failed on too many replicas");
+            return Err(PushError::Internal(last_error));
+        }
+        Ok(outcome)
+    }
+}
+
+/// Shared so clones of the distributor use one bridge pool.
+pub type SharedRouter = Arc<RingRouter>;

@@ -1,0 +1,171 @@
+//! `IngesterBridge`: one actor per remote ingester, holding its tonic client and
+//! handling the ingester's `Push` message exactly as the local
+//! `IngesterSupervisor` does; [`IngesterService`] is the receiving side, served
+//! on the ingester's gRPC port, which hands the push to the local supervisor.
+//!
+//! Created by the distributor's `RingRouter` for every ring member that is not
+//! this process.
+
+use std::time::Duration;
+
+use actix::{Actor, Context, Handler, Recipient, ResponseFuture};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Response, Status};
+
+use crate::actors::ingester::{IngesterError, Push, PushOutcome};
+use crate::model::{Entry, Labels, StreamPush};
+use crate::proto::ingester::ingester_client::IngesterClient;
+use crate::proto::ingester::ingester_server::Ingester;
+use crate::proto::ingester::{IngesterPushRequest, IngesterPushResponse};
+use crate::proto::logproto::{EntryAdapter, LabelPairAdapter, StreamAdapter};
+
+/// How long one remote push may take before it counts as failed.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn to_proto(streams: &[StreamPush]) -> Vec<StreamAdapter> {
+    streams
+        .iter()
+        .map(|s| StreamAdapter {
+            labels: s.labels.to_string(),
+            entries: s
+                .entries
+                .iter()
+                .map(|e| EntryAdapter {
+                    timestamp: Some(prost_types::Timestamp {
+                        seconds: e.ts.div_euclid(1_000_000_000),
+                        nanos: e.ts.rem_euclid(1_000_000_000) as i32,
+                    }),
+                    line: e.line.clone(),
+                    structured_metadata: e
+                        .metadata
+                        .iter()
+                        .map(|(n, v)| LabelPairAdapter { name: n.clone(), value: v.clone() })
+                        .collect(),
+                    parsed: vec![],
+                })
+                .collect(),
+            hash: 0,
+        })
+        .collect()
+}
+
+pub fn from_proto(streams: Vec<StreamAdapter>) -> Result<Vec<StreamPush>, String> {
+    streams
+        .into_iter()
+        .map(|s| {
+            let labels = Labels::parse(&s.labels).map_err(|e| format!("stream labels {:?}: {e}", s.labels))?;
+            let entries = s
+                .entries
+                .into_iter()
+                .map(|e| Entry {
+                    ts: e
+                        .timestamp
+                        .map(|t| t.seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(t.nanos)))
+                        .unwrap_or(0),
+                    line: e.line,
+                    metadata: e.structured_metadata.into_iter().map(|p| (p.name, p.value)).collect(),
+                })
+                .collect();
+            Ok(StreamPush::new(labels, entries))
+        })
+        .collect()
+}
+
+pub struct IngesterBridge {
+    addr: String,
+    client: Option<IngesterClient<Channel>>,
+}
+
+impl IngesterBridge {
+    /// `addr`: the remote ingester's gRPC `host:port`.
+    pub fn new(addr: String) -> Self {
+        IngesterBridge { addr, client: None }
+    }
+
+    fn client(&mut self) -> Result<IngesterClient<Channel>, IngesterError> {
+        if self.client.is_none() {
+            let ep = Endpoint::from_shared(format!("http://{}", self.addr))
+                .map_err(|e| IngesterError::Unavailable(format!("ingester address {}: {e}", self.addr)))?
+                .connect_timeout(Duration::from_secs(2))
+                .timeout(PUSH_TIMEOUT);
+            self.client = Some(
+                IngesterClient::new(ep.connect_lazy())
+                    .max_decoding_message_size(usize::MAX)
+                    .max_encoding_message_size(usize::MAX),
+            );
+        }
+        Ok(self.client.clone().expect("set above"))
+    }
+}
+
+impl Actor for IngesterBridge {
+    type Context = Context<Self>;
+}
+
+impl Handler<Push> for IngesterBridge {
+    type Result = ResponseFuture<Result<PushOutcome, IngesterError>>;
+    fn handle(&mut self, msg: Push, _: &mut Context<Self>) -> Self::Result {
+        let client = self.client();
+        let addr = self.addr.clone();
+        Box::pin(async move {
+            let mut client = client?;
+            let req = IngesterPushRequest { tenant: msg.tenant, streams: to_proto(&msg.streams) };
+            let r = client
+                .push(req)
+                .await
+                .map_err(|s| IngesterError::Unavailable(format!("ingester {addr}: {}", s.message())))?;
+            let r = r.into_inner();
+            Ok(PushOutcome {
+                accepted: r.accepted,
+                accepted_bytes: r.accepted_bytes,
+                errors: r.errors,
+                too_many_requests: r.too_many_requests,
+            })
+        })
+    }
+}
+
+/// The ingester's gRPC side: pushes from remote distributors go to the local supervisor.
+pub struct IngesterService {
+    pub ingester: Recipient<Push>,
+}
+
+#[tonic::async_trait]
+impl Ingester for IngesterService {
+    async fn push(&self, req: Request<IngesterPushRequest>) -> Result<Response<IngesterPushResponse>, Status> {
+        let req = req.into_inner();
+        crate::api::tenant::validate_tenant_id(&req.tenant).map_err(Status::invalid_argument)?;
+        let streams = from_proto(req.streams).map_err(Status::invalid_argument)?;
+        let out = self
+            .ingester
+            .send(Push { tenant: req.tenant, streams })
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?
+            .map_err(|e| match e {
+                IngesterError::Wal(m) => Status::internal(m),
+                e => Status::unavailable(e.to_string()),
+            })?;
+        Ok(Response::new(IngesterPushResponse {
+            accepted: out.accepted,
+            accepted_bytes: out.accepted_bytes,
+            errors: out.errors,
+            too_many_requests: out.too_many_requests,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_round_trip_through_the_wire_form() {
+        let mut e = Entry::new(-1_500_000_000, "before 1970");
+        e.metadata = vec![("trace_id".into(), "abc".into())];
+        let streams =
+            vec![StreamPush::new(Labels::parse(r#"{app="a", env="x"}"#).unwrap(), vec![e, Entry::new(7, "x")])];
+        assert_eq!(from_proto(to_proto(&streams)).unwrap(), streams);
+        let bad = vec![StreamAdapter { labels: "not labels".into(), entries: vec![], hash: 0 }];
+        assert!(from_proto(bad).is_err());
+    }
+}
