@@ -10,8 +10,9 @@ pub mod flush;
 pub mod samples;
 pub mod shard;
 pub mod stream;
-mod stream_query;
+pub(crate) mod stream_query;
 pub mod supervisor;
+pub mod tail;
 pub mod tenant;
 pub mod volume;
 
@@ -26,6 +27,7 @@ pub use supervisor::{
     FlushAll, IngesterError, IngesterSupervisor, LabelQuery, LogQuery, Push, SampleQuery, SeriesQuery,
     SupervisorCounters,
 };
+pub use tail::{DropLog, Dropped, Subscriber, Tail, TailBatch, TailersCount};
 pub use volume::{StreamVolume, VolumeQuery, VolumeRequest, VolumeResult};
 
 /// Chunk and ordering settings shared by every stream.
