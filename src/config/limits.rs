@@ -35,6 +35,8 @@ pub struct Limits {
     pub volume_enabled: bool,
     /// Most series a volume query may answer.
     pub volume_max_series: usize,
+    /// Open live tails per tenant.
+    pub max_concurrent_tail_requests: usize,
 }
 
 impl Default for Limits {
@@ -77,6 +79,7 @@ impl Default for Limits {
             max_query_series: 500,
             volume_enabled: true,
             volume_max_series: 1000,
+            max_concurrent_tail_requests: 10,
         }
     }
 }

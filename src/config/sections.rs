@@ -83,6 +83,8 @@ pub struct QuerierConfig {
     pub query_ingesters_within: Dur,
     pub query_store_only: bool,
     pub query_ingester_only: bool,
+    /// A live tail is closed after this long (0: never; Skald's default, Loki's is 1h).
+    pub tail_max_duration: Dur,
 }
 
 impl Default for QuerierConfig {
@@ -91,6 +93,7 @@ impl Default for QuerierConfig {
             query_ingesters_within: Dur::secs(3 * 3600),
             query_store_only: false,
             query_ingester_only: false,
+            tail_max_duration: Dur::secs(0),
         }
     }
 }

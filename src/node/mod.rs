@@ -103,7 +103,11 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
                 ing.clone().recipient(),
                 store,
                 cfg.querier.clone(),
-            );
+            )
+            .with_tail(crate::querier::tail::TailPorts {
+                tail: ing.clone().recipient(),
+                count: ing.clone().recipient(),
+            });
             b.querier = Some(q);
         }
         Module::MemberlistKv
