@@ -39,6 +39,11 @@ pub fn start(state: Arc<AppState>) -> anyhow::Result<Server> {
             .wrap_fn(|req, srv| {
                 let started = Instant::now();
                 let method = req.method().to_string();
+                let ws = req
+                    .headers()
+                    .get("upgrade")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
                 let fut = srv.call(req);
                 async move {
                     let res = fut.await?;
@@ -46,7 +51,7 @@ pub fn start(state: Arc<AppState>) -> anyhow::Result<Server> {
                     let status = res.status().as_u16().to_string();
                     metrics()
                         .request_duration
-                        .with_label_values(&[&method, &route, &status, "false"])
+                        .with_label_values(&[method.as_str(), &route, &status, if ws { "true" } else { "false" }])
                         .observe(started.elapsed().as_secs_f64());
                     Ok(res)
                 }
