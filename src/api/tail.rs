@@ -5,7 +5,8 @@
 //! the handler upgrades with `actix-ws` and spawns [`run`], which opens the tail
 //! through the `Querier` and writes every frame of the `TailSession`, pings every
 //! second, answers the client's close, and closes with 1011 and Loki's reason on
-//! errors, when the ingester goes away or after `querier.tail_max_duration`.
+//! errors, when the ingester goes away (or the node stops: [`close_all`]) or after
+//! `querier.tail_max_duration`.
 
 use std::time::Duration;
 
@@ -30,6 +31,16 @@ const MAX_DELAY_FOR: i64 = 5;
 const PING_PERIOD: Duration = Duration::from_secs(1);
 /// A close frame's reason is at most 123 bytes.
 const MAX_CLOSE_REASON: usize = 123;
+
+/// Set when the node stops: open tails close instead of holding the HTTP
+/// server's graceful shutdown until its timeout.
+static SHUTDOWN: std::sync::LazyLock<tokio::sync::watch::Sender<bool>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::channel(false).0);
+
+/// Closes every open tail (1011, as Loki's tails end when its ingesters go).
+pub fn close_all() {
+    SHUTDOWN.send_replace(true);
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for path in ["/loki/api/v1/tail", "/api/prom/tail"] {
@@ -125,6 +136,7 @@ async fn run(
     let mut ping = tokio::time::interval(PING_PERIOD);
     ping.tick().await;
     let ends = max_duration.map(|d| tokio::time::Instant::now() + d);
+    let mut shutdown = SHUTDOWN.subscribe();
     loop {
         tokio::select! {
             f = tail.next_frame() => match f {
@@ -154,6 +166,9 @@ async fn run(
             },
             _ = sleep_until(ends), if ends.is_some() => {
                 return close_error(session, "reached tail max duration limit").await;
+            }
+            _ = shutdown.wait_for(|stop| *stop) => {
+                return close_error(session, "all ingesters closed the connection").await;
             }
         }
     }

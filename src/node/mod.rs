@@ -161,6 +161,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         wait_for_signal().await;
         tracing::info!("shutting down");
         services.set_all(ServiceState::Stopping);
+        crate::api::tail::close_all();
         handle.stop(true).await;
         let _ = server_task.await;
         // No write-ahead log yet: whatever is only in memory is flushed before exit.

@@ -19,6 +19,8 @@ use crate::model::time::now_ns;
 
 /// Entries per history page when resuming (the replay is complete, page by page).
 const RESUME_PAGE: usize = 1000;
+/// Most entries a resume replays (it is held in memory until sent).
+pub const RESUME_MAX: usize = 500_000;
 
 /// The ingester's tail entry points.
 #[derive(Clone)]
@@ -38,6 +40,8 @@ pub enum TailError {
     Query(#[from] QueryError),
     #[error("this querier has no ingester to tail")]
     NoIngester,
+    #[error("resume would replay more than {RESUME_MAX} entries: reconnect with a later start")]
+    ResumeTooLarge,
 }
 
 /// What to tail and how.
@@ -88,7 +92,7 @@ impl Querier {
     }
 
     /// Every entry in `(start, now)`, oldest first, read forward page by page.
-    async fn resume_history(&self, tenant: &str, req: &TailRequest) -> Result<Vec<TailItem>, QueryError> {
+    async fn resume_history(&self, tenant: &str, req: &TailRequest) -> Result<Vec<TailItem>, TailError> {
         let end = now_ns();
         let mut out: Vec<TailItem> = Vec::new();
         let mut from = req.start.saturating_add(1);
@@ -118,6 +122,9 @@ impl Querier {
             }
             at_from.extend(fresh.iter().filter(|i| i.ts == last).map(key));
             out.extend(fresh);
+            if out.len() > RESUME_MAX {
+                return Err(TailError::ResumeTooLarge);
+            }
             from = last;
         }
     }

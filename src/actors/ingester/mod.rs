@@ -3,7 +3,7 @@
 //! streams: head blocks and chunks; appends and in-memory queries).
 //!
 //! Callers (the distributor and the querier) talk only to the supervisor, through
-//! the messages re-exported here. See docs/architecture.md for why streams are
+//! the messages re-exported here; live tails subscribe there too (`tail.rs`). See docs/architecture.md for why streams are
 //! grouped into shard actors rather than one actor per stream.
 
 pub mod flush;
