@@ -58,6 +58,12 @@ pub fn start(state: Arc<AppState>) -> anyhow::Result<Server> {
             })
             .configure(|c| api::configure(c, &st))
     })
+    // no Nagle delay: live tail frames and small answers go out at once
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+        }
+    })
     .workers(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
     .disable_signals()
     .shutdown_timeout(cfg.server.graceful_shutdown_timeout.0.as_secs().max(1))
