@@ -177,6 +177,14 @@ fn a_client_that_stops_reading_gets_dropped_entries_while_pushes_succeed() {
             break;
         }
     }
+    let m = client().get(s.url("/metrics")).send().unwrap().text().unwrap();
+    let value = |name: &str| -> f64 {
+        let line = m.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} missing"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("loki_querier_tail_active "), 1.0);
+    assert!(value("skald_tail_dropped_entries_total ") >= dropped.len() as f64);
+    assert!(value("loki_querier_tail_bytes_total ") > 0.0);
 }
 
 #[test]

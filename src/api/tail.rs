@@ -21,6 +21,7 @@ use super::state::AppState;
 use super::tenant::tenant_of;
 use crate::logql::metric::SampleExpr;
 use crate::logql::{parse, Expr};
+use crate::metrics::metrics;
 use crate::querier::tail::TailRequest;
 use crate::querier::tail_session::TailFrame;
 use crate::querier::Querier;
@@ -133,6 +134,7 @@ async fn run(
             return close_error(session, &e.to_string()).await;
         }
     };
+    let _active = ActiveTail::new();
     let mut ping = tokio::time::interval(PING_PERIOD);
     ping.tick().await;
     let ends = max_duration.map(|d| tokio::time::Instant::now() + d);
@@ -141,6 +143,8 @@ async fn run(
         tokio::select! {
             f = tail.next_frame() => match f {
                 Some(f) => {
+                    metrics().tail_bytes.inc_by(f.items.iter().map(|i| i.line.len() as u64).sum());
+                    metrics().tail_dropped.inc_by(f.dropped.total);
                     if session.text(frame_json(&f, categorize).to_string()).await.is_err() {
                         break;
                     }
@@ -173,6 +177,22 @@ async fn run(
         }
     }
     tracing::info!(tenant, "tail ended");
+}
+
+/// `loki_querier_tail_active` while a tail runs.
+struct ActiveTail;
+
+impl ActiveTail {
+    fn new() -> ActiveTail {
+        metrics().tail_active.inc();
+        ActiveTail
+    }
+}
+
+impl Drop for ActiveTail {
+    fn drop(&mut self) {
+        metrics().tail_active.dec();
+    }
 }
 
 async fn sleep_until(t: Option<tokio::time::Instant>) {
