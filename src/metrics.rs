@@ -23,10 +23,19 @@ pub struct Metrics {
     pub corrupt_objects: IntCounterVec,
     pub flush_failures: IntCounter,
     pub request_duration: HistogramVec,
+    pub tail_active: IntGauge,
+    pub tail_bytes: IntCounter,
+    pub tail_dropped: IntCounter,
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric");
     r.register(Box::new(c.clone())).expect("unique metric");
     c
 }
@@ -72,6 +81,8 @@ impl Metrics {
         .expect("valid metric");
         r.register(Box::new(build.clone())).expect("unique metric");
         build.with_label_values(&[crate::VERSION, "", "", "rust"]).set(1);
+        let tail_active = IntGauge::new("loki_querier_tail_active", "Number of active tailers").expect("valid metric");
+        r.register(Box::new(tail_active.clone())).expect("unique metric");
         Metrics {
             corrupt_objects: counter_vec(
                 &r,
@@ -109,7 +120,14 @@ impl Metrics {
                 "The total number of streams created per tenant.",
                 &["tenant"],
             ),
+            tail_bytes: counter(&r, "loki_querier_tail_bytes_total", "Number of bytes tailed"),
+            tail_dropped: counter(
+                &r,
+                "skald_tail_dropped_entries_total",
+                "Entries live tails missed because their client read too slowly (reported as dropped_entries).",
+            ),
             registry: r,
+            tail_active,
             memory_streams,
             memory_chunks,
             chunks_created,

@@ -14,6 +14,7 @@ pub mod push;
 pub mod query;
 pub mod render;
 pub mod state;
+pub mod tail;
 pub mod tenant;
 pub mod volume;
 
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     }
     if state.querier.is_some() {
         query::configure(cfg);
+        tail::configure(cfg);
         volume::configure(cfg);
     }
 }

@@ -11,7 +11,7 @@ use crate::actors::ingester::{ScanStats, StreamEntries};
 pub const ENCODING_FLAGS_HEADER: &str = "X-Loki-Response-Encoding-Flags";
 pub const CATEGORIZE_LABELS: &str = "categorize-labels";
 
-fn label_map(pairs: &[(String, String)]) -> Map<String, Value> {
+pub fn label_map(pairs: &[(String, String)]) -> Map<String, Value> {
     pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()
 }
 

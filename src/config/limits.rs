@@ -49,6 +49,8 @@ pub struct Limits {
     pub volume_enabled: bool,
     /// Most series a volume query may answer.
     pub volume_max_series: usize,
+    /// Open live tails per tenant.
+    pub max_concurrent_tail_requests: usize,
 }
 
 impl Default for Limits {
@@ -98,6 +100,7 @@ impl Default for Limits {
             retention_period: Dur::secs(0),
             volume_enabled: true,
             volume_max_series: 1000,
+            max_concurrent_tail_requests: 10,
         }
     }
 }

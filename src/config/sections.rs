@@ -90,6 +90,8 @@ pub struct QuerierConfig {
     pub query_ingester_only: bool,
     /// Reads may name several tenants (`X-Scope-OrgID: a|b`).
     pub multi_tenant_queries_enabled: bool,
+    /// A live tail is closed after this long (0: never; Skald's default, Loki's is 1h).
+    pub tail_max_duration: Dur,
 }
 
 impl Default for QuerierConfig {
@@ -99,6 +101,7 @@ impl Default for QuerierConfig {
             query_store_only: false,
             query_ingester_only: false,
             multi_tenant_queries_enabled: false,
+            tail_max_duration: Dur::secs(0),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The load generator (`skald loadgen ...`): deterministic log lines and push
-//! load against any Loki-compatible server, with figures per CPU-second of the
+//! load against any Loki-compatible server, live-tail latency, with figures per CPU-second of the
 //! server process when its pid is given.
 //!
 //! Used by people measuring Skald (or Loki) and by the benchmark scripts in bench/.
@@ -10,6 +10,8 @@ pub mod procstat;
 mod progress;
 pub mod push;
 pub mod query;
+pub mod tail;
+pub mod tail_client;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,14 +21,15 @@ use flags::Flags;
 /// `skald loadgen <mode> [flags]`.
 pub fn main(args: Vec<String>) -> ExitCode {
     let Some((mode, rest)) = args.split_first() else {
-        eprintln!("usage: skald loadgen push|query [flags]   (skald loadgen <mode> -help for flags)");
+        eprintln!("usage: skald loadgen push|query|tail [flags]   (skald loadgen <mode> -help for flags)");
         return ExitCode::from(2);
     };
     match mode.as_str() {
         "push" => push::main(rest),
         "query" => query::main(rest),
+        "tail" => tail::main(rest),
         other => {
-            eprintln!("unknown loadgen mode {other:?}; available: push, query");
+            eprintln!("unknown loadgen mode {other:?}; available: push, query, tail");
             ExitCode::from(2)
         }
     }

@@ -39,6 +39,11 @@ pub fn start(state: Arc<AppState>) -> anyhow::Result<Server> {
             .wrap_fn(|req, srv| {
                 let started = Instant::now();
                 let method = req.method().to_string();
+                let ws = req
+                    .headers()
+                    .get("upgrade")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
                 let fut = srv.call(req);
                 async move {
                     let res = fut.await?;
@@ -46,12 +51,18 @@ pub fn start(state: Arc<AppState>) -> anyhow::Result<Server> {
                     let status = res.status().as_u16().to_string();
                     metrics()
                         .request_duration
-                        .with_label_values(&[&method, &route, &status, "false"])
+                        .with_label_values(&[method.as_str(), &route, &status, if ws { "true" } else { "false" }])
                         .observe(started.elapsed().as_secs_f64());
                     Ok(res)
                 }
             })
             .configure(|c| api::configure(c, &st))
+    })
+    // no Nagle delay: live tail frames and small answers go out at once
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+        }
     })
     .workers(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
     .disable_signals()

@@ -131,7 +131,11 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
                 ing.clone().recipient(),
                 store,
                 cfg.querier.clone(),
-            );
+            )
+            .with_tail(crate::querier::tail::TailPorts {
+                tail: ing.clone().recipient(),
+                count: ing.clone().recipient(),
+            });
             b.querier = Some(q);
         }
         Module::MemberlistKv
@@ -227,6 +231,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         stop_replay.store(true, std::sync::atomic::Ordering::Relaxed);
         tracing::info!("shutting down");
         services.set_all(ServiceState::Stopping);
+        crate::api::tail::close_all();
         handle.stop(true).await;
         let _ = server_task.await;
         cluster.set(crate::cluster::keys::READY, "false");

@@ -7,6 +7,8 @@
 
 pub mod multi;
 pub mod store;
+pub mod tail;
+pub mod tail_session;
 pub mod volume;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +45,8 @@ pub struct Querier {
     volume: Recipient<VolumeQuery>,
     store: Option<Arc<store::StoreReader>>,
     cfg: crate::config::QuerierConfig,
+    /// Live tail entry points of the ingester (`tail.rs`).
+    tail: Option<tail::TailPorts>,
 }
 
 impl Querier {
@@ -56,7 +60,7 @@ impl Querier {
         cfg: crate::config::QuerierConfig,
     ) -> Self {
         let store = if cfg.query_ingester_only { None } else { store };
-        Querier { logs, samples, labels, series, volume, store, cfg }
+        Querier { logs, samples, labels, series, volume, store, cfg, tail: None }
     }
 
     /// The part of `[start, end)` to ask the ingesters for: nothing with

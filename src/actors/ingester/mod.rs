@@ -3,15 +3,16 @@
 //! streams: head blocks and chunks; appends and in-memory queries).
 //!
 //! Callers (the distributor and the querier) talk only to the supervisor, through
-//! the messages re-exported here. See docs/architecture.md for why streams are
+//! the messages re-exported here; live tails subscribe there too (`tail.rs`). See docs/architecture.md for why streams are
 //! grouped into shard actors rather than one actor per stream.
 
 pub mod flush;
 pub mod samples;
 pub mod shard;
 pub mod stream;
-mod stream_query;
+pub(crate) mod stream_query;
 pub mod supervisor;
+pub mod tail;
 pub mod tenant;
 mod tenant_limits;
 pub mod volume;
@@ -28,6 +29,7 @@ pub use supervisor::{
     FlushAll, IngesterError, IngesterSupervisor, LabelQuery, LogQuery, Push, SampleQuery, SeriesQuery, ShutdownWal,
     SupervisorCounters,
 };
+pub use tail::{DropLog, Dropped, Subscriber, Tail, TailBatch, TailersCount};
 pub use volume::{StreamVolume, VolumeQuery, VolumeRequest, VolumeResult};
 
 /// Chunk and ordering settings shared by every stream.

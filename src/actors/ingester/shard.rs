@@ -18,6 +18,7 @@ pub use snapshot::{ShardRestore, ShardSnapshot};
 
 use super::flush::FlushChunks;
 use super::stream::Stream;
+use super::tail::TailRegistry;
 use super::volume::{ShardVolume, VolumeResult};
 use super::{LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, StreamSettings};
 use crate::actors::Observe;
@@ -79,6 +80,8 @@ pub struct StreamShardActor {
     counters: ShardCounters,
     /// Where closed chunks go; `None` keeps everything in memory (no store).
     flusher: Option<Recipient<FlushChunks>>,
+    /// Open live tails (`tail.rs`): appended entries of matching streams go to them.
+    pub(super) tails: TailRegistry,
 }
 
 impl StreamShardActor {
@@ -95,6 +98,7 @@ impl StreamShardActor {
             streams: FastMap::default(),
             counters: ShardCounters::default(),
             flusher,
+            tails: TailRegistry::default(),
         }
     }
 
@@ -103,7 +107,8 @@ impl StreamShardActor {
         let mut out = PushOutcome::default();
         for sp in streams {
             let stream = self.streams.entry(sp.fingerprint).or_insert_with(|| Stream::new(sp.labels.clone()));
-            let (st, err) = stream.push(&sp.entries, &self.settings, &self.tenant, now);
+            let mut accepted = self.tails.wants(sp.fingerprint, &sp.labels).then(Vec::new);
+            let (st, err) = stream.push_tracked(&sp.entries, &self.settings, &self.tenant, now, accepted.as_mut());
             out.accepted += st.accepted;
             out.accepted_bytes += st.accepted_bytes;
             self.counters.entries_appended += st.accepted;
@@ -119,6 +124,9 @@ impl StreamShardActor {
                 metrics().discard("too_far_behind", &self.tenant, st.rejected, st.rejected_bytes);
             }
             out.errors.extend(err);
+            if let Some(accepted) = accepted {
+                self.tails.publish(sp.fingerprint, &sp.labels, sp.entries, &accepted);
+            }
         }
         self.counters.streams = self.streams.len();
         out

@@ -89,9 +89,22 @@ impl Stream {
         tenant: &str,
         now: i64,
     ) -> (AppendStats, Option<String>) {
+        self.push_tracked(entries, s, tenant, now, None)
+    }
+
+    /// [`Stream::push`] that also records the indices of the accepted entries
+    /// (what live tails receive).
+    pub fn push_tracked(
+        &mut self,
+        entries: &[Entry],
+        s: &StreamSettings,
+        tenant: &str,
+        now: i64,
+        mut accepted: Option<&mut Vec<usize>>,
+    ) -> (AppendStats, Option<String>) {
         let mut st = AppendStats::default();
         let mut failed: Vec<String> = Vec::new();
-        for e in entries {
+        for (i, e) in entries.iter().enumerate() {
             if self.max_ts != i64::MIN && e.ts < self.max_ts.saturating_sub(s.ooo_window_ns) {
                 st.rejected += 1;
                 st.rejected_bytes += e.line.len() as u64;
@@ -111,6 +124,9 @@ impl Stream {
                 continue;
             }
             st.chunks_created += self.append(e, s, now);
+            if let Some(a) = accepted.as_deref_mut() {
+                a.push(i);
+            }
             st.accepted += 1;
             st.accepted_bytes += e.line.len() as u64;
         }

@@ -74,16 +74,17 @@ impl Stream {
     }
 }
 
-/// Distinct result label sets of one stream query, looked up by hash.
+/// Distinct result label sets of one stream query, looked up by hash
+/// (also used by the querier's live tail for the entries it receives).
 #[derive(Default)]
-struct Groups {
+pub(crate) struct Groups {
     sets: Vec<Vec<(String, String, Category)>>,
     by_hash: FastMap<u64, Vec<usize>>,
     stream_only: Option<usize>,
 }
 
 impl Groups {
-    fn stream_only(&mut self, stream: &[(String, String)]) -> usize {
+    pub(crate) fn stream_only(&mut self, stream: &[(String, String)]) -> usize {
         if let Some(g) = self.stream_only {
             return g;
         }
@@ -96,7 +97,7 @@ impl Groups {
         g
     }
 
-    fn find_or_add(&mut self, labels: &[Label<'_>]) -> usize {
+    pub(crate) fn find_or_add(&mut self, labels: &[Label<'_>]) -> usize {
         let mut h = foldhash::fast::FixedState::with_seed(7).build_hasher();
         for (k, v, c) in labels {
             h.write(k.as_bytes());
@@ -118,7 +119,7 @@ impl Groups {
         g
     }
 
-    fn into_streams(self, stream: &Labels) -> Vec<StreamEntries> {
+    pub(crate) fn into_streams(self, stream: &Labels) -> Vec<StreamEntries> {
         self.sets
             .into_iter()
             .map(|set| {

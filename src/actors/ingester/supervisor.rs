@@ -184,6 +184,11 @@ impl IngesterSupervisor {
         }
     }
 
+    /// The tenant's shards, creating the tenant if new (tail subscriptions, `tail.rs`).
+    pub(super) fn tenant_shards(&mut self, tenant: &str) -> Vec<Addr<StreamShardActor>> {
+        self.tenant(tenant).shards.clone()
+    }
+
     fn existing(&self, tenant: &str) -> Option<Addr<TenantActor>> {
         self.tenants.get(tenant).map(|h| h.addr.clone())
     }
