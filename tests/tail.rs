@@ -12,7 +12,7 @@ use common::{client, now_ns, Skald};
 use serde_json::{json, Value};
 use skald::loadgen::tail_client::{Event, TailClient, TailClientError};
 
-const CONFIG: &str = "auth_enabled: true\nlimits_config:\n  discover_service_name: []\n";
+const CONFIG: &str = "auth_enabled: true\nlimits_config:\n  discover_service_name: []\n  per_stream_rate_limit: 1GB\n  per_stream_rate_limit_burst: 1GB\n";
 const TAIL: &str = "/loki/api/v1/tail";
 
 fn push(s: &Skald, streams: Value) -> Duration {
