@@ -19,6 +19,8 @@ config() { # $1: wal enabled
 limits_config:
   ingestion_rate_mb: 100000
   ingestion_burst_size_mb: 100000
+  per_stream_rate_limit: 100GB
+  per_stream_rate_limit_burst: 100GB
 ingester:
   flush_check_period: 1h
   chunk_idle_period: 1h
