@@ -44,6 +44,7 @@ Flags (single or double dash; -flag=value or -flag value):
 Subcommands:
   skald loadgen push [flags]     push generated load at a Loki-compatible server
   skald loadgen query [flags]    run LogQL queries against it and report latencies
+  skald canary [flags]           write, tail and query-check lines; report missing/duplicated ones
 Environment overrides: SKALD_<SECTION>__<KEY>=value (e.g. SKALD_SERVER__HTTP_LISTEN_PORT=3200).
 ";
 
@@ -118,6 +119,9 @@ pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("loadgen") {
         return crate::loadgen::main(args[1..].to_vec());
+    }
+    if args.first().map(String::as_str) == Some("canary") {
+        return crate::canary::main(&args[1..]);
     }
     let cli = match Cli::parse(args) {
         Ok(c) => c,

@@ -17,6 +17,7 @@
 
 pub mod actors;
 pub mod api;
+pub mod canary;
 pub mod cli;
 pub mod cluster;
 pub mod config;
