@@ -40,20 +40,22 @@ fi
 
 run() {
     local name=$1 query=$2 end=${3:-$END_NS}
-    local c0 c1
-    c0=$(cpu)
+    local c0 c1 t0 t1
+    c0=$(cpu); t0=$(date +%s.%N)
     curl -sf -G "127.0.0.1:$PORT/loki/api/v1/query_range" -H 'X-Scope-OrgID: loadgen' \
         --data-urlencode "query=$query" --data-urlencode "start=$START_NS" --data-urlencode "end=$end" \
         --data-urlencode 'limit=100' --data-urlencode 'step=60s' > "$DIR/q.json"
-    c1=$(cpu)
-    python3 - "$name" "$RAW" "$c0" "$c1" "$DIR/q.json" "$MODE" <<'PY'
+    c1=$(cpu); t1=$(date +%s.%N)
+    python3 - "$name" "$RAW" "$c0" "$c1" "$DIR/q.json" "$MODE" "$t0" "$t1" <<'PY'
 import json, sys
 name, raw, c0, c1, path, mode = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
+wall = float(sys.argv[8]) - float(sys.argv[7])
 cpu = (c1 - c0) / 100.0
 q = json.load(open(path))
 ok = q.get("status") == "success"
 print(json.dumps({"bench": "logql", "query": name, "from": mode, "raw_bytes": raw, "cpu_seconds": cpu,
-                  "gb_per_cpu_second": raw / 1e9 / cpu if cpu > 0 else None, "status": q.get("status"),
+                  "gb_per_cpu_second": raw / 1e9 / cpu if cpu > 0 else None, "wall_seconds": wall,
+                  "gb_per_wall_second": raw / 1e9 / wall if wall > 0 else None, "status": q.get("status"),
                   "result_type": q.get("data", {}).get("resultType")}))
 print(f"{name:<28} {raw/1e9:.2f} GB in {cpu:.2f} CPU-s = {raw/1e9/cpu if cpu else 0:.2f} GB/CPU-s ({'ok' if ok else 'FAILED'})", file=sys.stderr)
 PY

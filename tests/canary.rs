@@ -1,7 +1,7 @@
 //! `skald canary` against a running Skald: a clean run finds nothing missing or
 //! duplicated and serves its counts as metrics; an entry the canary records but
 //! never sends (its fault-injection flag) is reported missing, with exit code 1.
-//! `SKALD_CANARY_SECS` sets the clean run's length (default 15; the issue's
+//! `CANARY_SECONDS` sets the clean run's length (default 15; the issue's
 //! 5-minute run: 300).
 
 mod common;
@@ -27,7 +27,7 @@ fn canary(s: &Skald, secs: u64, extra: &[&str]) -> (Option<i32>, Value) {
 #[test]
 fn a_clean_run_finds_nothing_missing_and_serves_metrics() {
     let s = Skald::start("auth_enabled: true\n");
-    let secs: u64 = std::env::var("SKALD_CANARY_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
+    let secs: u64 = std::env::var("CANARY_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let scrape = std::thread::spawn(move || {
@@ -45,6 +45,7 @@ fn a_clean_run_finds_nothing_missing_and_serves_metrics() {
         }
     });
     let (code, c) = canary(&s, secs, &["--listen", &listen]);
+    eprintln!("canary summary after {secs} s: {c}");
     assert!(scrape.join().unwrap().contains("loki_canary_missing_entries_total 0"));
     assert_eq!(code, Some(0), "{c}");
     assert!(c["entries"].as_u64().unwrap() >= secs * 10, "entries written: {c}");

@@ -20,7 +20,7 @@ use crate::actors::ingester::{FlushAll, IngesterSupervisor, SupervisorCounters};
 use crate::actors::Observe;
 
 /// Items applied concurrently (in order; each waits for its tenants).
-const IN_FLIGHT: usize = 8;
+const IN_FLIGHT: usize = 32;
 /// How often (in items) memory is compared with the ceiling.
 const CHECK_EVERY: usize = 64;
 
@@ -33,7 +33,7 @@ pub async fn replay(
 ) -> ReplaySummary {
     let started = Instant::now();
     wal_metrics().replay_active.set(1);
-    let (tx, mut rx) = mpsc::channel::<ReplayItem>(4);
+    let (tx, mut rx) = mpsc::channel::<ReplayItem>(16);
     let (done_tx, done_rx) = oneshot::channel();
     let (dir, st, halt) = (settings.dir.clone(), status.clone(), stop.clone());
     std::thread::Builder::new()
