@@ -36,7 +36,7 @@ start() {
         -server.http-listen-address=127.0.0.1 -common.path-prefix="$DIR/data" -log.level=info 2>>"$DIR/skald.log" &
     PID=$!
     until curl -sf "127.0.0.1:$PORT/ready" >/dev/null; do sleep 0.02; done
-    READY=$(echo "$(date +%s.%N) - $t0" | bc)
+    READY=$(echo "$(date +%s.%N) - $t0" | bc | awk '{printf "%.3f", $1}')
 }
 
 push() {
@@ -57,7 +57,7 @@ push wal-on
 WAL_BYTES=$(du -sb "$DIR/data/wal" | cut -f1)
 RAW=$(curl -s "127.0.0.1:$PORT/metrics" | awk '/^loki_distributor_bytes_received_total/ {s += $2} END {printf "%d", s}')
 RSS_BEFORE=$(rss_mb)
-echo "{\"scenario\":\"wal-size\",\"wal_bytes\":$WAL_BYTES,\"raw_bytes\":$RAW,\"wal_per_raw\":$(echo "scale=3; $WAL_BYTES / $RAW" | bc),\"rss_mb\":$RSS_BEFORE}"
+echo "{\"scenario\":\"wal-size\",\"wal_bytes\":$WAL_BYTES,\"raw_bytes\":$RAW,\"wal_per_raw\":$(echo "scale=3; $WAL_BYTES / $RAW" | bc | awk '{printf "%.3f", $1}'),\"rss_mb\":$RSS_BEFORE}"
 
 echo "== SIGKILL, replay from segments" >&2
 kill -9 "$PID"; wait "$PID" || true
@@ -65,7 +65,7 @@ start
 echo "{\"scenario\":\"replay-after-sigkill\",\"ready_seconds\":$READY,\"rss_mb\":$(rss_mb),\"log\":\"$(grep 'WAL replayed' "$DIR/skald.log" | tail -1 | sed 's/.*WAL replayed //; s/"/\\"/g')\"}"
 
 echo "== SIGTERM (checkpoint), replay from the checkpoint" >&2
-t0=$(date +%s.%N); kill "$PID"; wait "$PID" || true; STOP=$(echo "$(date +%s.%N) - $t0" | bc)
+t0=$(date +%s.%N); kill "$PID"; wait "$PID" || true; STOP=$(echo "$(date +%s.%N) - $t0" | bc | awk '{printf "%.3f", $1}')
 CKPT=$(du -sb "$DIR/data/wal" | cut -f1)
 start
 echo "{\"scenario\":\"replay-after-sigterm\",\"stop_seconds\":$STOP,\"wal_bytes\":$CKPT,\"ready_seconds\":$READY,\"rss_mb\":$(rss_mb),\"log\":\"$(grep 'WAL replayed' "$DIR/skald.log" | tail -1 | sed 's/.*WAL replayed //; s/"/\\"/g')\"}"
