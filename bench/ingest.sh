@@ -9,7 +9,8 @@ cargo build --release --quiet
 BIN=target/release/skald
 PORT=${PORT:-3320}
 DIR=$(mktemp -d)
-trap 'pkill -f "server.http-listen-port=$PORT" || true; rm -rf "$DIR"' EXIT
+# stop skald and wait for it to exit (it writes a last WAL checkpoint) before removing its data
+trap 'pkill -f "server.http-listen-port=$PORT" || true; while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
 
 run() {
     local name=$1; shift

@@ -13,7 +13,8 @@ cargo build --release --quiet
 BIN=target/release/skald
 PORT=${PORT:-3350}
 DIR=$(mktemp -d)
-trap 'pkill -f "server.http-listen-port=$PORT" || true; rm -rf "$DIR"' EXIT
+# stop skald and wait for it to exit (it writes a last WAL checkpoint) before removing its data
+trap 'pkill -f "server.http-listen-port=$PORT" || true; while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
 
 start() {
     SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000 \

@@ -12,7 +12,8 @@ BIN=target/release/skald
 PORT=${PORT:-3330}
 REQUESTS=${REQUESTS:-5000}
 DIR=$(mktemp -d)
-trap 'pkill -f "server.http-listen-port=$PORT" || true; rm -rf "$DIR"' EXIT
+# stop skald and wait for it to exit (it writes a last WAL checkpoint) before removing its data
+trap 'pkill -f "server.http-listen-port=$PORT" || true; while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
 
 config() { # $1: wal enabled
     cat >"$DIR/config.yaml" <<YAML

@@ -14,8 +14,11 @@ use skald::proto::logproto;
 
 const REQUESTS: usize = 200;
 
+/// Streams of one request: labels and (timestamp, line) entries.
+type Streams = Vec<(String, Vec<(i64, String)>)>;
+
 /// One request: 100 streams x 10 lines of ~200-byte logfmt (the ingest benchmark's shape).
-fn request(rng: &mut Rng) -> (Vec<(String, Vec<(i64, String)>)>, usize) {
+fn request(rng: &mut Rng) -> (Streams, usize) {
     let mut text = String::new();
     let mut raw = 0;
     let streams = (0..100)
@@ -34,7 +37,7 @@ fn request(rng: &mut Rng) -> (Vec<(String, Vec<(i64, String)>)>, usize) {
     (streams, raw)
 }
 
-fn proto(streams: &[(String, Vec<(i64, String)>)]) -> Vec<u8> {
+fn proto(streams: &Streams) -> Vec<u8> {
     let req = logproto::PushRequest {
         streams: streams
             .iter()
@@ -60,7 +63,7 @@ fn proto(streams: &[(String, Vec<(i64, String)>)]) -> Vec<u8> {
     snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).expect("snappy")
 }
 
-fn json(streams: &[(String, Vec<(i64, String)>)]) -> Vec<u8> {
+fn json(streams: &Streams) -> Vec<u8> {
     let streams: Vec<_> = streams
         .iter()
         .map(|(labels, es)| {
@@ -90,7 +93,7 @@ fn main() {
     let raw: usize = reqs.iter().map(|r| r.1).sum();
     let cache = LabelCache::new(vec![]);
     println!("{:<14} {:>12} {:>12}", "format", "MB/s", "requests/s");
-    type Encode = fn(&[(String, Vec<(i64, String)>)]) -> Vec<u8>;
+    type Encode = fn(&Streams) -> Vec<u8>;
     let formats: [(&str, &str, Option<&str>, Encode); 3] = [
         ("snappy-proto", "application/x-protobuf", None, proto),
         ("json", "application/json", None, json),
