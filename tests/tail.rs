@@ -337,3 +337,31 @@ fn open_tails_close_when_the_node_stops() {
     assert!(st.success(), "{st}");
     assert!(started.elapsed() < Duration::from_secs(10), "stopping took {:?}", started.elapsed());
 }
+
+#[test]
+fn a_tenant_never_tails_another_tenants_lines() {
+    let s = Skald::start(CONFIG);
+    let base = common::now_ns() - 1_000_000_000;
+    let push_as = |tenant: &str, app: &str, line: &str, ts: i64| {
+        let body = json!({"streams": [{"stream": {"app": app}, "values": [[ts.to_string(), line]]}]});
+        let r = client()
+            .post(s.url("/loki/api/v1/push"))
+            .header("X-Scope-OrgID", tenant)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+    };
+    // tenant b's history and live lines are pushed before and after a's tail opens, same stream labels
+    push_as("b", "shared", "b history", base);
+    let params = [("query", r#"{app="shared"}"#), ("start", &(base - 1).to_string()), ("delay_for", "0")];
+    let mut a = TailClient::connect(&s.url(""), TAIL, &params, &[("X-Scope-OrgID", "a")]).expect("tail opens");
+    for i in 0..20 {
+        push_as("b", "shared", &format!("b live {i}"), base + 10 + i);
+    }
+    push_as("a", "shared", "a marker", base + 100);
+    let (got, _) = read(&mut a, 1, Duration::from_secs(10));
+    assert_eq!(got, vec![(base + 100, "a marker".to_string())], "only tenant a's line");
+    quiet(&mut a, Duration::from_millis(500));
+}

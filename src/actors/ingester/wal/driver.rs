@@ -45,6 +45,7 @@ pub async fn replay(
         .expect("spawn the WAL replay thread");
 
     let mut in_flight: VecDeque<oneshot::Receiver<()>> = VecDeque::new();
+    let over_ceiling = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut since_check = 0;
     while let Some(item) = rx.recv().await {
         let (reply, done) = oneshot::channel();
@@ -56,18 +57,28 @@ pub async fn replay(
         since_check += 1;
         if can_flush && since_check >= CHECK_EVERY {
             since_check = 0;
-            let mem = sup.send(Observe::<SupervisorCounters>::new()).await.map(|c| c.memory_bytes).unwrap_or(0);
-            if mem as u64 > settings.replay_memory_ceiling {
-                for d in in_flight.drain(..) {
-                    let _ = d.await;
+            // Ask without waiting: the answer queues behind the appends in flight, and
+            // waiting for it here would stall the pipeline every CHECK_EVERY items.
+            let (obs, over) = (sup.send(Observe::<SupervisorCounters>::new()), over_ceiling.clone());
+            let ceiling = settings.replay_memory_ceiling;
+            actix::spawn(async move {
+                let mem = obs.await.map(|c| c.memory_bytes as u64).unwrap_or(0);
+                if mem > ceiling {
+                    over.store(mem, Ordering::Relaxed);
                 }
-                tracing::info!(
-                    memory = mem,
-                    ceiling = settings.replay_memory_ceiling,
-                    "replay_memory_ceiling reached; flushing"
-                );
-                let _ = sup.send(FlushAll).await;
+            });
+        }
+        let mem = over_ceiling.swap(0, Ordering::Relaxed);
+        if mem > 0 {
+            for d in in_flight.drain(..) {
+                let _ = d.await;
             }
+            tracing::info!(
+                memory = mem,
+                ceiling = settings.replay_memory_ceiling,
+                "replay_memory_ceiling reached; flushing"
+            );
+            let _ = sup.send(FlushAll).await;
         }
     }
     for d in in_flight {

@@ -140,6 +140,20 @@ pub fn encode_batch(batches: &[TenantBatch], zstd_level: i32) -> Vec<u8> {
     }
 }
 
+/// zstd with one decompression context per thread (replay decodes thousands of records).
+fn decompress(data: &[u8], len: usize) -> Result<Vec<u8>, WalError> {
+    thread_local! {
+        static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+    }
+    DCTX.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = Some(zstd::bulk::Decompressor::new().map_err(|_| WalError::Corrupt("zstd context"))?);
+        }
+        d.as_mut().expect("set above").decompress(data, len).map_err(|_| WalError::Corrupt("zstd"))
+    })
+}
+
 /// Decodes a record payload written by [`encode_batch`].
 pub fn decode_batch(payload: &[u8]) -> Result<Vec<TenantBatch>, WalError> {
     let (&kind, rest) = payload.split_first().ok_or(WalError::Corrupt("empty record"))?;
@@ -152,7 +166,7 @@ pub fn decode_batch(payload: &[u8]) -> Result<Vec<TenantBatch>, WalError> {
             if len > MAX_FRAME * 16 {
                 return Err(WalError::Corrupt("record too large"));
             }
-            Bytes::from(zstd::bulk::decompress(&rest[r.pos..], len).map_err(|_| WalError::Corrupt("zstd"))?)
+            Bytes::from(decompress(&rest[r.pos..], len)?)
         }
         _ => return Err(WalError::Corrupt("unknown record compression")),
     };
