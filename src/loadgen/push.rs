@@ -84,10 +84,10 @@ struct WorkerReport {
     errors: u64,
 }
 
-pub(super) struct Shared {
-    pub(super) next_request: AtomicU64,
-    pub(super) lines: AtomicU64,
-    pub(super) bytes: AtomicU64,
+struct Shared {
+    next_request: AtomicU64,
+    lines: Arc<AtomicU64>,
+    bytes: AtomicU64,
     started: std::sync::OnceLock<Instant>,
 }
 
@@ -125,16 +125,17 @@ fn run(f: &Flags) -> Result<(), String> {
     let rt = super::runtime()?;
     let shared = Arc::new(Shared {
         next_request: AtomicU64::new(0),
-        lines: AtomicU64::new(0),
+        lines: Arc::new(AtomicU64::new(0)),
         bytes: AtomicU64::new(0),
         started: std::sync::OnceLock::new(),
     });
     let (cpu0, rss0) = (pid.and_then(cpu_seconds), pid.and_then(rss_bytes));
     let started = started_at(&shared);
     let deadline = started + duration;
+    let total = (requests != u64::MAX).then(|| requests.saturating_mul(batch as u64));
+    let bar = super::progress::Bar::start("lines", duration, total, shared.clone_lines());
     let reports: Vec<WorkerReport> = rt.block_on(async {
         let client = reqwest::Client::new();
-        let progress = tokio::spawn(super::progress::show(shared.clone(), started, duration, requests, batch));
         let tasks: Vec<_> = (0..concurrency)
             .map(|w| tokio::spawn(worker(w, plan.clone(), client.clone(), shared.clone(), requests, deadline)))
             .collect();
@@ -142,9 +143,9 @@ fn run(f: &Flags) -> Result<(), String> {
         for t in tasks {
             out.push(t.await.unwrap_or_default());
         }
-        progress.abort();
         out
     });
+    bar.finish();
     let secs = started.elapsed().as_secs_f64();
     let (cpu1, rss1) = (pid.and_then(cpu_seconds), pid.and_then(rss_bytes));
     report(&shared, reports, secs, cpu0.zip(cpu1).map(|(a, b)| b - a), rss0, rss1, streams);
@@ -194,6 +195,12 @@ async fn worker(
             }
             Err(_) => rep.errors += 1,
         }
+    }
+}
+
+impl Shared {
+    fn clone_lines(&self) -> Arc<AtomicU64> {
+        self.lines.clone()
     }
 }
 

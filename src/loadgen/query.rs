@@ -79,12 +79,16 @@ fn run(f: &Flags) -> Result<(), String> {
     let started = Instant::now();
     let deadline = started + duration;
     let queries = Arc::new(queries);
+    let done = Arc::new(AtomicU64::new(0));
+    let total = (requests != u64::MAX).then_some(requests);
+    let bar = super::progress::Bar::start("queries", duration, total, done.clone());
     let reports: Vec<Report> = rt.block_on(async {
         let client = reqwest::Client::new();
         let tasks: Vec<_> = (0..concurrency)
             .map(|_| {
                 let (client, url, tenant) = (client.clone(), url.clone(), tenant.clone());
                 let (next, bytes, lines, queries) = (next.clone(), bytes.clone(), lines.clone(), queries.clone());
+                let done = done.clone();
                 tokio::spawn(async move {
                     let mut rep = Report::default();
                     loop {
@@ -114,6 +118,7 @@ fn run(f: &Flags) -> Result<(), String> {
                             Err(_) => rep.errors += 1,
                         }
                         rep.latencies.push(t0.elapsed());
+                        done.fetch_add(1, Ordering::Relaxed);
                     }
                 })
             })
@@ -124,6 +129,7 @@ fn run(f: &Flags) -> Result<(), String> {
         }
         out
     });
+    bar.finish();
     let secs = started.elapsed().as_secs_f64();
     let cpu = cpu0.zip(pid.and_then(cpu_seconds)).map(|(a, b)| b - a);
     let mut lat: Vec<Duration> = reports.iter().flat_map(|r| r.latencies.iter().copied()).collect();

@@ -151,6 +151,8 @@ fn push_at_rate(
     let (mut pushed, mut errors, mut seq) = (0u64, 0u64, 0u64);
     let started = Instant::now();
     let mut next = started;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let bar = super::progress::Bar::start("lines pushed", duration, None, done.clone());
     while started.elapsed() < duration {
         let now = now_ns();
         let values: Vec<Value> = (0..per_req)
@@ -167,7 +169,10 @@ fn push_at_rate(
             .body(body.to_string())
             .send();
         match r {
-            Ok(r) if r.status().is_success() => pushed += per_req,
+            Ok(r) if r.status().is_success() => {
+                pushed += per_req;
+                done.store(pushed, std::sync::atomic::Ordering::Relaxed);
+            }
             _ => errors += 1,
         }
         next += interval;
@@ -175,6 +180,7 @@ fn push_at_rate(
             thread::sleep(d);
         }
     }
+    bar.finish();
     Ok((pushed, errors))
 }
 
