@@ -33,6 +33,7 @@ const USAGE: &str = "skald loadgen push [flags]
   --concurrency <n>            concurrent clients (default 4)
   --duration <d>               run time, e.g. 10s (default 10s unless --requests)
   --requests <n>               stop after this many requests
+  --lines <n>                  stop after this many lines (rounded up to whole requests)
   --format <proto|json>        body format (default proto: snappy protobuf)
   --seed <n>                   generator seed (default 1)
   --pid <pid>                  server pid: report its CPU-seconds and RSS
@@ -53,6 +54,7 @@ const FLAGS: &[(&str, bool)] = &[
     ("concurrency", true),
     ("duration", true),
     ("requests", true),
+    ("lines", true),
     ("format", true),
     ("seed", true),
     ("pid", true),
@@ -99,7 +101,14 @@ fn run(f: &Flags) -> Result<(), String> {
     let streams: usize = f.get("streams", 100)?;
     let batch: usize = f.get("batch", 1000)?;
     let spr: usize = f.get("streams-per-request", streams.min(batch))?.clamp(1, streams.max(1));
-    let (duration, requests) = super::budget(f)?;
+    let (mut duration, mut requests) = super::budget(f)?;
+    if let Some(lines) = f.str("lines") {
+        let lines: u64 = lines.parse().map_err(|_| format!("invalid -lines {lines}"))?;
+        requests = requests.min(lines.div_ceil(batch.max(1) as u64));
+        if f.str("duration").is_none() {
+            duration = Duration::from_secs(86_400);
+        }
+    }
     let plan = Plan {
         url: format!("{}/loki/api/v1/push", f.str("url").unwrap_or("http://127.0.0.1:3100").trim_end_matches('/')),
         tenant: f.str("tenant").unwrap_or("loadgen").to_string(),
