@@ -125,7 +125,7 @@ pub fn encode_batch(batches: &[TenantBatch], zstd_level: i32) -> Vec<u8> {
             }
         }
     }
-    match zstd::bulk::compress(&w.buf, zstd_level) {
+    match compress(&w.buf, zstd_level) {
         Ok(z) if z.len() < w.buf.len() => {
             let mut out = Writer::with_capacity(z.len() + 11);
             out.buf.push(ZSTD);
@@ -138,6 +138,21 @@ pub fn encode_batch(batches: &[TenantBatch], zstd_level: i32) -> Vec<u8> {
             w.buf
         }
     }
+}
+
+/// zstd with one compression context per thread and level: creating a context
+/// per record costs time and a few MB of allocator churn.
+fn compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static CCTX: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { std::cell::RefCell::new(None) };
+    }
+    CCTX.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.as_ref().is_none_or(|(l, _)| *l != level) {
+            *c = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        c.as_mut().expect("set above").1.compress(raw)
+    })
 }
 
 /// zstd with one decompression context per thread (replay decodes thousands of records).
