@@ -167,3 +167,37 @@ fn replication_factor_one_spreads_streams_and_quorum_failures_answer_5xx() {
     let status = push_streams(&nodes[0], 30, "after");
     assert!(status >= 500, "got {status}");
 }
+
+#[test]
+fn global_ingestion_rate_is_shared_by_the_cluster_distributors() {
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let limits = "limits_config:\n  ingestion_rate_mb: 0.003\n  ingestion_burst_size_mb: 0.003\n";
+    let nodes: Vec<Skald> = (0..3)
+        .map(|i| {
+            Skald::start(&format!(
+                "auth_enabled: false\n{limits}memberlist:\n  join_members: [127.0.0.1:{}]\n  bind_addr: [127.0.0.1]\n  bind_port: {}\n  gossip_interval: 100ms\n\
+                 ingester:\n  lifecycler:\n    id: node-{i}\n",
+                ports[0], ports[i]
+            ))
+        })
+        .collect();
+    for n in &nodes {
+        wait_for("three live members", Duration::from_secs(30), || {
+            let v = json(n, "/memberlist");
+            v["members"].as_array().is_some_and(|m| m.len() == 3 && m.iter().all(|x| x["live"] == true))
+        });
+    }
+    // 0.003 MiB/s = 3145 bytes/s for the tenant; each of three distributors enforces a third of it
+    let big = "x".repeat(4000);
+    let body =
+        serde_json::json!({"streams": [{"stream": {"app": "r"}, "values": [[common::now_ns().to_string(), big]]}]});
+    let r = client()
+        .post(nodes[0].url("/loki/api/v1/push"))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let text = r.text().unwrap();
+    assert!(text.contains("(limit: 1048 bytes/sec)"), "a third of the tenant's rate: {text}");
+}

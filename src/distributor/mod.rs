@@ -104,8 +104,12 @@ impl Distributor {
             .iter()
             .flat_map(|s| &s.entries)
             .fold((0u64, 0u64), |(l, b), e| (l + 1, b + (e.line.len() + e.metadata_size()) as u64));
-        // `global` divides by the healthy distributors: one per process today, so it equals `local`
-        let rate = ratelimit::Rate::from_mb(limits.ingestion_rate_mb, limits.ingestion_burst_size_mb);
+        // `global` divides the rate (not the burst) by the healthy distributors of the cluster
+        let mut rate = ratelimit::Rate::from_mb(limits.ingestion_rate_mb, limits.ingestion_burst_size_mb);
+        if limits.ingestion_rate_strategy == "global" {
+            let n = self.router.as_ref().map(|r| r.healthy_distributors()).unwrap_or(1).max(1);
+            rate.per_sec /= n as f64;
+        }
         if lines == 0 || self.rate.allow(tenant, bytes, rate, std::time::Instant::now()) {
             return Ok(bytes);
         }

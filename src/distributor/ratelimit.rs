@@ -1,8 +1,8 @@
 //! Per-tenant ingestion rate limiting (`ingestion_rate_mb`, `ingestion_burst_size_mb`):
 //! a token bucket of bytes per tenant, as Loki's distributor keeps.
 //!
-//! With the `global` strategy Loki divides the limit by the number of healthy
-//! distributors; until the distributor ring exists every process counts as one.
+//! With the `global` strategy the distributor divides the rate by the number of
+//! healthy distributors in the cluster (gossip membership); alone it counts one.
 //! The rate and burst come with each call (the tenant's current limits), so a
 //! runtime override takes effect on the next push.
 

@@ -14,6 +14,7 @@ use futures::future::join_all;
 
 use super::PushError;
 use crate::actors::ingester::{IngesterError, Push, PushOutcome};
+use crate::cluster::keys;
 use crate::cluster::membership::SharedView;
 use crate::cluster::pages::ring_of;
 use crate::cluster::ring::{token_for, Op};
@@ -40,6 +41,20 @@ impl RingRouter {
         heartbeat_timeout_ms: i64,
     ) -> Self {
         RingRouter { view, self_id, local, bridges: Mutex::new(HashMap::new()), rf, heartbeat_timeout_ms }
+    }
+
+    /// Live members running a distributor (for the `global` rate-limit strategy).
+    pub fn healthy_distributors(&self) -> usize {
+        let v = self.view.read().unwrap_or_else(|e| e.into_inner());
+        v.members
+            .iter()
+            .filter(|m| m.live)
+            .filter(|m| {
+                m.keys
+                    .get(keys::TARGETS)
+                    .is_some_and(|t| t.split(',').any(|t| matches!(t, "all" | "distributor" | "write")))
+            })
+            .count()
     }
 
     fn recipient(&self, id: &str, addr: &str) -> Recipient<Push> {
