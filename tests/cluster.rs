@@ -63,6 +63,12 @@ fn three_nodes_gossip_and_a_dead_one_stays_in_the_ring_until_stale() {
     assert!(page.contains("<table>") && page.contains("node-2") && page.contains("ACTIVE"), "{page}");
     let page = client().get(nodes[0].url("/memberlist")).send().unwrap().text().unwrap();
     assert!(page.contains("node-1") && page.contains("alive"), "{page}");
+    wait_for("three ACTIVE distributors", Duration::from_secs(30), || {
+        let d = json(&nodes[2], "/distributor/ring");
+        d["shards"].as_array().is_some_and(|s| s.len() == 3 && s.iter().all(|x| x["state"] == "ACTIVE"))
+    });
+    let page = client().get(nodes[2].url("/distributor/ring")).send().unwrap().text().unwrap();
+    assert!(page.contains("Distributor ring") && page.contains("node-0"), "{page}");
 
     // a crash: detected dead, kept in the ring until its heartbeat is stale, then unhealthy
     nodes[2].kill();

@@ -14,6 +14,11 @@ pub const INGESTER_STATE: &str = "ingester.state";
 pub const TOKENS: &str = "ingester.tokens";
 pub const VERSION: &str = "version";
 
+/// True when a member's `targets` value includes a distributor.
+pub fn runs_distributor(targets: &str) -> bool {
+    targets.split(',').any(|t| matches!(t, "all" | "distributor" | "write"))
+}
+
 /// This node's keys at start.
 pub fn initial(me: &NodeInfo) -> Vec<(String, String)> {
     let mut kv = vec![

@@ -14,7 +14,9 @@ use crate::api::AppState;
 use crate::model::time::now_ns;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/memberlist", web::get().to(memberlist)).route("/ring", web::get().to(ring));
+    cfg.route("/memberlist", web::get().to(memberlist))
+        .route("/ring", web::get().to(ring))
+        .route("/distributor/ring", web::get().to(distributor_ring));
 }
 
 fn wants_json(req: &HttpRequest) -> bool {
@@ -128,5 +130,46 @@ async fn ring(st: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
             "<table><tr><th>instance</th><th>state</th><th>address</th><th>last heartbeat</th><th>tokens</th>\
              <th>ownership</th><th>health</th></tr>{rows}</table>"
         ),
+    )
+}
+
+/// The distributors of the cluster (they share `global` rate limits): every member
+/// running a distributor, ACTIVE while alive and ready.
+async fn distributor_ring(st: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let v = view(&st);
+    let now_ms = now_ns() / 1_000_000;
+    let ts = |ms: i64| crate::model::time::rfc3339_secs(ms * 1_000_000);
+    let members: Vec<&Member> =
+        v.members.iter().filter(|m| m.keys.get(keys::TARGETS).is_some_and(|t| keys::runs_distributor(t))).collect();
+    let state = |m: &Member| match (m.live, m.keys.get(keys::READY).map(String::as_str)) {
+        (true, Some("true")) => "ACTIVE",
+        (true, _) => "JOINING",
+        (false, _) => "UNHEALTHY",
+    };
+    if wants_json(&req) {
+        let shards: Vec<_> = members
+            .iter()
+            .map(|m| {
+                json!({
+                    "id": m.id, "state": state(m), "address": m.keys.get(keys::HTTP).cloned().unwrap_or_default(),
+                    "timestamp": ts(now_ms - m.heartbeat_age_ms as i64), "zone": "", "tokens": [],
+                })
+            })
+            .collect();
+        return HttpResponse::Ok().json(json!({"shards": shards, "now": ts(now_ms)}));
+    }
+    let mut rows = String::new();
+    for m in &members {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&m.id),
+            state(m),
+            esc(m.keys.get(keys::HTTP).map(String::as_str).unwrap_or("")),
+            ts(now_ms - m.heartbeat_age_ms as i64)
+        ));
+    }
+    html(
+        "Distributor ring",
+        format!("<table><tr><th>instance</th><th>state</th><th>address</th><th>last heartbeat</th></tr>{rows}</table>"),
     )
 }

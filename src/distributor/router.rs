@@ -49,11 +49,7 @@ impl RingRouter {
         v.members
             .iter()
             .filter(|m| m.live)
-            .filter(|m| {
-                m.keys
-                    .get(keys::TARGETS)
-                    .is_some_and(|t| t.split(',').any(|t| matches!(t, "all" | "distributor" | "write")))
-            })
+            .filter(|m| m.keys.get(keys::TARGETS).is_some_and(|t| keys::runs_distributor(t)))
             .count()
     }
 
