@@ -9,23 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES=${1:-5000000}
 MODE=${2:-store}
-cargo build --release --quiet
-BIN=target/release/skald
 PORT=${PORT:-3350}
-DIR=$(mktemp -d)
-# stop skald and wait for it to exit (it writes a last WAL checkpoint) before removing its data
-trap 'pkill -f "server.http-listen-port=$PORT" || true; while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
+source bench/lib.sh
 
 start() {
-    SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000 \
-    SKALD_LIMITS_CONFIG__MAX_GLOBAL_STREAMS_PER_USER=0 SKALD_LIMITS_CONFIG__PER_STREAM_RATE_LIMIT=0 \
-    SKALD_LIMITS_CONFIG__MAX_QUERY_SERIES=100000 SKALD_INGESTER__CHUNK_RETAIN_PERIOD=1h \
-    "$BIN" -server.http-listen-port=$PORT -server.grpc-listen-port=$((PORT + 1)) -server.http-listen-address=127.0.0.1 \
-        -common.path-prefix="$DIR/data" -log.level=warn 2>>"$DIR/skald.log" &
-    PID=$!
-    for _ in $(seq 100); do curl -sf "127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.1; done
+    start_skald SKALD_LIMITS_CONFIG__MAX_QUERY_SERIES=100000 SKALD_INGESTER__CHUNK_RETAIN_PERIOD=1h
 }
-cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 
 start
 START_NS=$(date +%s%N)

@@ -7,13 +7,9 @@
 # (flush_check_period 1h), so everything pushed stays unflushed in memory and WAL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-BIN=target/release/skald
 PORT=${PORT:-3330}
 REQUESTS=${REQUESTS:-5000}
-DIR=$(mktemp -d)
-# stop skald and wait for it to exit (it writes a last WAL checkpoint) before removing its data
-trap 'pkill -f "server.http-listen-port=$PORT" || true; while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
+source bench/lib.sh
 
 config() { # $1: wal enabled
     cat >"$DIR/config.yaml" <<YAML

@@ -37,6 +37,9 @@ pub struct ClusterView {
     pub self_id: String,
     pub cluster_label: String,
     pub members: Vec<Member>,
+    /// Bumped whenever `members` changes, so readers can cache what they derive (the ring).
+    #[serde(skip)]
+    pub version: u64,
 }
 
 pub type SharedView = Arc<RwLock<ClusterView>>;
@@ -140,7 +143,12 @@ pub fn local_view(me: &NodeInfo) -> SharedView {
         heartbeat_age_ms: 0,
         keys: keys::initial(me).into_iter().collect(),
     };
-    Arc::new(RwLock::new(ClusterView { self_id: me.id.clone(), cluster_label: String::new(), members: vec![member] }))
+    Arc::new(RwLock::new(ClusterView {
+        self_id: me.id.clone(),
+        cluster_label: String::new(),
+        members: vec![member],
+        version: 0,
+    }))
 }
 
 impl MembershipActor {
@@ -181,6 +189,7 @@ impl MembershipActor {
                 .collect();
             if let Ok(mut v) = act.view.write() {
                 v.members = members;
+                v.version += 1;
             }
         }));
     }

@@ -17,7 +17,7 @@ use crate::actors::ingester::{IngesterError, Push, PushOutcome};
 use crate::cluster::keys;
 use crate::cluster::membership::SharedView;
 use crate::cluster::pages::ring_of;
-use crate::cluster::ring::{token_for, Op};
+use crate::cluster::ring::{token_for, Op, Ring};
 use crate::model::time::now_ns;
 use crate::model::StreamPush;
 use crate::rpc::ingester::IngesterBridge;
@@ -30,6 +30,9 @@ pub struct RingRouter {
     bridges: Mutex<HashMap<String, Recipient<Push>>>,
     rf: usize,
     heartbeat_timeout_ms: i64,
+    /// The ring built from the view at `.0` (the view's version): rebuilt only when
+    /// membership changed, not on every push.
+    ring: Mutex<(u64, Arc<Ring>)>,
 }
 
 impl RingRouter {
@@ -40,7 +43,17 @@ impl RingRouter {
         rf: usize,
         heartbeat_timeout_ms: i64,
     ) -> Self {
-        RingRouter { view, self_id, local, bridges: Mutex::new(HashMap::new()), rf, heartbeat_timeout_ms }
+        let ring = Mutex::new((u64::MAX, Arc::new(Ring::new(Vec::new(), heartbeat_timeout_ms))));
+        RingRouter { view, self_id, local, bridges: Mutex::new(HashMap::new()), rf, heartbeat_timeout_ms, ring }
+    }
+
+    fn current_ring(&self) -> Arc<Ring> {
+        let v = self.view.read().unwrap_or_else(|e| e.into_inner());
+        let mut cached = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.0 != v.version {
+            *cached = (v.version, Arc::new(ring_of(&v, self.heartbeat_timeout_ms)));
+        }
+        cached.1.clone()
     }
 
     /// Live members running a distributor (for the `global` rate-limit strategy).
@@ -62,8 +75,7 @@ impl RingRouter {
     }
 
     pub async fn push(&self, tenant: &str, streams: Vec<StreamPush>) -> Result<PushOutcome, PushError> {
-        let view = self.view.read().map(|v| v.clone()).unwrap_or_default();
-        let ring = ring_of(&view, self.heartbeat_timeout_ms);
+        let ring = self.current_ring();
         let now_ms = now_ns() / 1_000_000;
         // per instance: (recipient, stream indexes); per stream: failures allowed
         let mut batches: HashMap<String, (Recipient<Push>, Vec<usize>)> = HashMap::new();

@@ -80,6 +80,7 @@ impl ClusterHandle {
                     if let Some(m) = v.members.first_mut() {
                         m.keys.insert(key.to_string(), value.to_string());
                     }
+                    v.version += 1;
                 }
             }
         }

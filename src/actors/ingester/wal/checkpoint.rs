@@ -170,18 +170,12 @@ fn encode_stream(tenant: &str, s: &StreamSnapshot) -> Vec<u8> {
     w.buf
 }
 
-fn byte(r: &mut Reader<'_>, payload: &[u8]) -> Result<u8, WalError> {
-    let b = *payload.get(r.pos).ok_or(WalError::Corrupt("checkpoint entry past end"))?;
-    r.pos += 1;
-    Ok(b)
-}
-
 /// Decodes one chunk; block data are slices of `file` (no copy).
-fn decode_chunk(r: &mut Reader<'_>, payload: &[u8], file: &Bytes, base: usize) -> Result<ChunkSnapshot, WalError> {
+fn decode_chunk(r: &mut Reader<'_>, file: &Bytes, base: usize) -> Result<ChunkSnapshot, WalError> {
     let encoding = Encoding::parse(&r.string()?).map_err(|_| WalError::Corrupt("unknown chunk encoding"))?;
     let block_size = r.uvarint()? as usize;
     let (min_ts, max_ts, count, line_bytes) = (r.varint()?, r.varint()?, r.uvarint()?, r.uvarint()?);
-    let closed = byte(r, payload)? != 0;
+    let closed = r.byte()? != 0;
     let n = r.count()?;
     let mut blocks = Vec::with_capacity(n);
     for _ in 0..n {
@@ -197,7 +191,7 @@ fn decode_chunk(r: &mut Reader<'_>, payload: &[u8], file: &Bytes, base: usize) -
             data,
         });
     }
-    let head = match byte(r, payload)? {
+    let head = match r.byte()? {
         0 => Bytes::copy_from_slice(r.bytes()?),
         _ => {
             let len = r.uvarint()? as usize;
@@ -213,7 +207,7 @@ fn decode_chunk(r: &mut Reader<'_>, payload: &[u8], file: &Bytes, base: usize) -
 
 fn decode_stream(payload: &[u8], file: &Bytes, base: usize) -> Result<(String, StreamSnapshot), WalError> {
     let mut r = Reader::new(payload);
-    if byte(&mut r, payload)? != b'S' {
+    if r.byte()? != b'S' {
         return Err(WalError::Corrupt("not a stream entry"));
     }
     let tenant = r.string()?;
@@ -223,11 +217,11 @@ fn decode_stream(payload: &[u8], file: &Bytes, base: usize) -> Result<(String, S
     let mut closed = Vec::with_capacity(n);
     for _ in 0..n {
         let id = r.uvarint()?;
-        closed.push((id, decode_chunk(&mut r, payload, file, base)?));
+        closed.push((id, decode_chunk(&mut r, file, base)?));
     }
-    let open = match byte(&mut r, payload)? {
+    let open = match r.byte()? {
         0 => None,
-        _ => Some(decode_chunk(&mut r, payload, file, base)?),
+        _ => Some(decode_chunk(&mut r, file, base)?),
     };
     Ok((tenant, StreamSnapshot { labels, next_id, max_ts, entries, closed, open }))
 }

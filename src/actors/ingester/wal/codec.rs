@@ -64,6 +64,12 @@ impl<'a> Reader<'a> {
         self.pos >= self.buf.len()
     }
 
+    pub fn byte(&mut self) -> Result<u8, WalError> {
+        let b = *self.buf.get(self.pos).ok_or_else(|| corrupt("byte past end"))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
     pub fn uvarint(&mut self) -> Result<u64, WalError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {

@@ -1,0 +1,25 @@
+# Sourced by the bench scripts (after they set PORT): builds the release binary,
+# makes a scratch directory removed on exit (after skald has exited: it writes a
+# last WAL checkpoint), and starts skald with the limits a benchmark must not hit.
+cargo build --release --quiet
+BIN=${CARGO_TARGET_DIR:-target}/release/skald
+DIR=$(mktemp -d)
+trap 'pkill -f "server.http-listen-port=$PORT" || true; while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
+
+# start_skald [VAR=value ...] [-- flag ...]: runs skald on $PORT with data in $DIR/data
+# (extra config through SKALD_* variables or flags); sets PID once it is ready.
+start_skald() {
+    local env=() flags=()
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do env+=("$1"); shift; done
+    [ "${1:-}" = "--" ] && shift
+    flags=("$@")
+    env SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000 \
+        SKALD_LIMITS_CONFIG__MAX_GLOBAL_STREAMS_PER_USER=0 SKALD_LIMITS_CONFIG__PER_STREAM_RATE_LIMIT=0 "${env[@]}" \
+        "$BIN" -server.http-listen-port=$PORT -server.grpc-listen-port=$((PORT + 1)) -server.http-listen-address=127.0.0.1 \
+        -common.path-prefix="$DIR/data" -log.level=warn "${flags[@]}" 2>>"$DIR/skald.log" &
+    PID=$!
+    for _ in $(seq 100); do curl -sf "127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.1; done
+}
+
+# CPU ticks (1/100 s) the skald process has used.
+cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
