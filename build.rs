@@ -6,6 +6,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={p}");
     }
     let fds = protox::compile(protos, ["proto"])?;
-    tonic_prost_build::configure().bytes(".logproto.EntryAdapter.line").compile_fds(fds)?;
+    tonic_prost_build::configure()
+        .bytes(".logproto.EntryAdapter.line")
+        .bytes(".skald.ingester.WireEntry.line")
+        .compile_fds(fds)?;
     Ok(())
 }

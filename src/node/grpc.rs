@@ -1,6 +1,7 @@
 //! The gRPC server (tonic, on its own multi-thread tokio runtime): Loki's
 //! `logproto.Pusher` service in front of the distributor, and Skald's internal
-//! `skald.ingester.Ingester` service in front of the local ingester.
+//! `skald.ingester.Ingester` service (pushes, queries, tails) in front of the
+//! local ingester.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -76,7 +77,7 @@ fn to_status(e: PushError) -> Status {
 pub fn start(
     cfg: &Arc<Config>,
     distributor: Option<Distributor>,
-    ingester: Option<actix::Recipient<crate::actors::ingester::Push>>,
+    ingester: Option<actix::Addr<crate::actors::ingester::IngesterSupervisor>>,
 ) -> anyhow::Result<GrpcServer> {
     let addr = if cfg.server.grpc_listen_address.is_empty() { "0.0.0.0" } else { &cfg.server.grpc_listen_address };
     let listener = TcpListener::bind((addr, cfg.server.grpc_listen_port))
@@ -109,7 +110,7 @@ pub fn start(
                     .max_encoding_message_size(max_send)
             });
             let ingester = ingester.map(|i| {
-                IngesterServer::new(crate::rpc::ingester::IngesterService { ingester: i })
+                IngesterServer::new(crate::rpc::service::IngesterService { ingester: i })
                     .max_decoding_message_size(max_recv.max(64 << 20))
                     .max_encoding_message_size(max_send)
             });
