@@ -216,3 +216,39 @@ fn global_ingestion_rate_is_shared_by_the_cluster_distributors() {
     let text = r.text().unwrap();
     assert!(text.contains("(limit: 1048 bytes/sec)"), "a third of the tenant's rate: {text}");
 }
+
+#[test]
+fn a_graceful_leave_takes_the_node_out_of_the_ring_and_a_restart_brings_it_back() {
+    let mut nodes = cluster(3);
+    let ids = |n: &Skald| -> Vec<String> {
+        let mut v: Vec<String> = json(n, "/ring")["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let st = nodes[2].terminate(Duration::from_secs(30));
+    assert!(st.success(), "{st}");
+    // well before the 3 s heartbeat timeout could mark it unhealthy, it is gone
+    let t0 = Instant::now();
+    wait_for("node-2 out of the ring on the others", Duration::from_secs(10), || {
+        ids(&nodes[0]) == ["node-0", "node-1"] && ids(&nodes[1]) == ["node-0", "node-1"]
+    });
+    assert!(t0.elapsed() < Duration::from_secs(3), "a graceful leave is announced, not detected: {:?}", t0.elapsed());
+    // writes still reach a quorum of the two left
+    assert_eq!(push_streams(&nodes[0], 5, "two"), 204);
+    nodes[2].start_again();
+    for n in &nodes {
+        wait_for("node-2 back and ACTIVE everywhere", Duration::from_secs(30), || {
+            let r = json(n, "/ring");
+            let s = r["shards"].as_array().unwrap();
+            s.len() == 3 && s.iter().all(|x| x["state"] == "ACTIVE")
+        });
+    }
+    let m = json(&nodes[0], "/memberlist");
+    let node2: Vec<&Value> = m["members"].as_array().unwrap().iter().filter(|x| x["id"] == "node-2").collect();
+    assert_eq!(node2.len(), 1, "one entry per node: the new generation replaces the old");
+}

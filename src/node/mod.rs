@@ -283,6 +283,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         if let Some(ing) = &built.ingester {
             cluster.set(crate::cluster::keys::INGESTER_STATE, "LEAVING");
             stop_ingester(&cfg, ing, built.wal.is_some(), built.store.is_some()).await;
+            cluster.leave_ring(cfg.memberlist.gossip_interval.0).await;
         }
         grpc.stop();
         for m in order.iter().rev() {
