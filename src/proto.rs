@@ -13,6 +13,12 @@ pub mod skald {
     pub mod ingester {
         tonic::include_proto!("skald.ingester");
     }
+
+    /// The index gateway service (querier -> index-gateway).
+    #[allow(clippy::all, clippy::pedantic)]
+    pub mod indexgateway {
+        tonic::include_proto!("skald.indexgateway");
+    }
 }
 
-pub use skald::ingester;
+pub use skald::{indexgateway, ingester};

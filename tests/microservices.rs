@@ -22,16 +22,23 @@ struct Cluster {
     ingesters: Vec<Skald>,
     distributor: Skald,
     querier: Skald,
-    _store: TempDir,
+    store: TempDir,
+    seed: u16,
 }
 
 fn role(target: &str, id: &str, seed: u16, port: u16, store: &TempDir) -> Skald {
+    role_with(target, id, seed, port, store, "", "")
+}
+
+/// A process of the cluster with `storage` added to `storage_config` and
+/// `extra` YAML appended to the shared config.
+fn role_with(target: &str, id: &str, seed: u16, port: u16, store: &TempDir, storage: &str, extra: &str) -> Skald {
     let yaml = format!(
         "auth_enabled: false\n\
          memberlist:\n  join_members: [127.0.0.1:{seed}]\n  bind_addr: [127.0.0.1]\n  bind_port: {port}\n  gossip_interval: 100ms\n\
          ingester:\n  lifecycler:\n    id: {id}\n    ring:\n      replication_factor: 3\n      heartbeat_timeout: 3s\n\
-         storage_config:\n  filesystem:\n    directory: {}\n\
-         limits_config:\n  per_stream_rate_limit: 1GB\n  per_stream_rate_limit_burst: 1GB\n  ingestion_rate_mb: 1000\n  ingestion_burst_size_mb: 1000\n  max_entries_limit_per_query: 1000000\n",
+         storage_config:\n  filesystem:\n    directory: {}\n{storage}\
+         limits_config:\n  per_stream_rate_limit: 1GB\n  per_stream_rate_limit_burst: 1GB\n  ingestion_rate_mb: 1000\n  ingestion_burst_size_mb: 1000\n  max_entries_limit_per_query: 1000000\n{extra}",
         store.0.display()
     );
     Skald::start_with(&yaml, &[&format!("-target={target}")], &[])
@@ -76,7 +83,7 @@ fn start() -> Cluster {
     for n in [&distributor, &querier] {
         wait_for("three ACTIVE ingesters in the ring", Duration::from_secs(30), || all_active(n));
     }
-    Cluster { ingesters, distributor, querier, _store: store }
+    Cluster { ingesters, distributor, querier, store, seed: ports[0] }
 }
 
 /// Pushes one line to each of the test's streams; the lines when acknowledged (204).
@@ -214,4 +221,28 @@ fn a_tail_on_the_querier_gets_every_line_once_from_three_replicas() {
     // nothing more (no late duplicate)
     let extra = push_round(&base, 100).unwrap()[0].1.clone();
     assert_eq!(tail_lines(&mut t, 1), vec![extra]);
+}
+
+#[test]
+fn a_store_only_querier_finds_flushed_chunks_through_the_index_gateway() {
+    let c = start();
+    let gateway = role("index-gateway", "index-gateway-0", c.seed, free_port(), &c.store);
+    let storage =
+        format!("  tsdb_shipper:\n    index_gateway_client:\n      server_address: 127.0.0.1:{}\n", gateway.grpc_port);
+    let extra = "querier:\n  query_store_only: true\n";
+    let q = role_with("querier", "querier-store", c.seed, free_port(), &c.store, &storage, extra);
+    let base = c.distributor.url("");
+    let acked: Vec<String> = (0..30).flat_map(|r| push_round(&base, r).unwrap()).map(|(_, l)| l).collect();
+    assert!(queried(&q).is_empty(), "nothing is stored before the flush");
+    for i in &c.ingesters {
+        let r = client().post(i.url("/flush")).send().unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+    }
+    wait_for("every ingester to flush", Duration::from_secs(30), || {
+        c.ingesters.iter().all(|i| common::metric(i, "loki_ingester_chunks_flushed_total") >= STREAMS as f64)
+    });
+    let got = queried(&q);
+    assert_eq!(got.len(), acked.len(), "every line, from the store alone");
+    assert!(got.values().all(|n| *n == 1), "three ingesters flushed the same stream: each line still counts once");
+    assert!(common::metric(&gateway, "skald_index_gateway_lookups_total") >= 1.0, "the lookup went to the gateway");
 }

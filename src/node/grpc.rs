@@ -1,7 +1,7 @@
 //! The gRPC server (tonic, on its own multi-thread tokio runtime): Loki's
 //! `logproto.Pusher` service in front of the distributor, and Skald's internal
 //! `skald.ingester.Ingester` service (pushes, queries, tails) in front of the
-//! local ingester.
+//! local ingester, and the index gateway's `skald.indexgateway.IndexGateway`.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 use crate::config::Config;
 use crate::distributor::decode::from_proto_stream;
 use crate::distributor::{Distributor, PushError};
+use crate::proto::indexgateway::index_gateway_server::IndexGatewayServer;
 use crate::proto::ingester::ingester_server::IngesterServer;
 use crate::proto::logproto::pusher_server::{Pusher, PusherServer};
 use crate::proto::logproto::{PushRequest, PushResponse};
@@ -78,6 +79,7 @@ pub fn start(
     cfg: &Arc<Config>,
     distributor: Option<Distributor>,
     ingester: Option<actix::Addr<crate::actors::ingester::IngesterSupervisor>>,
+    index_gateway: Option<Arc<crate::querier::store::StoreReader>>,
 ) -> anyhow::Result<GrpcServer> {
     let addr = if cfg.server.grpc_listen_address.is_empty() { "0.0.0.0" } else { &cfg.server.grpc_listen_address };
     let listener = TcpListener::bind((addr, cfg.server.grpc_listen_port))
@@ -114,9 +116,15 @@ pub fn start(
                     .max_decoding_message_size(max_recv.max(64 << 20))
                     .max_encoding_message_size(max_send)
             });
+            let index_gateway = index_gateway.map(|store| {
+                IndexGatewayServer::new(crate::rpc::index_gateway::IndexGatewayService { store })
+                    .max_decoding_message_size(max_recv)
+                    .max_encoding_message_size(max_send.max(64 << 20))
+            });
             let res = tonic::transport::Server::builder()
                 .add_optional_service(pusher)
                 .add_optional_service(ingester)
+                .add_optional_service(index_gateway)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = rx.await;
                 })

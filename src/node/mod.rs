@@ -25,7 +25,9 @@ use crate::config::{Config, Overrides};
 use crate::distributor::memory::MemoryBudget;
 use crate::distributor::Distributor;
 use crate::querier::fanout::IngesterFanout;
+use crate::querier::store::StoreReader;
 use crate::querier::Querier;
+use crate::rpc::index_gateway::IndexGatewayBridge;
 use crate::rpc::pool::IngesterPool;
 use crate::storage::object::ObjectClient;
 pub use modules::{start_order, Module};
@@ -45,6 +47,14 @@ struct Built {
     limits: Option<Arc<Overrides>>,
     /// The ingester ring and clients, shared by distributor and querier (gossip on).
     pool: Option<Arc<IngesterPool>>,
+    /// The index gateway's reader of the index files (served over gRPC).
+    index_gateway: Option<Arc<StoreReader>>,
+}
+
+/// A reader of the object store with the configured chunk cache.
+fn store_reader(cfg: &Config, store: ObjectClient) -> StoreReader {
+    let cache = crate::storage::cache::ChunkCache::from_config(&cfg.chunk_store_config.chunk_cache_config);
+    StoreReader::new(store, cfg.schema_config.index_prefix(), cache)
 }
 
 /// The ingester pool when gossip membership is on (built once, on first use).
@@ -138,8 +148,14 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
         }
         Module::Querier => {
             let store = b.store.clone().map(|s| {
-                let cache = crate::storage::cache::ChunkCache::from_config(&cfg.chunk_store_config.chunk_cache_config);
-                Arc::new(crate::querier::store::StoreReader::new(s, cfg.schema_config.index_prefix(), cache))
+                let reader = store_reader(cfg, s);
+                Arc::new(match cfg.storage_config.index_gateway_address() {
+                    Some(addr) => {
+                        tracing::info!(addr, "index lookups go to the index gateway");
+                        reader.with_gateway(IndexGatewayBridge::new(addr.to_string()).start().recipient())
+                    }
+                    None => reader,
+                })
             });
             b.querier = Some(match (pool(cfg, b), &b.ingester) {
                 (Some(pool), _) => {
@@ -153,11 +169,15 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
                 ),
             });
         }
+        Module::IndexGateway => {
+            let store = b.store.clone().context("the index gateway needs the object store")?;
+            b.index_gateway = Some(Arc::new(store_reader(cfg, store)));
+            tracing::info!("index gateway serves index lookups on the gRPC port");
+        }
         Module::MemberlistKv
         | Module::Ring
         | Module::QueryFrontend
         | Module::QueryScheduler
-        | Module::IndexGateway
         | Module::Ruler
         | Module::Compactor => {
             tracing::debug!(module = m.name(), "module has no function in this version yet");
@@ -263,7 +283,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             actix::spawn(f);
         }
         cluster.announce_ready(replay.clone());
-        let grpc = grpc::start(&cfg, built.distributor.clone(), built.ingester.clone())?;
+        let grpc = grpc::start(&cfg, built.distributor.clone(), built.ingester.clone(), built.index_gateway.clone())?;
         services.set(Module::Server.name(), ServiceState::Running);
         tracing::info!(http = cfg.server.http_listen_port, grpc = cfg.server.grpc_listen_port, "Skald is ready");
 

@@ -6,8 +6,10 @@
 //! The ingester: [`ingester`] (the `IngesterBridge` and pushes),
 //! [`ingester_read`] (queries), [`ingester_tail`] (live tails), [`wire`] (the
 //! protobuf forms), [`service`] (the ingester's gRPC side) and [`pool`] (the ring
-//! and one peer per ingester, shared by distributor and querier).
+//! and one peer per ingester, shared by distributor and querier). The index
+//! gateway: [`index_gateway`].
 
+pub mod index_gateway;
 pub mod ingester;
 pub mod ingester_read;
 pub mod ingester_tail;
