@@ -12,8 +12,9 @@
 #
 # Environment: RUN_DIR (default ./.local-cluster: data, logs, pids), PORT_OFFSET
 # (added to every port, default 0), LOCAL_BIN (a skald binary; default: build
-# target/release/skald). Ports with offset 0: gateway 8080, HTTP 3101.., gRPC
-# 9101.., gossip 7101.., s3s-fs 9000, memcached 11211.
+# target/release/skald), REPLICATION_FACTOR (default 3). Ports with offset 0:
+# gateway 8080, HTTP 3101.., gRPC 9101.., gossip 7101.., s3s-fs 9000, memcached
+# 11211. Other environment (SKALD_* config overrides) reaches every process.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -120,7 +121,10 @@ upstreams() {
 start_gateway() {
     alive nginx && return
     mkdir -p "$RUN_DIR/nginx"
-    sed -e "s|@RUN@|$RUN_DIR|g" -e "s|@GATEWAY_PORT@|$GATEWAY_PORT|g" \
+    # started as root, nginx's workers would run as nobody, who cannot enter a private RUN_DIR
+    local user=""
+    [ "$(id -u)" = 0 ] && user="user root;"
+    sed -e "s|@RUN@|$RUN_DIR|g" -e "s|@USER@|$user|" -e "s|@GATEWAY_PORT@|$GATEWAY_PORT|g" \
         -e "s|@DISTRIBUTORS@|$(upstreams distributor)|" -e "s|@QUERIERS@|$(upstreams querier)|" \
         -e "s|@FRONTENDS@|$(upstreams query-frontend)|" -e "s|@RULERS@|$(upstreams ruler)|" \
         "$HERE/nginx.conf.in" >"$RUN_DIR/nginx.conf"
@@ -154,6 +158,15 @@ up)
     for p in "${PROCS[@]}"; do
         wait_http "http://127.0.0.1:$(http_port "${p%%:*}")/ready" "${p%%:*}" 120
     done
+    for p in "${PROCS[@]}"; do # a port answered by someone else's process is not ours
+        alive "${p%%:*}" || { tail -3 "$RUN_DIR/logs/${p%%:*}.log" >&2; echo "${p%%:*} exited" >&2; exit 1; }
+    done
+    deadline=$((SECONDS + 60))
+    until [ "$(curl -s -H 'Accept: application/json' "http://127.0.0.1:$(http_port distributor-0)/ring" \
+        | grep -o '"state":"ACTIVE"' | wc -l)" -ge 3 ]; do
+        [ $SECONDS -ge $deadline ] && { echo "the ring never showed three ACTIVE ingesters" >&2; exit 1; }
+        sleep 0.2
+    done
     start_gateway
     echo "Skald cluster up: gateway http://127.0.0.1:$GATEWAY_PORT (logs and data in $RUN_DIR)"
     ;;
@@ -183,7 +196,7 @@ start)
     wait_http "http://127.0.0.1:$(http_port "$2")/ready" "$2" 120
     ;;
 *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -114,12 +114,13 @@ pub fn start(
             let ingester = ingester.map(|i| {
                 IngesterServer::new(crate::rpc::service::IngesterService { ingester: i })
                     .max_decoding_message_size(max_recv.max(64 << 20))
-                    .max_encoding_message_size(max_send)
+                    // query answers to queriers (in-cluster) are bounded by the query's limits, not here
+                    .max_encoding_message_size(usize::MAX)
             });
             let index_gateway = index_gateway.map(|store| {
                 IndexGatewayServer::new(crate::rpc::index_gateway::IndexGatewayService { store })
                     .max_decoding_message_size(max_recv)
-                    .max_encoding_message_size(max_send.max(64 << 20))
+                    .max_encoding_message_size(usize::MAX)
             });
             let res = tonic::transport::Server::builder()
                 .add_optional_service(pusher)
