@@ -103,7 +103,8 @@ pub fn start(
                     return;
                 }
             };
-            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            // serve_with_incoming ignores the builder's tcp_nodelay: without it small answers wait on Nagle
+            let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             let max_recv = cfg.server.grpc_server_max_recv_msg_size.0 as usize;
             let max_send = cfg.server.grpc_server_max_send_msg_size.0 as usize;
             let pusher = distributor.map(|d| {
