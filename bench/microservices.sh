@@ -2,7 +2,8 @@
 # Microservices overhead: lines ingested per CPU-second summed over every Skald
 # process of the local cluster (deploy/local/cluster.sh: 13 processes, pushes
 # through the nginx gateway) against one single-binary process, same load.
-# Also query latency through the query-frontend against a querier directly.
+# Also query latency through the query-frontend against a querier directly, and
+# live-tail push-to-client latency through the gateway (RF=3).
 #   bench/microservices.sh            # RF=1 and RF=3 cluster runs, single binary
 # Env: DURATION (default 20s). nginx, s3s-fs and memcached CPU are reported apart.
 set -euo pipefail
@@ -13,7 +14,8 @@ DURATION=${DURATION:-20s}
 OFF=${PORT_OFFSET:-740}
 export RUN_DIR="$DIR/cluster" PORT_OFFSET=$OFF LOCAL_BIN="$BIN"
 export SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000 \
-    SKALD_LIMITS_CONFIG__MAX_GLOBAL_STREAMS_PER_USER=0 SKALD_LIMITS_CONFIG__PER_STREAM_RATE_LIMIT=0
+    SKALD_LIMITS_CONFIG__MAX_GLOBAL_STREAMS_PER_USER=0 SKALD_LIMITS_CONFIG__PER_STREAM_RATE_LIMIT=0 \
+    SKALD_LIMITS_CONFIG__MAX_CONCURRENT_TAIL_REQUESTS=1000
 trap 'deploy/local/cluster.sh down >/dev/null 2>&1 || true; pkill -f "server.http-listen-port=$PORT" || true; rm -rf "$DIR"' EXIT
 LOAD=(--streams 1000 --streams-per-request 100 --batch 1000 --concurrency 4 --duration "$DURATION")
 
@@ -45,6 +47,16 @@ cluster_run() {
         --requests 50 2>/dev/null | sed "s/^{/{\"scenario\":\"query-frontend-rf$rf\",/" || true
     "$BIN" loadgen query --url "http://127.0.0.1:$((3101 + OFF + 6))" --query 'sum(count_over_time({app="loadgen"}[1m]))' \
         --requests 50 2>/dev/null | sed "s/^{/{\"scenario\":\"querier-direct-rf$rf\",/" || true
+    if [ "$rf" = 3 ]; then
+        local t
+        for t in "tail-100-lps --rate 100 --tails 1" "tail-10k-lps --rate 10000 --tails 1" "tail-100-tails --rate 100 --tails 100"; do
+            set -- $t
+            local name=$1; shift
+            echo "== cluster $name (through nginx, RF=3)" >&2
+            "$BIN" loadgen tail --url "http://127.0.0.1:$((8080 + OFF))" \
+                --duration 10s "$@" | sed "s/^{/{\"scenario\":\"cluster-$name\",/"
+        done
+    fi
     deploy/local/cluster.sh down >&2
 }
 

@@ -70,11 +70,13 @@ fn env_expansion() {
 
 #[test]
 fn every_example_in_config_dir_parses() {
-    for entry in std::fs::read_dir("config").unwrap() {
-        let p = entry.unwrap().path();
-        if p.extension().is_some_and(|e| e == "yaml") {
-            let text = std::fs::read_to_string(&p).unwrap();
-            load_str(&expand_env(&text)).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    for dir in ["config", "deploy/local"] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                load_str(&expand_env(&text)).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            }
         }
     }
 }
