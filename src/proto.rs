@@ -13,6 +13,12 @@ pub mod skald {
     pub mod ingester {
         tonic::include_proto!("skald.ingester");
     }
+
+    /// The query queue (frontend/scheduler <-> querier workers).
+    #[allow(clippy::all, clippy::pedantic)]
+    pub mod frontend {
+        tonic::include_proto!("skald.frontend");
+    }
 }
 
-pub use skald::ingester;
+pub use skald::{frontend, ingester};

@@ -1,6 +1,7 @@
 //! The gRPC server (tonic, on its own multi-thread tokio runtime): Loki's
-//! `logproto.Pusher` service in front of the distributor, and Skald's internal
-//! `skald.ingester.Ingester` service in front of the local ingester.
+//! `logproto.Pusher` service in front of the distributor, Skald's internal
+//! `skald.ingester.Ingester` service in front of the local ingester, and the
+//! query queue `skald.frontend.Queue` of a query-scheduler or query-frontend.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tonic::{Request, Response, Status};
 use crate::config::Config;
 use crate::distributor::decode::from_proto_stream;
 use crate::distributor::{Distributor, PushError};
+use crate::proto::frontend::queue_server::QueueServer;
 use crate::proto::ingester::ingester_server::IngesterServer;
 use crate::proto::logproto::pusher_server::{Pusher, PusherServer};
 use crate::proto::logproto::{PushRequest, PushResponse};
@@ -77,6 +79,7 @@ pub fn start(
     cfg: &Arc<Config>,
     distributor: Option<Distributor>,
     ingester: Option<actix::Recipient<crate::actors::ingester::Push>>,
+    queue: Option<actix::Addr<crate::actors::scheduler::QueueActor>>,
 ) -> anyhow::Result<GrpcServer> {
     let addr = if cfg.server.grpc_listen_address.is_empty() { "0.0.0.0" } else { &cfg.server.grpc_listen_address };
     let listener = TcpListener::bind((addr, cfg.server.grpc_listen_port))
@@ -113,9 +116,15 @@ pub fn start(
                     .max_decoding_message_size(max_recv.max(64 << 20))
                     .max_encoding_message_size(max_send)
             });
+            let queue = queue.map(|q| {
+                QueueServer::new(crate::actors::scheduler::service::QueueService::new(q))
+                    .max_decoding_message_size(usize::MAX)
+                    .max_encoding_message_size(usize::MAX)
+            });
             let res = tonic::transport::Server::builder()
                 .add_optional_service(pusher)
                 .add_optional_service(ingester)
+                .add_optional_service(queue)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = rx.await;
                 })
