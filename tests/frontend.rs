@@ -25,10 +25,10 @@ fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
 }
 
 /// A querier (with its ingester and distributor) whose workers pull from `queue`.
-fn querier(queue_key: &str, queue_port: u16) -> Skald {
+fn querier(queue_key: &str, queue_port: u16, extra: &str) -> Skald {
     Skald::start_with(
         &format!(
-            "limits_config:\n{LIMITS}querier:\n  max_concurrent: 2\nfrontend_worker:\n  {queue_key}: 127.0.0.1:{queue_port}\n"
+            "limits_config:\n{LIMITS}querier:\n  max_concurrent: 2\n{extra}frontend_worker:\n  {queue_key}: 127.0.0.1:{queue_port}\n"
         ),
         &["-target=querier,ingester,distributor"],
         &[],
@@ -87,7 +87,7 @@ fn wait_served(f: &Skald, tenant: &str) {
 #[test]
 fn frontend_answers_like_the_querier_and_bounds_parallelism() {
     let fe_grpc = free_port();
-    let q = querier("frontend_address", fe_grpc);
+    let q = querier("frontend_address", fe_grpc, "  tail_max_duration: 3s\n");
     let dir = common::TempDir::new("overrides");
     let file = dir.0.join("overrides.yaml");
     std::fs::write(&file, "overrides:\n  wide:\n    max_query_parallelism: 32\n").unwrap();
@@ -144,9 +144,24 @@ fn frontend_answers_like_the_querier_and_bounds_parallelism() {
         ("/loki/api/v1/labels", vec![("start", start.to_string()), ("end", end.to_string())]),
         ("/loki/api/v1/label/app/values", vec![("start", start.to_string()), ("end", end.to_string())]),
         ("/loki/api/v1/series", vec![("match[]", r#"{job="fe"}"#.to_string()), ("start", start.to_string())]),
+        (
+            "/loki/api/v1/query",
+            vec![
+                ("query", r#"sum by (app) (count_over_time({job="fe"}[30m]))"#.to_string()),
+                ("time", end.to_string()),
+            ],
+        ),
+        (
+            "/loki/api/v1/index/volume",
+            vec![("query", r#"{job="fe"}"#.to_string()), ("start", start.to_string()), ("end", end.to_string())],
+        ),
     ] {
         let direct = get_json(&q, "t", path, &params);
-        assert_eq!(get_json(&f, "t", path, &params)["data"], direct["data"], "{path}");
+        assert!(!direct["data"].is_null(), "{path}: {direct}");
+        let via = get_json(&f, "t", path, &params);
+        let result =
+            |v: &Value| if v["data"]["result"].is_null() { v["data"].clone() } else { v["data"]["result"].clone() };
+        assert_eq!(result(&via), result(&direct), "{path}");
     }
     // errors come back as the querier answered them
     let bad = [("query", "{job=".to_string())];
@@ -188,7 +203,15 @@ fn frontend_answers_like_the_querier_and_bounds_parallelism() {
         }
     }
     assert_eq!(seen, ["tail line 0", "tail line 1", "tail line 2"]);
-    tail.close();
+    // the querier's close (querier.tail_max_duration) reaches the client with its code
+    let closed = loop {
+        assert!(Instant::now() < deadline, "the querier's close through the proxy");
+        match tail.next(Duration::from_millis(200)).unwrap() {
+            Event::Closed(code, reason) => break (code, reason),
+            _ => continue,
+        }
+    };
+    assert_eq!(closed, (1011, "reached tail max duration limit".to_string()));
     // a refused upgrade comes back as the querier refused it
     match TailClient::connect(&f.url(""), "/loki/api/v1/tail", &[("query", "sum(")], &[("X-Scope-OrgID", "t")]) {
         Err(TailClientError::Refused(400, body)) => assert!(body.contains("parse error"), "{body}"),
@@ -226,11 +249,11 @@ fn scheduler_retries_a_job_whose_querier_died() {
         &["-target=query-frontend"],
         &[],
     );
-    let mut q1 = querier("scheduler_address", s.grpc_port);
+    let mut q1 = querier("scheduler_address", s.grpc_port, "");
     wait_for("two workers of the first querier", Duration::from_secs(30), || {
         metric(&s, "skald_query_queue_connected_workers") == 2.0
     });
-    let q2 = querier("scheduler_address", s.grpc_port);
+    let q2 = querier("scheduler_address", s.grpc_port, "");
     wait_for("four workers", Duration::from_secs(30), || metric(&s, "skald_query_queue_connected_workers") == 4.0);
     let end = now_ns() / (10 * MIN) * (10 * MIN);
     push_data(&q1, "t", end);

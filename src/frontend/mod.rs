@@ -44,8 +44,8 @@ impl QueueHandle {
             .map_err(|e| FrontendError::Address(addr.into(), e.to_string()))?
             .connect_timeout(Duration::from_secs(5));
         let client = QueueClient::new(ep.connect_lazy())
-            .max_decoding_message_size(usize::MAX)
-            .max_encoding_message_size(usize::MAX);
+            .max_decoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES);
         Ok(QueueHandle::Remote(client))
     }
 

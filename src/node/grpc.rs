@@ -118,8 +118,8 @@ pub fn start(
             });
             let queue = queue.map(|q| {
                 QueueServer::new(crate::actors::scheduler::service::QueueService::new(q))
-                    .max_decoding_message_size(usize::MAX)
-                    .max_encoding_message_size(usize::MAX)
+                    .max_decoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES)
             });
             let res = tonic::transport::Server::builder()
                 .add_optional_service(pusher)

@@ -125,8 +125,8 @@ async fn process(
         .map_err(|e| WorkerError::Stream(e.to_string()))?;
     let outbound = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
     let mut inbound = QueueClient::new(channel)
-        .max_decoding_message_size(usize::MAX)
-        .max_encoding_message_size(usize::MAX)
+        .max_decoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES)
         .process(outbound)
         .await
         .map_err(|e| WorkerError::Stream(e.to_string()))?

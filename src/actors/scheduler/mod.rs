@@ -7,4 +7,7 @@ pub mod metrics;
 pub mod queue;
 pub mod service;
 
+/// The largest job or answer on the queue's gRPC streams (Loki's gRPC client default).
+pub const MAX_MESSAGE_BYTES: usize = 100 << 20;
+
 pub use queue::{Enqueue, JobDone, NextJob, QueueActor, QueueCounters, QueueError, WorkerGone};
