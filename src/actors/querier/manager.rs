@@ -41,21 +41,14 @@ impl WorkerManager {
     }
 
     fn resolved(&mut self, addrs: BTreeSet<String>) {
-        if addrs.is_empty() {
-            return; // keep what we have until the name resolves again
-        }
-        let gone: Vec<String> = self.workers.keys().filter(|a| !addrs.contains(*a)).cloned().collect();
+        let (gone, new, per_addr) = membership_change(self.workers.keys(), &addrs, self.concurrency);
         for a in gone {
             tracing::info!(queue = %a, "queue address gone: stopping its workers");
             for w in self.workers.remove(&a).unwrap_or_default() {
                 w.do_send(Stop);
             }
         }
-        let per_addr = (self.concurrency / addrs.len()).max(1);
-        for a in addrs {
-            if self.workers.contains_key(&a) {
-                continue;
-            }
+        for a in new {
             tracing::info!(queue = %a, workers = per_addr, "starting querier workers");
             let ws = (0..per_addr)
                 .map(|_| {
@@ -82,11 +75,49 @@ impl WorkerManager {
     }
 }
 
+/// Addresses whose workers stop, addresses that get workers, and how many
+/// workers each new address gets. An empty lookup changes nothing (the name
+/// may resolve again later).
+fn membership_change<'a>(
+    current: impl Iterator<Item = &'a String>,
+    resolved: &BTreeSet<String>,
+    concurrency: usize,
+) -> (Vec<String>, Vec<String>, usize) {
+    let current: BTreeSet<&String> = current.collect();
+    if resolved.is_empty() {
+        return (Vec::new(), Vec::new(), 0);
+    }
+    let gone = current.iter().filter(|a| !resolved.contains(**a)).map(|a| (*a).clone()).collect();
+    let new = resolved.iter().filter(|a| !current.contains(a)).cloned().collect();
+    (gone, new, (concurrency / resolved.len()).max(1))
+}
+
 impl Actor for WorkerManager {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.lookup(ctx);
         ctx.run_interval(self.lookup_every, |act, ctx| act.lookup(ctx));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(a: &[&str]) -> BTreeSet<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn workers_follow_the_addresses_a_name_resolves_to() {
+        let current = set(&["10.0.0.1:9095", "10.0.0.2:9095"]);
+        let resolved = set(&["10.0.0.2:9095", "10.0.0.3:9095"]);
+        let (gone, new, per) = membership_change(current.iter(), &resolved, 4);
+        assert_eq!((gone, new, per), (vec!["10.0.0.1:9095".to_string()], vec!["10.0.0.3:9095".to_string()], 2));
+        let (gone, new, per) = membership_change(current.iter(), &set(&[]), 4);
+        assert!(gone.is_empty() && new.is_empty() && per == 0, "a failed lookup keeps the workers");
+        let three = set(&["a:1", "b:1", "c:1"]);
+        assert_eq!(membership_change(std::iter::empty(), &three, 2).2, 1, "at least one worker per address");
     }
 }
