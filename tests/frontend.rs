@@ -139,6 +139,19 @@ fn frontend_answers_like_the_querier_and_bounds_parallelism() {
         }
     }
 
+    // a POST form is split alike
+    let form = &cases[2];
+    let posted: Value = client()
+        .post(f.url("/loki/api/v1/query_range"))
+        .header("X-Scope-OrgID", "t")
+        .form(form)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(posted["data"]["result"], get_json(&q, "t", "/loki/api/v1/query_range", form)["data"]["result"]);
+    assert_eq!(posted["data"]["stats"]["summary"]["totalEntriesReturned"], 25);
+
     // one-job endpoints
     for (path, params) in [
         ("/loki/api/v1/labels", vec![("start", start.to_string()), ("end", end.to_string())]),
@@ -293,4 +306,41 @@ fn scheduler_retries_a_job_whose_querier_died() {
         Err(TailClientError::Refused(404, body)) => assert!(body.contains("tail_proxy_url"), "{body}"),
         other => panic!("expected a refusal: {:?}", other.map(|_| ())),
     }
+}
+
+#[test]
+fn a_single_binary_pulls_from_its_own_frontend() {
+    let grpc = free_port();
+    let s = Skald::start_with(
+        &format!("limits_config:\n{LIMITS}frontend_worker:\n  frontend_address: 127.0.0.1:{grpc}\n"),
+        &[&format!("-server.grpc-listen-port={grpc}")],
+        &[],
+    );
+    let end = now_ns() / (10 * MIN) * (10 * MIN);
+    push_data(&s, "t", end);
+    wait_served(&s, "t");
+    let params = [
+        ("query", r#"{job="fe"}"#.to_string()),
+        ("start", (end - 100 * MIN).to_string()),
+        ("end", end.to_string()),
+        ("limit", "1000".to_string()),
+    ];
+    let via = get_json(&s, "t", "/loki/api/v1/query_range", &params);
+    assert_eq!(via["data"]["stats"]["summary"]["splits"], 10, "split by the frontend");
+    // what the node's querier answers itself (a worker's request)
+    let direct: Value = client()
+        .get(s.url("/loki/api/v1/query_range"))
+        .header("X-Scope-OrgID", "t")
+        .header("X-Skald-Querier-Worker", "1")
+        .query(&params)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(direct["data"]["stats"]["summary"]["splits"], 0);
+    assert_eq!(via["data"]["result"], direct["data"]["result"]);
+    assert_eq!(metric(&s, "skald_query_queue_connected_workers"), 4.0, "querier.max_concurrent workers");
+    // without tail_proxy_url the node's own querier serves tail
+    TailClient::connect(&s.url(""), "/loki/api/v1/tail", &[("query", r#"{job="fe"}"#)], &[("X-Scope-OrgID", "t")])
+        .expect("the local querier tails");
 }

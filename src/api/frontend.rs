@@ -43,8 +43,12 @@ const PATHS: &[&str] = &[
     "/api/prom/series",
 ];
 
-/// Mounts the frontend's routes; `guarded`: leave worker requests to the querier.
-pub fn configure(cfg: &mut web::ServiceConfig, guarded: bool) {
+/// Mounts the frontend's routes. When the node also runs a querier, its
+/// workers' requests skip them, and tail stays with the querier unless
+/// `tail_proxy_url` sends it elsewhere.
+pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
+    let guarded = state.querier.is_some();
+    let proxy_tail = state.frontend.as_ref().is_some_and(|f| !f.tail_proxy_url.is_empty());
     let not_worker = move |ctx: &guard::GuardContext| !guarded || !ctx.head().headers().contains_key(WORKER_HEADER);
     let mut add = |path: &str, split: bool| {
         let h = move |req: HttpRequest, body: web::Bytes, st: web::Data<AppState>| handle(split, req, body, st);
@@ -55,7 +59,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, guarded: bool) {
     for p in PATHS {
         add(p, false);
     }
-    super::frontend_tail::configure(cfg);
+    if proxy_tail || !guarded {
+        super::frontend_tail::configure(cfg);
+    }
 }
 
 async fn handle(

@@ -36,7 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         push::configure(cfg);
     }
     if state.frontend.is_some() {
-        frontend::configure(cfg, state.querier.is_some());
+        frontend::configure(cfg, state);
     }
     if state.querier.is_some() {
         query::configure(cfg);

@@ -22,9 +22,12 @@ pub enum MergeKind {
 /// Entries (in the pieces' direction) of complete answers so far: lets a
 /// limited query stop early.
 pub fn entries(answer: &Value) -> usize {
-    answer["data"]["result"]
-        .as_array()
-        .map_or(0, |r| r.iter().map(|s| s["values"].as_array().map_or(0, Vec::len)).sum())
+    count_values(&answer["data"]["result"])
+}
+
+/// Entries of a `streams` result.
+fn count_values(result: &Value) -> usize {
+    result.as_array().map_or(0, |r| r.iter().map(|s| s["values"].as_array().map_or(0, Vec::len)).sum())
 }
 
 fn pairs(obj: &Value) -> Vec<(String, String)> {
@@ -44,7 +47,11 @@ pub fn merge(parts: &[Value], kind: MergeKind) -> Value {
         MergeKind::Matrix => matrix(parts),
     };
     let result_type = if matches!(kind, MergeKind::Matrix) { "matrix" } else { "streams" };
-    let mut data = json!({"resultType": result_type, "result": result, "stats": stats(parts)});
+    let mut stats = stats(parts);
+    if let (MergeKind::Streams { .. }, Some(s)) = (kind, stats.get_mut("summary").and_then(Value::as_object_mut)) {
+        s.insert("totalEntriesReturned".into(), json!(count_values(&result)));
+    }
+    let mut data = json!({"resultType": result_type, "result": result, "stats": stats});
     if let Some(f) = parts.iter().find_map(|p| p["data"].get("encodingFlags")) {
         data["encodingFlags"] = f.clone();
     }
@@ -162,6 +169,7 @@ mod tests {
         assert_eq!(m["data"]["stats"]["summary"]["execTime"], 1.0);
         assert_eq!(m["data"]["stats"]["summary"]["splits"], 2);
         assert_eq!(entries(&m), 3);
+        assert_eq!(m["data"]["stats"]["summary"]["totalEntriesReturned"], 3);
     }
 
     #[test]
