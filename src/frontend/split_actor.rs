@@ -145,3 +145,69 @@ async fn run_piece(queue: QueueHandle, job: Job, max_retries: usize) -> SplitOut
     }
     Err(last)
 }
+
+#[cfg(test)]
+mod tests {
+    use actix::Actor;
+    use serde_json::json;
+
+    use super::*;
+    use crate::actors::scheduler::{JobDone, NextJob, QueueActor};
+
+    fn piece(i: usize) -> Job {
+        Job { tenant: "t".into(), method: "GET".into(), path: format!("/{i}"), ..Job::default() }
+    }
+
+    /// A worker answering each job with `answer(path, attempt)`.
+    fn fake_worker(q: actix::Addr<QueueActor>, answer: fn(&str, usize) -> (u32, String)) {
+        actix::spawn(async move {
+            let mut seen: Vec<String> = Vec::new();
+            while let Ok(rx) = q.send(NextJob { worker: 1 }).await {
+                let Ok(job) = rx.await else { return };
+                let attempt = seen.iter().filter(|p| **p == job.path).count();
+                seen.push(job.path.clone());
+                let (status, body) = answer(&job.path, attempt);
+                let result = JobResult { id: job.id, status, headers: Vec::new(), body: body.into_bytes() };
+                let _ = q.send(JobDone { worker: 1, result }).await;
+            }
+        });
+    }
+
+    fn matrix_answer(path: &str) -> String {
+        let t: i64 = path.trim_start_matches('/').parse().unwrap_or(0);
+        json!({"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {"a": "b"}, "values": [[t, t.to_string()]]}], "stats": {}}})
+        .to_string()
+    }
+
+    fn plan(n: usize) -> SplitPlan {
+        SplitPlan { pieces: (0..n).map(piece).collect(), merge: MergeKind::Matrix, max_parallel: 2, max_retries: 1 }
+    }
+
+    #[actix::test]
+    async fn failed_pieces_are_retried_and_answers_merged_in_order() {
+        let q = QueueActor::new(0).start();
+        fake_worker(q.clone(), |path, attempt| match (path, attempt) {
+            ("/1", 0) => (500, "boom".into()),
+            _ => (200, matrix_answer(path)),
+        });
+        let v = SplitQueryActor::run(plan(3), QueueHandle::Local(q)).await.expect("answer");
+        assert_eq!(v["data"]["result"][0]["values"], json!([[0, "0"], [1, "1"], [2, "2"]]));
+        assert!(frontend_metrics().retries.get() >= 1);
+    }
+
+    #[actix::test]
+    async fn a_client_error_is_the_answer_and_retries_end() {
+        let q = QueueActor::new(0).start();
+        fake_worker(q.clone(), |path, _| match path {
+            "/2" => (400, "parse error".into()),
+            "/9" => (503, "down".into()),
+            _ => (200, matrix_answer(path)),
+        });
+        let r = SplitQueryActor::run(plan(4), QueueHandle::Local(q.clone())).await.unwrap_err();
+        assert_eq!((r.status, r.body.as_slice()), (400, b"parse error".as_slice()));
+        let one = SplitPlan { pieces: vec![piece(9)], max_retries: 2, ..plan(0) };
+        let r = SplitQueryActor::run(one, QueueHandle::Local(q)).await.unwrap_err();
+        assert_eq!((r.status, r.body.as_slice()), (503, b"down".as_slice()), "the last failure after the retries");
+    }
+}
