@@ -84,7 +84,7 @@ impl Default for QuerySchedulerConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct QueryRangeConfig {
-    /// Attempts after the first for a sub-query that failed with 5xx or a transport error.
+    /// Attempts of a sub-query while it fails with a 5xx or a transport error (Loki counts the first).
     pub max_retries: usize,
     /// The older place of `limits_config.split_queries_by_interval`; wins when set.
     pub split_queries_by_interval: Option<Dur>,

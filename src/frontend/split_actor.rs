@@ -1,7 +1,7 @@
 //! `SplitQueryActor`: one per split `query_range` request, alive until the
 //! query is answered. It sends the planned pieces through the queue, at most
-//! `max_query_parallelism` at once, retries a piece that failed with a 5xx or a
-//! transport error up to `query_range.max_retries` times, returns a piece's 4xx
+//! `max_query_parallelism` at once, makes up to `query_range.max_retries`
+//! attempts of a piece failing with a 5xx or a transport error, returns a piece's 4xx
 //! as the whole query's answer, stops early once a limited log query has its
 //! entries, and merges the pieces' answers.
 //!
@@ -126,9 +126,10 @@ fn failure(status: u32, msg: &str) -> JobResult {
 }
 
 /// One piece with retries: its parsed JSON answer, or the answer to pass on.
+/// As in Loki, `max_retries` counts every attempt (at least one is made).
 async fn run_piece(queue: QueueHandle, job: Job, max_retries: usize) -> SplitOutcome {
     let mut last = failure(500, "no attempt made");
-    for attempt in 0..=max_retries {
+    for attempt in 0..max_retries.max(1) {
         if attempt > 0 {
             frontend_metrics().retries.inc();
             tracing::info!(path = %job.path, attempt, status = last.status, "retrying a sub-query");
@@ -181,7 +182,7 @@ mod tests {
     }
 
     fn plan(n: usize) -> SplitPlan {
-        SplitPlan { pieces: (0..n).map(piece).collect(), merge: MergeKind::Matrix, max_parallel: 2, max_retries: 1 }
+        SplitPlan { pieces: (0..n).map(piece).collect(), merge: MergeKind::Matrix, max_parallel: 2, max_retries: 2 }
     }
 
     #[actix::test]

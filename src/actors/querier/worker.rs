@@ -146,6 +146,9 @@ async fn process(
 /// Runs `job` against this node's HTTP API; failures become 5xx answers.
 pub async fn execute(local: &str, http: &reqwest::Client, job: Job) -> JobResult {
     let fail = |status: u32, msg: String| JobResult { id: job.id, status, headers: Vec::new(), body: msg.into_bytes() };
+    if !job.path.starts_with('/') {
+        return fail(400, format!("bad path {:?}: a job runs against this querier's own API", job.path));
+    }
     let Ok(method) = reqwest::Method::from_bytes(job.method.as_bytes()) else {
         return fail(400, format!("bad method {:?}", job.method));
     };
