@@ -70,3 +70,17 @@ pub struct Frontend {
     /// `frontend.tail_proxy_url` (empty: tail is not served).
     pub tail_proxy_url: String,
 }
+
+impl Frontend {
+    /// Why the frontend is not ready yet (Loki's text): one with its own queue
+    /// waits for a querier to connect. One using a scheduler is ready at once.
+    pub fn not_ready(&self) -> Option<&'static str> {
+        let workers = crate::actors::scheduler::metrics::queue_metrics().workers.get();
+        match self.queue {
+            QueueHandle::Local(_) if workers == 0 => {
+                Some("not ready: number of queriers connected to query-frontend is 0")
+            }
+            _ => None,
+        }
+    }
+}
