@@ -10,9 +10,18 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, WrapFuture};
+use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, MessageResult, WrapFuture};
+use serde::Serialize;
 
 use super::worker::{QuerierWorker, Stop};
+use crate::actors::Observe;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ManagerCounters {
+    /// Queue addresses with workers.
+    pub addresses: Vec<String>,
+    pub workers: usize,
+}
 
 pub struct WorkerManager {
     /// The queue's address as configured (`host:port`).
@@ -28,6 +37,7 @@ pub struct WorkerManager {
 impl WorkerManager {
     /// `local`: this node's HTTP API (`http://127.0.0.1:<port>`).
     pub fn new(target: String, concurrency: usize, local: String, querier_id: String, lookup_every: Duration) -> Self {
+        crate::tls::ensure_crypto_provider();
         let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(1)).build().unwrap_or_default();
         WorkerManager {
             target,
@@ -60,6 +70,12 @@ impl WorkerManager {
         }
     }
 
+    fn observe(&self) -> ManagerCounters {
+        let mut addresses: Vec<String> = self.workers.keys().cloned().collect();
+        addresses.sort();
+        ManagerCounters { addresses, workers: self.workers.values().map(Vec::len).sum() }
+    }
+
     fn lookup(&self, ctx: &mut Context<Self>) {
         let target = self.target.clone();
         let fut = async move {
@@ -72,6 +88,13 @@ impl WorkerManager {
             }
         };
         ctx.spawn(fut.into_actor(self).map(|addrs, act, _| act.resolved(addrs)));
+    }
+}
+
+impl Handler<Observe<ManagerCounters>> for WorkerManager {
+    type Result = MessageResult<Observe<ManagerCounters>>;
+    fn handle(&mut self, _: Observe<ManagerCounters>, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.observe())
     }
 }
 
@@ -119,5 +142,27 @@ mod tests {
         assert!(gone.is_empty() && new.is_empty() && per == 0, "a failed lookup keeps the workers");
         let three = set(&["a:1", "b:1", "c:1"]);
         assert_eq!(membership_change(std::iter::empty(), &three, 2).2, 1, "at least one worker per address");
+    }
+
+    #[actix::test]
+    async fn the_manager_starts_its_workers_for_the_resolved_address() {
+        let m = WorkerManager::new(
+            "127.0.0.1:1".into(),
+            3,
+            "http://127.0.0.1:1".into(),
+            "q".into(),
+            Duration::from_secs(60),
+        )
+        .start();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let c = m.send(Observe::<ManagerCounters>::new()).await.unwrap();
+            if c.workers > 0 {
+                assert_eq!((c.addresses, c.workers), (vec!["127.0.0.1:1".to_string()], 3));
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no workers started");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
