@@ -121,7 +121,10 @@ pub fn start(
                     .max_decoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES)
                     .max_encoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES)
             });
+            // pings notice peers that vanished without closing (a querier holding a job)
             let res = tonic::transport::Server::builder()
+                .http2_keepalive_interval(Some(std::time::Duration::from_secs(10)))
+                .http2_keepalive_timeout(Some(std::time::Duration::from_secs(5)))
                 .add_optional_service(pusher)
                 .add_optional_service(ingester)
                 .add_optional_service(queue)

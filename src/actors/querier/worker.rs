@@ -117,7 +117,11 @@ async fn process(
 ) -> Result<(), WorkerError> {
     let endpoint = Endpoint::from_shared(format!("http://{addr}"))
         .map_err(|e| WorkerError::Connect(addr.into(), e.to_string()))?
-        .connect_timeout(Duration::from_secs(5));
+        .connect_timeout(Duration::from_secs(5))
+        // a queue host that vanished without closing the connection is noticed
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true);
     let channel = endpoint.connect().await.map_err(|e| WorkerError::Connect(addr.into(), e.to_string()))?;
     let (tx, rx) = mpsc::channel::<WorkerMessage>(1);
     tx.send(WorkerMessage { kind: Some(Kind::Hello(Hello { querier_id: id.to_string() })) })
