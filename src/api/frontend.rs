@@ -104,7 +104,9 @@ fn job_of(req: &HttpRequest, body: &[u8], tenant: &str) -> Job {
 }
 
 fn respond(r: JobResult) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(r.status as u16)
+    let status = u16::try_from(r.status)
+        .ok()
+        .and_then(|s| actix_web::http::StatusCode::from_u16(s).ok())
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut b = HttpResponse::build(status);
     for h in &r.headers {
@@ -153,7 +155,7 @@ fn plan(
         p.pairs().iter().filter(|(k, _)| !matches!(k.as_str(), "start" | "end" | "since" | "step")).cloned().collect();
     let headers: Vec<Header> =
         job.headers.iter().filter(|h| !h.name.eq_ignore_ascii_case("content-type")).cloned().collect();
-    let pieces = pieces
+    let pieces: Vec<Job> = pieces
         .into_iter()
         .map(|(s, e)| {
             let mut q = keep.clone();
@@ -172,5 +174,6 @@ fn plan(
             }
         })
         .collect();
+    tracing::debug!(tenant = %job.tenant, pieces = pieces.len(), interval_ns = interval, "query_range split");
     Ok(Some(SplitPlan { pieces, merge, max_parallel: limits.max_query_parallelism, max_retries: f.max_retries }))
 }
