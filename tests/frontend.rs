@@ -275,7 +275,7 @@ fn a_full_tenant_queue_answers_429_and_readiness_waits_for_a_querier() {
 fn scheduler_retries_a_job_whose_querier_died() {
     let s = Skald::start_with("", &["-target=query-scheduler"], &[]);
     let f = Skald::start_with(
-        &format!("limits_config:\n{LIMITS}frontend:\n  scheduler_address: 127.0.0.1:{}\n", s.grpc_port),
+        &format!("limits_config:\n{LIMITS}frontend:\n  scheduler_address: localhost:{}\n", s.grpc_port),
         &["-target=query-frontend"],
         &[],
     );

@@ -78,7 +78,7 @@ async fn handle(
     let run = async {
         let plan = if split { plan(f, &limits, &job, &req, &body)? } else { None };
         let answer = match plan {
-            None => f.queue.run(job).await.map_err(|e| ApiError::new(502, e.to_string()))?,
+            None => f.queue.run_with_retries(job, f.max_retries).await,
             Some(plan) => match SplitQueryActor::run(plan, f.queue.clone()).await {
                 Ok(v) => return Ok(json_response(&v)),
                 Err(r) => r,

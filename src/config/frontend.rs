@@ -15,6 +15,8 @@ use super::units::Dur;
 pub struct FrontendConfig {
     /// A query-scheduler's gRPC `host:port`; empty: the frontend keeps its own queue.
     pub scheduler_address: String,
+    /// How often `scheduler_address` is resolved again (jobs go to every address in turn).
+    pub scheduler_dns_lookup_period: Dur,
     /// Queued requests per tenant in the frontend's own queue (429 past it).
     pub max_outstanding_per_tenant: usize,
     /// A querier's HTTP URL that live tails are proxied to.
@@ -25,6 +27,7 @@ impl Default for FrontendConfig {
     fn default() -> Self {
         FrontendConfig {
             scheduler_address: String::new(),
+            scheduler_dns_lookup_period: Dur::secs(10),
             max_outstanding_per_tenant: 2048,
             tail_proxy_url: String::new(),
         }

@@ -9,18 +9,19 @@
 
 pub mod merge;
 pub mod metrics;
+pub mod schedulers;
 pub mod split;
 pub mod split_actor;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Addr;
-use tonic::transport::Channel;
 
 use crate::actors::scheduler::service::run_local;
 use crate::actors::scheduler::QueueActor;
-use crate::proto::frontend::queue_client::QueueClient;
 use crate::proto::frontend::{Job, JobResult};
+use schedulers::Schedulers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontendError {
@@ -30,32 +31,48 @@ pub enum FrontendError {
     Address(String, String),
 }
 
-/// Where jobs go: this process's queue or a remote query-scheduler.
+/// Where jobs go: this process's queue or remote query-schedulers.
 #[derive(Clone)]
 pub enum QueueHandle {
     Local(Addr<QueueActor>),
-    Remote(QueueClient<Channel>),
+    Remote(Arc<Schedulers>),
 }
 
 impl QueueHandle {
-    /// A lazily connected client of the query-scheduler at `addr` (`host:port`).
-    pub fn remote(addr: &str) -> Result<QueueHandle, FrontendError> {
-        let ep = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| FrontendError::Address(addr.into(), e.to_string()))?
-            .connect_timeout(Duration::from_secs(5));
-        let client = QueueClient::new(ep.connect_lazy())
-            .max_decoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES);
-        Ok(QueueHandle::Remote(client))
+    /// Clients of the query-schedulers `addr` (`host:port`) resolves to.
+    pub fn remote(addr: &str, lookup_every: Duration) -> Result<QueueHandle, FrontendError> {
+        Schedulers::start(addr, lookup_every).map(QueueHandle::Remote)
     }
 
     /// Runs `job` on some querier; its HTTP answer (a full queue answers 429).
     pub async fn run(&self, job: Job) -> Result<JobResult, FrontendError> {
         let r = match self {
             QueueHandle::Local(q) => run_local(q, job).await,
-            QueueHandle::Remote(c) => c.clone().enqueue(job).await.map(tonic::Response::into_inner),
+            QueueHandle::Remote(s) => match s.pick() {
+                Some(mut c) => c.enqueue(job).await.map(tonic::Response::into_inner),
+                None => Err(tonic::Status::unavailable("no query-scheduler")),
+            },
         };
         r.map_err(|s| FrontendError::Queue(s.message().to_string()))
+    }
+
+    /// Runs `job`, again while it fails with a 5xx or a transport error, up to
+    /// `max_retries` attempts in all (Loki counts the first); the first 2xx or
+    /// 4xx answer, or the last failure.
+    pub async fn run_with_retries(&self, job: Job, max_retries: usize) -> JobResult {
+        let mut last = split_actor::failure(500, "no attempt made");
+        for attempt in 0..max_retries.max(1) {
+            if attempt > 0 {
+                metrics::frontend_metrics().retries.inc();
+                tracing::info!(path = %job.path, attempt, status = last.status, "retrying a query");
+            }
+            match self.run(job.clone()).await {
+                Ok(r) if r.status < 500 => return r,
+                Ok(r) => last = r,
+                Err(e) => last = split_actor::failure(502, &e.to_string()),
+            }
+        }
+        last
     }
 }
 

@@ -121,30 +121,18 @@ impl Actor for SplitQueryActor {
     }
 }
 
-fn failure(status: u32, msg: &str) -> JobResult {
+pub(super) fn failure(status: u32, msg: &str) -> JobResult {
     JobResult { id: 0, status, headers: Vec::new(), body: msg.as_bytes().to_vec() }
 }
 
 /// One piece with retries: its parsed JSON answer, or the answer to pass on.
-/// As in Loki, `max_retries` counts every attempt (at least one is made).
 async fn run_piece(queue: QueueHandle, job: Job, max_retries: usize) -> SplitOutcome {
-    let mut last = failure(500, "no attempt made");
-    for attempt in 0..max_retries.max(1) {
-        if attempt > 0 {
-            frontend_metrics().retries.inc();
-            tracing::info!(path = %job.path, attempt, status = last.status, "retrying a sub-query");
-        }
-        match queue.run(job.clone()).await {
-            Ok(r) if (200..300).contains(&r.status) => {
-                return serde_json::from_slice(&r.body)
-                    .map_err(|e| failure(500, &format!("a querier answered something that is not JSON: {e}")));
-            }
-            Ok(r) if r.status < 500 => return Err(r),
-            Ok(r) => last = r,
-            Err(e) => last = failure(502, &e.to_string()),
-        }
+    let r = queue.run_with_retries(job, max_retries).await;
+    if !(200..300).contains(&r.status) {
+        return Err(r);
     }
-    Err(last)
+    serde_json::from_slice(&r.body)
+        .map_err(|e| failure(500, &format!("a querier answered something that is not JSON: {e}")))
 }
 
 #[cfg(test)]

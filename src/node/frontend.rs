@@ -41,7 +41,7 @@ pub fn init_frontend(cfg: &Config, runs_querier: bool, rp: &mut ReadPath) -> any
         QueueHandle::Local(q.clone())
     } else {
         tracing::info!(scheduler = %cfg.frontend.scheduler_address, "query-frontend uses a query-scheduler");
-        QueueHandle::remote(&cfg.frontend.scheduler_address)?
+        QueueHandle::remote(&cfg.frontend.scheduler_address, cfg.frontend.scheduler_dns_lookup_period.0)?
     };
     rp.frontend = Some(Frontend {
         queue,

@@ -101,7 +101,7 @@ impl Handler<Observe<ManagerCounters>> for WorkerManager {
 /// Addresses whose workers stop, addresses that get workers, and how many
 /// workers each new address gets. An empty lookup changes nothing (the name
 /// may resolve again later).
-fn membership_change<'a>(
+pub(crate) fn membership_change<'a>(
     current: impl Iterator<Item = &'a String>,
     resolved: &BTreeSet<String>,
     concurrency: usize,
