@@ -139,6 +139,23 @@ fn frontend_answers_like_the_querier_and_bounds_parallelism() {
         }
     }
 
+    // categorize-labels answers are split and merged alike
+    let categorized = |s: &Skald| -> Value {
+        client()
+            .get(s.url("/loki/api/v1/query_range"))
+            .header("X-Scope-OrgID", "t")
+            .header("X-Loki-Response-Encoding-Flags", "categorize-labels")
+            .query(&cases[0])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let (via, direct) = (categorized(&f), categorized(&q));
+    assert_eq!(via["data"]["encodingFlags"], json!(["categorize-labels"]));
+    assert_eq!(via["data"]["result"], direct["data"]["result"]);
+    assert_eq!(via["data"]["result"][0]["values"][0].as_array().unwrap().len(), 3);
+
     // a POST form is split alike
     let form = &cases[2];
     let posted: Value = client()
