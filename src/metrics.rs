@@ -26,6 +26,7 @@ pub struct Metrics {
     pub tail_active: IntGauge,
     pub tail_bytes: IntCounter,
     pub tail_dropped: IntCounter,
+    pub index_gateway_lookups: IntCounter,
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -125,6 +126,11 @@ impl Metrics {
                 &r,
                 "skald_tail_dropped_entries_total",
                 "Entries live tails missed because their client read too slowly (reported as dropped_entries).",
+            ),
+            index_gateway_lookups: counter(
+                &r,
+                "skald_index_gateway_lookups_total",
+                "Index lookups (chunk references of a selector) this index gateway answered.",
             ),
             registry: r,
             tail_active,

@@ -14,6 +14,12 @@ pub mod skald {
         tonic::include_proto!("skald.ingester");
     }
 
+    /// The index gateway service (querier -> index-gateway).
+    #[allow(clippy::all, clippy::pedantic)]
+    pub mod indexgateway {
+        tonic::include_proto!("skald.indexgateway");
+    }
+
     /// The query queue (frontend/scheduler <-> querier workers).
     #[allow(clippy::all, clippy::pedantic)]
     pub mod frontend {
@@ -21,4 +27,4 @@ pub mod skald {
     }
 }
 
-pub use skald::{frontend, ingester};
+pub use skald::{frontend, indexgateway, ingester};

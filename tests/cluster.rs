@@ -144,8 +144,13 @@ fn push_streams(s: &Skald, n: usize, tag: &str) -> u16 {
         .as_u16()
 }
 
-/// Lines of `{app="repl"}` this node's own ingester holds (each node queries itself).
-fn local_lines(s: &Skald) -> usize {
+/// Streams this node's own ingester holds.
+fn local_streams(s: &Skald) -> usize {
+    common::metric(s, r#"loki_ingester_memory_streams{tenant="fake"}"#) as usize
+}
+
+/// Lines of `{app="repl"}` a query through `s` answers (it reads every ingester of the ring).
+fn queried_lines(s: &Skald) -> usize {
     let q = [("query", r#"{app="repl"}"#), ("limit", "5000"), ("since", "10m")];
     let v: Value = client().get(s.url("/loki/api/v1/query_range")).query(&q).send().unwrap().json().unwrap();
     v["data"]["result"].as_array().unwrap().iter().map(|s| s["values"].as_array().unwrap().len()).sum()
@@ -156,7 +161,8 @@ fn pushes_reach_every_replica_over_grpc() {
     let nodes = cluster(3);
     assert_eq!(push_streams(&nodes[0], 20, "rf3"), 204);
     for n in &nodes {
-        assert_eq!(local_lines(n), 200, "with three replicas every ingester holds every line");
+        assert_eq!(local_streams(n), 20, "with three replicas every ingester holds every stream");
+        assert_eq!(queried_lines(n), 200, "replicas are read once each line");
     }
 }
 
@@ -164,9 +170,12 @@ fn pushes_reach_every_replica_over_grpc() {
 fn replication_factor_one_spreads_streams_and_quorum_failures_answer_5xx() {
     let mut nodes = cluster(1);
     assert_eq!(push_streams(&nodes[1], 30, "rf1"), 204);
-    let per_node: Vec<usize> = nodes.iter().map(local_lines).collect();
-    assert_eq!(per_node.iter().sum::<usize>(), 300, "each line on exactly one ingester: {per_node:?}");
+    let per_node: Vec<usize> = nodes.iter().map(local_streams).collect();
+    assert_eq!(per_node.iter().sum::<usize>(), 30, "each stream on exactly one ingester: {per_node:?}");
     assert!(per_node.iter().filter(|n| **n > 0).count() >= 2, "streams spread over the ring: {per_node:?}");
+    for n in &nodes {
+        assert_eq!(queried_lines(n), 300, "every node's querier reads every ingester");
+    }
     drop(nodes.pop());
     drop(nodes.pop());
     // streams owned by the dead ingesters cannot be written: a server error, not an acknowledgement
@@ -206,4 +215,40 @@ fn global_ingestion_rate_is_shared_by_the_cluster_distributors() {
     assert_eq!(r.status().as_u16(), 429);
     let text = r.text().unwrap();
     assert!(text.contains("(limit: 1048 bytes/sec)"), "a third of the tenant's rate: {text}");
+}
+
+#[test]
+fn a_graceful_leave_takes_the_node_out_of_the_ring_and_a_restart_brings_it_back() {
+    let mut nodes = cluster(3);
+    let ids = |n: &Skald| -> Vec<String> {
+        let mut v: Vec<String> = json(n, "/ring")["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let st = nodes[2].terminate(Duration::from_secs(30));
+    assert!(st.success(), "{st}");
+    // well before the 3 s heartbeat timeout could mark it unhealthy, it is gone
+    let t0 = Instant::now();
+    wait_for("node-2 out of the ring on the others", Duration::from_secs(10), || {
+        ids(&nodes[0]) == ["node-0", "node-1"] && ids(&nodes[1]) == ["node-0", "node-1"]
+    });
+    assert!(t0.elapsed() < Duration::from_secs(3), "a graceful leave is announced, not detected: {:?}", t0.elapsed());
+    // writes still reach a quorum of the two left
+    assert_eq!(push_streams(&nodes[0], 5, "two"), 204);
+    nodes[2].start_again();
+    for n in &nodes {
+        wait_for("node-2 back and ACTIVE everywhere", Duration::from_secs(30), || {
+            let r = json(n, "/ring");
+            let s = r["shards"].as_array().unwrap();
+            s.len() == 3 && s.iter().all(|x| x["state"] == "ACTIVE")
+        });
+    }
+    let m = json(&nodes[0], "/memberlist");
+    let node2: Vec<&Value> = m["members"].as_array().unwrap().iter().filter(|x| x["id"] == "node-2").collect();
+    assert_eq!(node2.len(), 1, "one entry per node: the new generation replaces the old");
 }

@@ -36,6 +36,9 @@ async fn ready(st: web::Data<AppState>) -> HttpResponse {
     if let Some(why) = st.wal_replay.as_ref().and_then(|r| r.blocker()) {
         return text(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"));
     }
+    if let Some(why) = ring_blocker(&st) {
+        return text(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"));
+    }
     if let Some(why) = st.frontend.as_ref().and_then(|f| f.not_ready()) {
         return text(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, format!("Query Frontend not ready: {why}\n"));
     }
@@ -55,6 +58,20 @@ async fn ready(st: web::Data<AppState>) -> HttpResponse {
         body.push_str(&format!("{n}: {c}\n"));
     }
     text(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, body)
+}
+
+/// With gossip on, a distributor or querier is not ready before the ring it
+/// sends to holds an ACTIVE ingester (it would answer "empty ring").
+fn ring_blocker(st: &AppState) -> Option<&'static str> {
+    if st.config.memberlist.join_members.is_empty() || (st.distributor.is_none() && st.querier.is_none()) {
+        return None;
+    }
+    let timeout = st.config.ingester.lifecycler.ring.heartbeat_timeout.0.as_millis() as i64;
+    let view = st.cluster.read().ok()?;
+    let ring = crate::cluster::pages::ring_of(&view, timeout);
+    let now_ms = crate::model::time::now_ns() / 1_000_000;
+    let active = ring.instances().iter().any(|i| ring.healthy(i, crate::cluster::ring::Op::Write, now_ms));
+    (!active).then_some("waiting for an ACTIVE ingester in the ring")
 }
 
 /// Closes and flushes every in-memory chunk; answers 204 once the store has them.

@@ -67,6 +67,11 @@ pub struct NodeInfo {
 #[rtype(result = "()")]
 pub struct SetKey(pub &'static str, pub String);
 
+/// Delete one of this node's keys (the ring tokens when an ingester leaves).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeleteKey(pub &'static str);
+
 pub struct MembershipActor {
     handle: Option<ChitchatHandle>,
     view: SharedView,
@@ -169,8 +174,15 @@ impl MembershipActor {
         };
         ctx.spawn(fut.into_actor(self).map(|states, act, _| {
             let now = Instant::now();
+            // a restarted node comes back under a new generation: its newest one speaks for it
+            let mut newest: BTreeMap<String, u64> = BTreeMap::new();
+            for (id, ..) in &states {
+                let g = newest.entry(id.node_id.to_string()).or_insert(id.generation_id);
+                *g = (*g).max(id.generation_id);
+            }
             let members = states
                 .into_iter()
+                .filter(|(id, ..)| newest.get(&id.node_id.to_string()) == Some(&id.generation_id))
                 .map(|(id, live, hb, kv)| {
                     let node = id.node_id.to_string();
                     let e = act.seen.entry(node.clone()).or_insert((hb, now));
@@ -207,6 +219,20 @@ impl Actor for MembershipActor {
         if let Some(h) = self.handle.take() {
             let _ = h.initiate_shutdown();
         }
+    }
+}
+
+impl Handler<DeleteKey> for MembershipActor {
+    type Result = ();
+    fn handle(&mut self, msg: DeleteKey, ctx: &mut Context<Self>) {
+        let Some(h) = &self.handle else { return };
+        let chitchat = h.chitchat();
+        ctx.spawn(
+            async move {
+                chitchat.lock().await.self_node_state().delete(msg.0);
+            }
+            .into_actor(self),
+        );
     }
 }
 

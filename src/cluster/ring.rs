@@ -172,6 +172,27 @@ impl Ring {
         Ok(ReplicationSet { instances: healthy.into_iter().map(|i| &self.instances[i]).collect(), max_errors })
     }
 
+    /// Every instance a read must ask (any of them may hold any stream's replica)
+    /// and how many may fail: `rf/2` minus those already unhealthy, so that
+    /// every stream still has a replica answering.
+    pub fn read_set(&self, rf: usize, now_ms: i64) -> Result<ReplicationSet<'_>, RingError> {
+        if self.instances.is_empty() {
+            return Err(RingError::Empty);
+        }
+        let max_unavailable = rf.clamp(1, self.instances.len()) / 2;
+        let (healthy, unhealthy): (Vec<&Instance>, Vec<&Instance>) =
+            self.instances.iter().partition(|i| self.healthy(i, Op::Read, now_ms));
+        if unhealthy.len() > max_unavailable {
+            let names: Vec<&str> = unhealthy.iter().map(|i| i.id.as_str()).collect();
+            return Err(RingError::TooFewHealthy {
+                need: self.instances.len() - max_unavailable,
+                found: healthy.len(),
+                unhealthy: names.join(","),
+            });
+        }
+        Ok(ReplicationSet { instances: healthy, max_errors: max_unavailable - unhealthy.len() })
+    }
+
     /// Share of the token space each instance owns (as its first replica), in instance order.
     pub fn ownership(&self) -> Vec<f64> {
         let mut owned = vec![0u64; self.instances.len()];
@@ -260,5 +281,28 @@ mod tests {
         let r = Ring::new(insts, 60_000);
         assert_eq!(r.replication_set(7, 3, Op::Write, 2000).unwrap().instances.len(), 2);
         assert_eq!(Ring::new(vec![], 1).replication_set(1, 1, Op::Read, 0).unwrap_err(), RingError::Empty);
+    }
+
+    #[test]
+    fn reads_ask_every_healthy_instance_and_tolerate_rf_over_two() {
+        let all = |s: InstanceState| {
+            Ring::new(
+                vec![
+                    inst("a", InstanceState::Active, 1000),
+                    inst("b", s, 1000),
+                    inst("c", InstanceState::Active, 1000),
+                ],
+                5000,
+            )
+        };
+        let r = all(InstanceState::Active);
+        let set = r.read_set(3, 2000).unwrap();
+        assert_eq!((set.instances.len(), set.max_errors), (3, 1));
+        let r = all(InstanceState::Joining);
+        let set = r.read_set(3, 2000).unwrap();
+        assert_eq!((set.instances.len(), set.max_errors), (2, 0), "a joining ingester is left out and uses the slack");
+        assert!(r.read_set(1, 2000).is_err(), "with one replica every ingester is needed");
+        let stale = Ring::new(vec![inst("a", InstanceState::Active, 0), inst("b", InstanceState::Active, 0)], 5000);
+        assert!(stale.read_set(3, 10_000).is_err());
     }
 }

@@ -52,6 +52,32 @@ pub struct StorageConfig {
     pub aws: S3Config,
     pub filesystem: FilesystemConfig,
     pub object_store: ThanosStoreConfig,
+    pub tsdb_shipper: ShipperConfig,
+    /// Loki 2's index shipper; only its index-gateway address is read.
+    pub boltdb_shipper: ShipperConfig,
+}
+
+impl StorageConfig {
+    /// Where queriers ask for index lookups (`tsdb_shipper` first, then `boltdb_shipper`).
+    pub fn index_gateway_address(&self) -> Option<&str> {
+        [&self.tsdb_shipper, &self.boltdb_shipper]
+            .into_iter()
+            .map(|s| s.index_gateway_client.server_address.as_str())
+            .find(|a| !a.is_empty())
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShipperConfig {
+    pub index_gateway_client: IndexGatewayClientConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IndexGatewayClientConfig {
+    /// `host:port` of the index gateway's gRPC server (a DNS name resolving to several works too).
+    pub server_address: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

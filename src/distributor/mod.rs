@@ -57,7 +57,8 @@ impl PushError {
 
 #[derive(Clone)]
 pub struct Distributor {
-    ingester: Recipient<Push>,
+    /// This process's ingester, when pushes are not routed over the ring.
+    ingester: Option<Recipient<Push>>,
     limits: Arc<Overrides>,
     cfg: DistributorConfig,
     labels: Arc<LabelCache>,
@@ -69,7 +70,7 @@ pub struct Distributor {
 
 impl Distributor {
     /// `limits`: per-tenant limits (service_name discovery uses the defaults' list).
-    pub fn new(ingester: Recipient<Push>, limits: Arc<Overrides>, cfg: DistributorConfig) -> Self {
+    pub fn new(ingester: Option<Recipient<Push>>, limits: Arc<Overrides>, cfg: DistributorConfig) -> Self {
         let labels = Arc::new(LabelCache::new(limits.defaults().discover_service_name.clone()));
         let rate = Arc::new(ratelimit::RateLimiter::new());
         let memory = Arc::new(memory::MemoryBudget::new(0));
@@ -146,6 +147,8 @@ impl Distributor {
                 Some(r) => r.push(tenant, valid).await?,
                 None => self
                     .ingester
+                    .as_ref()
+                    .ok_or_else(|| PushError::Unavailable("no ingester to send to".into()))?
                     .send(Push { tenant: tenant.to_string(), streams: valid })
                     .await
                     .map_err(|e| PushError::Unavailable(e.to_string()))?

@@ -3,62 +3,35 @@
 //! its replicas; one batch per ingester per push.
 //!
 //! Used by the distributor when gossip membership is on. Ingesters are reached
-//! through `Recipient<Push>`: this process's supervisor for itself, an
-//! `IngesterBridge` (gRPC) for every other member, created on first use.
+//! through the `IngesterPool`: this process's supervisor for itself, an
+//! `IngesterBridge` (gRPC) for every other member.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use actix::{Actor, Recipient};
 use futures::future::join_all;
 
 use super::PushError;
 use crate::actors::ingester::{IngesterError, Push, PushOutcome};
 use crate::cluster::keys;
-use crate::cluster::membership::SharedView;
-use crate::cluster::pages::ring_of;
-use crate::cluster::ring::{token_for, Op, Ring};
+use crate::cluster::ring::{token_for, Op};
 use crate::model::time::now_ns;
 use crate::model::StreamPush;
-use crate::rpc::ingester::IngesterBridge;
+use crate::rpc::pool::{IngesterPool, Peer};
 
 pub struct RingRouter {
-    view: SharedView,
-    self_id: String,
-    local: Recipient<Push>,
-    /// Bridges by gRPC address.
-    bridges: Mutex<HashMap<String, Recipient<Push>>>,
+    pool: Arc<IngesterPool>,
     rf: usize,
-    heartbeat_timeout_ms: i64,
-    /// The ring built from the view at `.0` (the view's version): rebuilt only when
-    /// membership changed, not on every push.
-    ring: Mutex<(u64, Arc<Ring>)>,
 }
 
 impl RingRouter {
-    pub fn new(
-        view: SharedView,
-        self_id: String,
-        local: Recipient<Push>,
-        rf: usize,
-        heartbeat_timeout_ms: i64,
-    ) -> Self {
-        let ring = Mutex::new((u64::MAX, Arc::new(Ring::new(Vec::new(), heartbeat_timeout_ms))));
-        RingRouter { view, self_id, local, bridges: Mutex::new(HashMap::new()), rf, heartbeat_timeout_ms, ring }
-    }
-
-    fn current_ring(&self) -> Arc<Ring> {
-        let v = self.view.read().unwrap_or_else(|e| e.into_inner());
-        let mut cached = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        if cached.0 != v.version {
-            *cached = (v.version, Arc::new(ring_of(&v, self.heartbeat_timeout_ms)));
-        }
-        cached.1.clone()
+    pub fn new(pool: Arc<IngesterPool>, rf: usize) -> Self {
+        RingRouter { pool, rf }
     }
 
     /// Live members running a distributor (for the `global` rate-limit strategy).
     pub fn healthy_distributors(&self) -> usize {
-        let v = self.view.read().unwrap_or_else(|e| e.into_inner());
+        let v = self.pool.view().read().unwrap_or_else(|e| e.into_inner());
         v.members
             .iter()
             .filter(|m| m.live)
@@ -66,19 +39,11 @@ impl RingRouter {
             .count()
     }
 
-    fn recipient(&self, id: &str, addr: &str) -> Recipient<Push> {
-        if id == self.self_id {
-            return self.local.clone();
-        }
-        let mut b = self.bridges.lock().unwrap_or_else(|e| e.into_inner());
-        b.entry(addr.to_string()).or_insert_with(|| IngesterBridge::new(addr.to_string()).start().recipient()).clone()
-    }
-
     pub async fn push(&self, tenant: &str, streams: Vec<StreamPush>) -> Result<PushOutcome, PushError> {
-        let ring = self.current_ring();
+        let ring = self.pool.ring();
         let now_ms = now_ns() / 1_000_000;
         // per instance: (recipient, stream indexes); per stream: failures allowed
-        let mut batches: HashMap<String, (Recipient<Push>, Vec<usize>)> = HashMap::new();
+        let mut batches: HashMap<String, (Peer, Vec<usize>)> = HashMap::new();
         let mut allowed: Vec<usize> = Vec::with_capacity(streams.len());
         for (i, s) in streams.iter().enumerate() {
             let token = token_for(tenant, &s.labels.to_string());
@@ -87,11 +52,7 @@ impl RingRouter {
                 .map_err(|e| PushError::Internal(e.to_string()))?;
             allowed.push(set.max_errors);
             for inst in set.instances {
-                batches
-                    .entry(inst.id.clone())
-                    .or_insert_with(|| (self.recipient(&inst.id, &inst.addr), Vec::new()))
-                    .1
-                    .push(i);
+                batches.entry(inst.id.clone()).or_insert_with(|| (self.pool.peer(inst), Vec::new())).1.push(i);
             }
         }
         let calls = batches.into_values().map(|(r, idx)| {

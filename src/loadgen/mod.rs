@@ -69,9 +69,9 @@ fn budget(f: &Flags) -> Result<(Duration, u64), String> {
     Ok((duration, requests))
 }
 
-/// The server's pid from `--pid`, if given.
-fn pid(f: &Flags) -> Result<Option<u32>, String> {
-    f.str("pid").map(|p| p.parse().map_err(|_| "invalid -pid".to_string())).transpose()
+/// The server's pids from `--pid` (one, or a comma list), if given.
+fn pid(f: &Flags) -> Result<Option<procstat::Procs>, String> {
+    f.str("pid").map(procstat::Procs::parse).transpose()
 }
 
 /// The client runtime: two worker threads, like the machines this runs on.

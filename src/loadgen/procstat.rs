@@ -22,6 +22,30 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// The server's processes (`--pid 12,13,14`: every process of a cluster); CPU
+/// and RSS are summed over them.
+#[derive(Clone, Debug)]
+pub struct Procs(pub Vec<u32>);
+
+impl Procs {
+    pub fn parse(s: &str) -> Result<Procs, String> {
+        let pids = s
+            .split(',')
+            .map(|p| p.trim().parse::<u32>().map_err(|_| format!("invalid --pid {p:?}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Procs(pids))
+    }
+
+    /// Summed CPU-seconds; `None` when any process cannot be read.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        self.0.iter().map(|p| cpu_seconds(*p)).sum()
+    }
+
+    pub fn rss_bytes(&self) -> Option<u64> {
+        self.0.iter().map(|p| rss_bytes(*p)).sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,5 +55,8 @@ mod tests {
         let me = std::process::id();
         assert!(cpu_seconds(me).is_some());
         assert!(rss_bytes(me).unwrap() > 1 << 20);
+        let two = Procs::parse(&format!("{me},{me}")).unwrap();
+        assert_eq!(two.rss_bytes().map(|r| r > 2 << 20), Some(true));
+        assert!(Procs::parse("1,x").is_err());
     }
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::flags::Flags;
 use super::gen::{line, Kind, Rng};
-use super::procstat::{cpu_seconds, rss_bytes};
+use super::procstat::Procs;
 use crate::model::time::now_ns;
 use crate::proto::logproto;
 
@@ -36,7 +36,7 @@ const USAGE: &str = "skald loadgen push [flags]
   --lines <n>                  stop after this many lines (rounded up to whole requests)
   --format <proto|json>        body format (default proto: snappy protobuf)
   --seed <n>                   generator seed (default 1)
-  --pid <pid>                  server pid: report its CPU-seconds and RSS
+  --pid <pid>                  server pid(s), comma-separated: report their summed CPU-seconds and RSS
 ";
 
 const FLAGS: &[(&str, bool)] = &[
@@ -138,7 +138,7 @@ fn run(f: &Flags) -> Result<(), String> {
         bytes: AtomicU64::new(0),
         started: std::sync::OnceLock::new(),
     });
-    let (cpu0, rss0) = (pid.and_then(cpu_seconds), pid.and_then(rss_bytes));
+    let (cpu0, rss0) = (pid.as_ref().and_then(Procs::cpu_seconds), pid.as_ref().and_then(Procs::rss_bytes));
     let started = started_at(&shared);
     let deadline = started + duration;
     let total = (requests != u64::MAX).then(|| requests.saturating_mul(batch as u64));
@@ -156,7 +156,7 @@ fn run(f: &Flags) -> Result<(), String> {
     });
     bar.finish();
     let secs = started.elapsed().as_secs_f64();
-    let (cpu1, rss1) = (pid.and_then(cpu_seconds), pid.and_then(rss_bytes));
+    let (cpu1, rss1) = (pid.as_ref().and_then(Procs::cpu_seconds), pid.as_ref().and_then(Procs::rss_bytes));
     report(&shared, reports, secs, cpu0.zip(cpu1).map(|(a, b)| b - a), rss0, rss1, streams);
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::flags::Flags;
-use super::procstat::cpu_seconds;
+use super::procstat::Procs;
 use crate::model::time::{now_ns, parse_duration_ns};
 
 const USAGE: &str = "skald loadgen query [flags]
@@ -24,7 +24,7 @@ const USAGE: &str = "skald loadgen query [flags]
   --concurrency <n>       concurrent clients (default 2)
   --duration <d>          run time (default 10s unless --requests)
   --requests <n>          stop after this many queries
-  --pid <pid>             server pid: report its CPU-seconds
+  --pid <pid>             server pid(s), comma-separated: report their summed CPU-seconds
 ";
 
 const FLAGS: &[(&str, bool)] = &[
@@ -75,7 +75,7 @@ fn run(f: &Flags) -> Result<(), String> {
     let rt = super::runtime()?;
     let next = Arc::new(AtomicU64::new(0));
     let (bytes, lines) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let cpu0 = pid.and_then(cpu_seconds);
+    let cpu0 = pid.as_ref().and_then(Procs::cpu_seconds);
     let started = Instant::now();
     let deadline = started + duration;
     let queries = Arc::new(queries);
@@ -131,7 +131,7 @@ fn run(f: &Flags) -> Result<(), String> {
     });
     bar.finish();
     let secs = started.elapsed().as_secs_f64();
-    let cpu = cpu0.zip(pid.and_then(cpu_seconds)).map(|(a, b)| b - a);
+    let cpu = cpu0.zip(pid.as_ref().and_then(Procs::cpu_seconds)).map(|(a, b)| b - a);
     let mut lat: Vec<Duration> = reports.iter().flat_map(|r| r.latencies.iter().copied()).collect();
     lat.sort();
     let pct = |p: f64| {

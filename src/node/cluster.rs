@@ -1,7 +1,7 @@
 //! The node's place in the cluster: starts gossip membership when
 //! `memberlist.join_members` is set (otherwise a one-member view), announces
 //! readiness and the ingester's state (JOINING until the WAL is replayed, then
-//! ACTIVE; LEAVING on shutdown).
+//! ACTIVE; LEAVING on shutdown, then out of the ring once it has stopped).
 //!
 //! Used by `node::run`; the view goes to the HTTP status pages.
 
@@ -12,7 +12,7 @@ use actix::Addr;
 
 use crate::actors::ingester::wal::replay::ReplayStatus;
 use crate::cluster::keys;
-use crate::cluster::membership::{self, MembershipActor, NodeInfo, SetKey, SharedView};
+use crate::cluster::membership::{self, DeleteKey, MembershipActor, NodeInfo, SetKey, SharedView};
 use crate::config::Config;
 
 pub struct ClusterHandle {
@@ -79,6 +79,26 @@ impl ClusterHandle {
                 if let Ok(mut v) = self.view.write() {
                     if let Some(m) = v.members.first_mut() {
                         m.keys.insert(key.to_string(), value.to_string());
+                    }
+                    v.version += 1;
+                }
+            }
+        }
+    }
+
+    /// Leaves the ingester ring: the tokens go, so replication sets stop naming
+    /// this node; waits a few gossip rounds so the news spreads before the exit.
+    pub async fn leave_ring(&self, gossip_interval: Duration) {
+        match &self.actor {
+            Some(a) => {
+                a.do_send(DeleteKey(keys::TOKENS));
+                tokio::time::sleep((gossip_interval * 5).clamp(Duration::from_millis(200), Duration::from_secs(2)))
+                    .await;
+            }
+            None => {
+                if let Ok(mut v) = self.view.write() {
+                    if let Some(m) = v.members.first_mut() {
+                        m.keys.remove(keys::TOKENS);
                     }
                     v.version += 1;
                 }

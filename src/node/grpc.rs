@@ -1,7 +1,8 @@
 //! The gRPC server (tonic, on its own multi-thread tokio runtime): Loki's
 //! `logproto.Pusher` service in front of the distributor, Skald's internal
-//! `skald.ingester.Ingester` service in front of the local ingester, and the
-//! query queue `skald.frontend.Queue` of a query-scheduler or query-frontend.
+//! `skald.ingester.Ingester` service (pushes, queries, tails) in front of the
+//! local ingester, the index gateway's `skald.indexgateway.IndexGateway`, and
+//! the query queue `skald.frontend.Queue` of a query-scheduler or query-frontend.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::config::Config;
 use crate::distributor::decode::from_proto_stream;
 use crate::distributor::{Distributor, PushError};
 use crate::proto::frontend::queue_server::QueueServer;
+use crate::proto::indexgateway::index_gateway_server::IndexGatewayServer;
 use crate::proto::ingester::ingester_server::IngesterServer;
 use crate::proto::logproto::pusher_server::{Pusher, PusherServer};
 use crate::proto::logproto::{PushRequest, PushResponse};
@@ -78,7 +80,8 @@ fn to_status(e: PushError) -> Status {
 pub fn start(
     cfg: &Arc<Config>,
     distributor: Option<Distributor>,
-    ingester: Option<actix::Recipient<crate::actors::ingester::Push>>,
+    ingester: Option<actix::Addr<crate::actors::ingester::IngesterSupervisor>>,
+    index_gateway: Option<Arc<crate::querier::store::StoreReader>>,
     queue: Option<actix::Addr<crate::actors::scheduler::QueueActor>>,
 ) -> anyhow::Result<GrpcServer> {
     let addr = if cfg.server.grpc_listen_address.is_empty() { "0.0.0.0" } else { &cfg.server.grpc_listen_address };
@@ -112,9 +115,15 @@ pub fn start(
                     .max_encoding_message_size(max_send)
             });
             let ingester = ingester.map(|i| {
-                IngesterServer::new(crate::rpc::ingester::IngesterService { ingester: i })
+                IngesterServer::new(crate::rpc::service::IngesterService { ingester: i })
                     .max_decoding_message_size(max_recv.max(64 << 20))
-                    .max_encoding_message_size(max_send)
+                    // query answers to queriers (in-cluster) are bounded by the query's limits, not here
+                    .max_encoding_message_size(usize::MAX)
+            });
+            let index_gateway = index_gateway.map(|store| {
+                IndexGatewayServer::new(crate::rpc::index_gateway::IndexGatewayService { store })
+                    .max_decoding_message_size(max_recv)
+                    .max_encoding_message_size(usize::MAX)
             });
             let queue = queue.map(|q| {
                 QueueServer::new(crate::actors::scheduler::service::QueueService::new(q))
@@ -127,6 +136,7 @@ pub fn start(
                 .http2_keepalive_timeout(Some(std::time::Duration::from_secs(5)))
                 .add_optional_service(pusher)
                 .add_optional_service(ingester)
+                .add_optional_service(index_gateway)
                 .add_optional_service(queue)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = rx.await;

@@ -25,7 +25,11 @@ use crate::api::{AppState, ServiceState, ServiceStates};
 use crate::config::{Config, Overrides};
 use crate::distributor::memory::MemoryBudget;
 use crate::distributor::Distributor;
+use crate::querier::fanout::IngesterFanout;
+use crate::querier::store::StoreReader;
 use crate::querier::Querier;
+use crate::rpc::index_gateway::IndexGatewayBridge;
+use crate::rpc::pool::IngesterPool;
 use crate::storage::object::ObjectClient;
 pub use modules::{start_order, Module};
 
@@ -43,6 +47,29 @@ struct Built {
     /// Per-tenant limits (runtime config over `limits_config`), shared by every module.
     limits: Option<Arc<Overrides>>,
     read: frontend::ReadPath,
+    /// The ingester ring and clients, shared by distributor and querier (gossip on).
+    pool: Option<Arc<IngesterPool>>,
+    /// The index gateway's reader of the index files (served over gRPC).
+    index_gateway: Option<Arc<StoreReader>>,
+}
+
+/// A reader of the object store with the configured chunk cache.
+fn store_reader(cfg: &Config, store: ObjectClient) -> StoreReader {
+    let cache = crate::storage::cache::ChunkCache::from_config(&cfg.chunk_store_config.chunk_cache_config);
+    StoreReader::new(store, cfg.schema_config.index_prefix(), cache)
+}
+
+/// The ingester pool when gossip membership is on (built once, on first use).
+fn pool(cfg: &Config, b: &mut Built) -> Option<Arc<IngesterPool>> {
+    if cfg.memberlist.join_members.is_empty() {
+        return None;
+    }
+    if b.pool.is_none() {
+        let (id, view) = b.view.clone()?;
+        let timeout = cfg.ingester.lifecycler.ring.heartbeat_timeout.0.as_millis() as i64;
+        b.pool = Some(Arc::new(IngesterPool::new(view, id, b.ingester.clone(), timeout)));
+    }
+    b.pool.clone()
 }
 
 /// This process's name in object keys it writes (index segments): host and pid.
@@ -103,54 +130,93 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             b.ingester = Some(sup.start());
         }
         Module::Distributor => {
-            let ing = b.ingester.as_ref().context(
-                "the distributor needs an ingester in the same process in this version (run -target=distributor,ingester or all)",
-            )?;
-            let mut d = Distributor::new(ing.clone().recipient(), limits(b), cfg.distributor.clone());
-            if let (false, Some((id, view))) = (cfg.memberlist.join_members.is_empty(), &b.view) {
-                let rf = cluster::replication_factor(cfg);
-                let timeout = cfg.ingester.lifecycler.ring.heartbeat_timeout.0.as_millis() as i64;
-                let local = ing.clone().recipient();
-                let router = crate::distributor::router::RingRouter::new(view.clone(), id.clone(), local, rf, timeout);
-                tracing::info!(replication_factor = rf, "distributor routes pushes over the ingester ring");
-                d = d.with_router(Arc::new(router));
+            let local = b.ingester.clone();
+            let mut d = Distributor::new(local.clone().map(|i| i.recipient()), limits(b), cfg.distributor.clone());
+            match (pool(cfg, b), &local) {
+                (Some(pool), _) => {
+                    let rf = cluster::replication_factor(cfg);
+                    tracing::info!(replication_factor = rf, "distributor routes pushes over the ingester ring");
+                    d = d.with_router(Arc::new(crate::distributor::router::RingRouter::new(pool, rf)));
+                }
+                (None, None) => anyhow::bail!(
+                    "a distributor without an ingester in its process needs the ring: set memberlist.join_members"
+                ),
+                (None, Some(_)) => {}
             }
-            b.distributor = Some(d.with_memory_budget(memory_budget(ing, cfg.ingester.head_memory_budget.0)));
+            if let Some(ing) = &local {
+                d = d.with_memory_budget(memory_budget(ing, cfg.ingester.head_memory_budget.0));
+            }
+            b.distributor = Some(d);
         }
         Module::Querier => {
-            let ing = b.ingester.as_ref().context(
-                "the querier needs an ingester in the same process in this version (run -target=querier,ingester or all)",
-            )?;
             let store = b.store.clone().map(|s| {
-                let cache = crate::storage::cache::ChunkCache::from_config(&cfg.chunk_store_config.chunk_cache_config);
-                Arc::new(crate::querier::store::StoreReader::new(s, cfg.schema_config.index_prefix(), cache))
+                let reader = store_reader(cfg, s);
+                Arc::new(match cfg.storage_config.index_gateway_address() {
+                    Some(addr) => {
+                        tracing::info!(addr, "index lookups go to the index gateway");
+                        reader.with_gateway(IndexGatewayBridge::new(addr.to_string()).start().recipient())
+                    }
+                    None => reader,
+                })
             });
-            let q = Querier::new(
-                ing.clone().recipient(),
-                ing.clone().recipient(),
-                ing.clone().recipient(),
-                ing.clone().recipient(),
-                ing.clone().recipient(),
-                store,
-                cfg.querier.clone(),
-            )
-            .with_tail(crate::querier::tail::TailPorts {
-                tail: ing.clone().recipient(),
-                count: ing.clone().recipient(),
+            b.querier = Some(match (pool(cfg, b), &b.ingester) {
+                (Some(pool), _) => {
+                    let rf = cluster::replication_factor(cfg);
+                    tracing::info!(replication_factor = rf, "querier reads every ingester of the ring");
+                    querier_over(IngesterFanout::new(pool, rf).start(), store, cfg)
+                }
+                (None, Some(ing)) => querier_over(ing.clone(), store, cfg),
+                (None, None) => anyhow::bail!(
+                    "a querier without an ingester in its process needs the ring: set memberlist.join_members"
+                ),
             });
-            b.querier = Some(q);
+        }
+        Module::IndexGateway => {
+            let store = b.store.clone().context("the index gateway needs the object store")?;
+            b.index_gateway = Some(Arc::new(store_reader(cfg, store)));
+            tracing::info!("index gateway serves index lookups on the gRPC port");
         }
         Module::QueryScheduler => frontend::init_scheduler(cfg, &mut b.read),
         Module::QueryFrontend => {
             let querier = targets(cfg).is_ok_and(|t| start_order(&t).contains(&Module::Querier));
             frontend::init_frontend(cfg, querier, &mut b.read)?;
         }
-        Module::MemberlistKv | Module::Ring | Module::IndexGateway | Module::Ruler | Module::Compactor => {
+        Module::MemberlistKv | Module::Ring | Module::Ruler | Module::Compactor => {
             tracing::debug!(module = m.name(), "module has no function in this version yet");
         }
         Module::All | Module::Read | Module::Write | Module::Backend => {}
     }
     Ok(())
+}
+
+/// A querier whose ingester reads go to `ing` (the local supervisor or the ring fan-out).
+fn querier_over<A>(ing: Addr<A>, store: Option<Arc<crate::querier::store::StoreReader>>, cfg: &Config) -> Querier
+where
+    A: actix::Handler<crate::actors::ingester::LogQuery>
+        + actix::Handler<crate::actors::ingester::SampleQuery>
+        + actix::Handler<crate::actors::ingester::LabelQuery>
+        + actix::Handler<crate::actors::ingester::SeriesQuery>
+        + actix::Handler<crate::actors::ingester::VolumeQuery>
+        + actix::Handler<crate::actors::ingester::Tail>
+        + actix::Handler<crate::actors::ingester::TailersCount>,
+    A::Context: actix::dev::ToEnvelope<A, crate::actors::ingester::LogQuery>
+        + actix::dev::ToEnvelope<A, crate::actors::ingester::SampleQuery>
+        + actix::dev::ToEnvelope<A, crate::actors::ingester::LabelQuery>
+        + actix::dev::ToEnvelope<A, crate::actors::ingester::SeriesQuery>
+        + actix::dev::ToEnvelope<A, crate::actors::ingester::VolumeQuery>
+        + actix::dev::ToEnvelope<A, crate::actors::ingester::Tail>
+        + actix::dev::ToEnvelope<A, crate::actors::ingester::TailersCount>,
+{
+    let q = Querier::new(
+        ing.clone().recipient(),
+        ing.clone().recipient(),
+        ing.clone().recipient(),
+        ing.clone().recipient(),
+        ing.clone().recipient(),
+        store,
+        cfg.querier.clone(),
+    );
+    q.with_tail(crate::querier::tail::TailPorts { tail: ing.clone().recipient(), count: ing.recipient() })
 }
 
 /// The overrides module's limits (every target that uses limits depends on it).
@@ -220,8 +286,8 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             actix::spawn(f);
         }
         cluster.announce_ready(replay.clone());
-        let ing = built.ingester.clone().map(|i| i.recipient());
-        let grpc = grpc::start(&cfg, built.distributor.clone(), ing, built.read.queue.clone())?;
+        let (ing, gateway, queue) = (built.ingester.clone(), built.index_gateway.clone(), built.read.queue.clone());
+        let grpc = grpc::start(&cfg, built.distributor.clone(), ing, gateway, queue)?;
         let _workers = frontend::start_workers(&cfg, built.querier.is_some(), node_name());
         services.set(Module::Server.name(), ServiceState::Running);
         tracing::info!(http = cfg.server.http_listen_port, grpc = cfg.server.grpc_listen_port, "Skald is ready");
@@ -242,6 +308,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         if let Some(ing) = &built.ingester {
             cluster.set(crate::cluster::keys::INGESTER_STATE, "LEAVING");
             stop_ingester(&cfg, ing, built.wal.is_some(), built.store.is_some()).await;
+            cluster.leave_ring(cfg.memberlist.gossip_interval.0).await;
         }
         grpc.stop();
         for m in order.iter().rev() {

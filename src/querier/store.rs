@@ -2,11 +2,13 @@
 //! 24h table (listed on every query, downloaded once, cached), chunk objects
 //! (cached), decoded into read-only streams and queried like ingester memory.
 //!
-//! The `Querier` calls it next to the ingester and merges both answers.
+//! The `Querier` calls it next to the ingester and merges both answers. With an
+//! index gateway configured, index lookups go there (`rpc::index_gateway`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use actix::Recipient;
 use bytes::Bytes;
 
 use crate::actors::ingester::stream::Stream;
@@ -16,6 +18,7 @@ use crate::actors::ingester::{
 use crate::logql::Matcher;
 use crate::metrics::metrics;
 use crate::model::Labels;
+use crate::rpc::index_gateway::ChunkRefsQuery;
 use crate::storage::cache::{ChunkCache, ObjectCache};
 use crate::storage::chunk::ChunkFile;
 use crate::storage::index::{segment_prefix, tables_between, ChunkRef, Segment, TableIndex};
@@ -33,6 +36,8 @@ pub struct StoreReader {
     chunks: ChunkCache,
     segments: ObjectCache,
     tables: Mutex<HashMap<(String, String), CachedTable>>,
+    /// Index lookups go to an index gateway instead of local index files.
+    gateway: Option<Recipient<ChunkRefsQuery>>,
 }
 
 impl StoreReader {
@@ -43,7 +48,14 @@ impl StoreReader {
             chunks,
             segments: ObjectCache::new(256 << 20),
             tables: Mutex::new(HashMap::new()),
+            gateway: None,
         }
+    }
+
+    /// Index lookups through an index gateway (`index_gateway_client.server_address`).
+    pub fn with_gateway(mut self, gateway: Recipient<ChunkRefsQuery>) -> StoreReader {
+        self.gateway = Some(gateway);
+        self
     }
 
     async fn fetch_segment(&self, key: &str) -> Result<Bytes, StorageError> {
@@ -94,8 +106,28 @@ impl StoreReader {
         Ok(index)
     }
 
-    /// Series matching `matchers` with their chunk refs in `[start, end]`, across tables.
+    /// Series matching `matchers` with their chunk refs in `[start, end]`: from
+    /// the index gateway when there is one, else from the index files.
     async fn select(
+        &self,
+        tenant: &str,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<(Labels, Vec<ChunkRef>)>, StorageError> {
+        let Some(g) = &self.gateway else {
+            return self.select_local(tenant, matchers, start, end, warnings).await;
+        };
+        let q = ChunkRefsQuery { tenant: tenant.to_string(), matchers: matchers.to_vec(), start, end };
+        let (series, w) = g.send(q).await.map_err(|e| StorageError::Unavailable(format!("index gateway: {e}")))??;
+        warnings.extend(w);
+        Ok(series)
+    }
+
+    /// [`StoreReader::select`] on this process's own copy of the index files
+    /// (what an index gateway runs for its queriers).
+    pub async fn select_local(
         &self,
         tenant: &str,
         matchers: &[Matcher],

@@ -29,6 +29,9 @@ pub const MAX_ENTRIES_PER_FRAME: usize = 100;
 const MAX_PENDING: usize = 10_000;
 /// How often a waiting session looks for drops to report.
 const DROP_CHECK: Duration = Duration::from_secs(1);
+/// How long the identity of a live entry is remembered: every replica of an
+/// entry (one per ingester holding the stream) arriving within it counts once.
+const REPLICA_WINDOW_NS: i64 = 10_000_000_000;
 
 /// One entry after the pipeline, with its (shared) result labels.
 #[derive(Clone, Debug)]
@@ -90,6 +93,9 @@ pub struct TailSession {
     queued: Arc<AtomicUsize>,
     expr: Arc<LogExpr>,
     delay_ns: i64,
+    /// Live entries seen within [`REPLICA_WINDOW_NS`], by [`key`], and their arrival order.
+    recent: HashSet<u64>,
+    arrivals: VecDeque<(i64, u64)>,
 }
 
 impl TailSession {
@@ -105,6 +111,8 @@ impl TailSession {
         delay_ns: i64,
     ) -> TailSession {
         let seen: HashSet<u64> = history.iter().map(key).collect();
+        let arrived = now_ns();
+        let arrivals = seen.iter().map(|k| (arrived, *k)).collect();
         let mut s = TailSession {
             ready: history.into(),
             pending: BinaryHeap::new(),
@@ -114,6 +122,8 @@ impl TailSession {
             queued,
             expr,
             delay_ns,
+            recent: seen.clone(),
+            arrivals,
         };
         while let Ok(b) = rx.try_recv() {
             b.received(&s.queued);
@@ -166,7 +176,19 @@ impl TailSession {
         }
     }
 
+    /// Queues a live entry unless a replica of it already arrived.
     fn hold(&mut self, item: TailItem) {
+        let now = now_ns();
+        while self.arrivals.front().is_some_and(|(t, _)| *t < now - REPLICA_WINDOW_NS) {
+            if let Some((_, k)) = self.arrivals.pop_front() {
+                self.recent.remove(&k);
+            }
+        }
+        let k = key(&item);
+        if !self.recent.insert(k) {
+            return;
+        }
+        self.arrivals.push_back((now, k));
         self.seq += 1;
         self.pending.push(Reverse(Pending { ts: item.ts, seq: self.seq, item }));
     }
@@ -244,6 +266,10 @@ mod tests {
         let f = s.process(&batch(&[now]));
         assert_eq!(f[0].group.labels.to_string(), format!(r#"{{app="a", level="info", n="{now}"}}"#));
         assert_eq!(f[0].group.stream.to_string(), r#"{app="a"}"#);
+        // the same entries again from a second ingester holding a replica
+        tx.send(batch(&[now - 3, now - 2])).await.unwrap();
+        let f = tokio::time::timeout(Duration::from_secs(5), s.next_frame()).await.unwrap().unwrap();
+        assert_eq!(f.items.iter().map(|i| i.ts - now).collect::<Vec<_>>(), vec![-2], "replicas count once");
         drop(tx);
         assert!(s.next_frame().await.is_none(), "a closed subscription ends the session");
     }

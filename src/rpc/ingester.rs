@@ -1,26 +1,23 @@
 //! `IngesterBridge`: one actor per remote ingester, holding its tonic client and
-//! handling the ingester's `Push` message exactly as the local
-//! `IngesterSupervisor` does; [`IngesterService`] is the receiving side, served
-//! on the ingester's gRPC port, which hands the push to the local supervisor.
+//! handling the ingester's messages exactly as the local `IngesterSupervisor`
+//! does: `Push` here, the queries in `ingester_read`, live tails in
+//! `ingester_tail`. The receiving side is `service::IngesterService`.
 //!
-//! Created by the distributor's `RingRouter` for every ring member that is not
-//! this process.
+//! Created by the `IngesterPool` for every ring member that is not this process.
 
 use std::time::Duration;
 
-use actix::{Actor, Context, Handler, Recipient, ResponseFuture};
+use actix::{Actor, Context, Handler, ResponseFuture};
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Response, Status};
 
 use crate::actors::ingester::{IngesterError, Push, PushOutcome};
 use crate::model::{Entry, Labels, StreamPush};
 use crate::proto::ingester::ingester_client::IngesterClient;
-use crate::proto::ingester::ingester_server::Ingester;
-use crate::proto::ingester::{IngesterPushRequest, IngesterPushResponse};
+use crate::proto::ingester::IngesterPushRequest;
 use crate::proto::logproto::{EntryAdapter, LabelPairAdapter, StreamAdapter};
 
-/// How long one remote push may take before it counts as failed.
-const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one remote call (push or query) may take before it counts as failed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn to_proto(streams: &[StreamPush]) -> Vec<StreamAdapter> {
     streams
@@ -72,7 +69,7 @@ pub fn from_proto(streams: Vec<StreamAdapter>) -> Result<Vec<StreamPush>, String
 }
 
 pub struct IngesterBridge {
-    addr: String,
+    pub(super) addr: String,
     client: Option<IngesterClient<Channel>>,
 }
 
@@ -82,12 +79,12 @@ impl IngesterBridge {
         IngesterBridge { addr, client: None }
     }
 
-    fn client(&mut self) -> Result<IngesterClient<Channel>, IngesterError> {
+    pub(super) fn client(&mut self) -> Result<IngesterClient<Channel>, IngesterError> {
         if self.client.is_none() {
             let ep = Endpoint::from_shared(format!("http://{}", self.addr))
                 .map_err(|e| IngesterError::Unavailable(format!("ingester address {}: {e}", self.addr)))?
                 .connect_timeout(Duration::from_secs(2))
-                .timeout(PUSH_TIMEOUT);
+                .timeout(CALL_TIMEOUT);
             self.client = Some(
                 IngesterClient::new(ep.connect_lazy())
                     .max_decoding_message_size(usize::MAX)
@@ -122,35 +119,6 @@ impl Handler<Push> for IngesterBridge {
                 too_many_requests: r.too_many_requests,
             })
         })
-    }
-}
-
-/// The ingester's gRPC side: pushes from remote distributors go to the local supervisor.
-pub struct IngesterService {
-    pub ingester: Recipient<Push>,
-}
-
-#[tonic::async_trait]
-impl Ingester for IngesterService {
-    async fn push(&self, req: Request<IngesterPushRequest>) -> Result<Response<IngesterPushResponse>, Status> {
-        let req = req.into_inner();
-        crate::api::tenant::validate_tenant_id(&req.tenant).map_err(Status::invalid_argument)?;
-        let streams = from_proto(req.streams).map_err(Status::invalid_argument)?;
-        let out = self
-            .ingester
-            .send(Push { tenant: req.tenant, streams })
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?
-            .map_err(|e| match e {
-                IngesterError::Wal(m) => Status::internal(m),
-                e => Status::unavailable(e.to_string()),
-            })?;
-        Ok(Response::new(IngesterPushResponse {
-            accepted: out.accepted,
-            accepted_bytes: out.accepted_bytes,
-            errors: out.errors,
-            too_many_requests: out.too_many_requests,
-        }))
     }
 }
 

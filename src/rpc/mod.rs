@@ -1,7 +1,18 @@
 //! Cross-process calls between components. Each remote component has a bridging
 //! actor that handles the same messages as the local actor, so callers hold a
-//! `Recipient<M>` and never know whether the peer is in this process.
+//! `Recipient<M>` (or a [`pool::Peer`]) and never know whether the peer is in
+//! this process.
 //!
-//! [`ingester`]: the distributor's `IngesterBridge` and the ingester's gRPC side.
+//! The ingester: [`ingester`] (the `IngesterBridge` and pushes),
+//! [`ingester_read`] (queries), [`ingester_tail`] (live tails), [`wire`] (the
+//! protobuf forms), [`service`] (the ingester's gRPC side) and [`pool`] (the ring
+//! and one peer per ingester, shared by distributor and querier). The index
+//! gateway: [`index_gateway`].
 
+pub mod index_gateway;
 pub mod ingester;
+pub mod ingester_read;
+pub mod ingester_tail;
+pub mod pool;
+pub mod service;
+pub mod wire;

@@ -24,6 +24,9 @@ pub enum StorageError {
     Backend { op: &'static str, key: String, source: object_store::Error },
     #[error("invalid storage config: {0}")]
     Config(String),
+    /// A remote index service (the index gateway) did not answer.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl StorageError {

@@ -58,11 +58,19 @@ impl Dropped {
 pub struct DropLog(Mutex<Dropped>);
 
 impl DropLog {
-    fn record(&self, labels: &Labels, entries: &[Entry]) {
+    pub(crate) fn record(&self, labels: &Labels, entries: &[Entry]) {
         let mut d = self.0.lock().unwrap_or_else(|e| e.into_inner());
         d.total += entries.len() as u64;
         let room = MAX_DROPPED_LISTED.saturating_sub(d.entries.len());
         d.entries.extend(entries.iter().take(room).map(|e| (labels.clone(), e.ts)));
+    }
+
+    /// Adds drops another process reported (a remote ingester's subscription).
+    pub(crate) fn add(&self, o: Dropped) {
+        let mut d = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        d.total += o.total;
+        let room = MAX_DROPPED_LISTED.saturating_sub(d.entries.len());
+        d.entries.extend(o.entries.into_iter().take(room));
     }
 
     /// Everything dropped since the last call.
@@ -89,7 +97,7 @@ impl Subscriber {
         (Subscriber { matchers: Arc::new(matchers), tx, drops: Arc::default(), queued: Arc::default() }, rx)
     }
 
-    fn offer(&self, batch: &Arc<TailBatch>) -> Result<(), mpsc::error::TrySendError<()>> {
+    pub(crate) fn offer(&self, batch: &Arc<TailBatch>) -> Result<(), mpsc::error::TrySendError<()>> {
         let bytes = batch.bytes();
         let before = self.queued.fetch_add(bytes, Ordering::Relaxed);
         // one batch larger than the budget still goes through an empty channel

@@ -30,11 +30,26 @@ use crate::logql::error::ParseError;
 pub struct RangeSelect {
     pub log: LogExpr,
     pub extractor: Extractor,
+    /// The aggregation it came from: printed, it travels to remote ingesters.
+    pub agg: RangeAgg,
 }
 
 impl RangeSelect {
     pub fn new(r: &RangeAgg) -> Result<RangeSelect, ParseError> {
-        Ok(RangeSelect { log: r.range.log.clone(), extractor: Extractor::new(r)? })
+        Ok(RangeSelect { log: r.range.log.clone(), extractor: Extractor::new(r)?, agg: r.clone() })
+    }
+
+    /// The aggregation as LogQL text ([`RangeSelect::parse`] reads it back).
+    pub fn text(&self) -> String {
+        SampleExpr::Range(self.agg.clone()).to_string()
+    }
+
+    /// Reads one range aggregation printed by [`RangeSelect::text`].
+    pub fn parse(text: &str) -> Result<RangeSelect, ParseError> {
+        match crate::logql::parse(text)? {
+            crate::logql::Expr::Sample(SampleExpr::Range(r)) => RangeSelect::new(&r),
+            _ => Err(ParseError::Invalid("expected one range aggregation".into())),
+        }
     }
 }
 

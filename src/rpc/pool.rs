@@ -1,0 +1,102 @@
+//! `IngesterPool`: the ingester ring as this process sees it (rebuilt only when
+//! the gossip view changes) and one [`Peer`] per ring member: this process's
+//! own `IngesterSupervisor`, or an `IngesterBridge` (gRPC) created on first use
+//! and dropped when its member leaves the view.
+//!
+//! Shared by the distributor's `RingRouter` (pushes) and the querier's
+//! `IngesterFanout` (reads and tails), so both use one client per ingester.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, MailboxError, Message};
+
+use super::ingester::IngesterBridge;
+use crate::actors::ingester::IngesterSupervisor;
+use crate::cluster::membership::SharedView;
+use crate::cluster::pages::ring_of;
+use crate::cluster::ring::{Instance, Ring};
+
+/// One ingester, in this process or behind gRPC.
+#[derive(Clone)]
+pub enum Peer {
+    Local(Addr<IngesterSupervisor>),
+    Remote(Addr<IngesterBridge>),
+}
+
+type Reply<M> = Pin<Box<dyn Future<Output = Result<<M as Message>::Result, MailboxError>> + Send>>;
+
+impl Peer {
+    /// Sends a message the supervisor and the bridge both handle.
+    pub fn send<M>(&self, m: M) -> Reply<M>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        IngesterSupervisor: Handler<M>,
+        IngesterBridge: Handler<M>,
+        <IngesterSupervisor as Actor>::Context: ToEnvelope<IngesterSupervisor, M>,
+        <IngesterBridge as Actor>::Context: ToEnvelope<IngesterBridge, M>,
+    {
+        match self {
+            Peer::Local(a) => Box::pin(a.send(m)),
+            Peer::Remote(a) => Box::pin(a.send(m)),
+        }
+    }
+}
+
+pub struct IngesterPool {
+    view: SharedView,
+    self_id: String,
+    local: Option<Addr<IngesterSupervisor>>,
+    /// Bridges by gRPC address.
+    bridges: Mutex<HashMap<String, Addr<IngesterBridge>>>,
+    heartbeat_timeout_ms: i64,
+    /// The ring built from the view at `.0` (the view's version).
+    ring: Mutex<(u64, Arc<Ring>)>,
+}
+
+impl IngesterPool {
+    pub fn new(
+        view: SharedView,
+        self_id: String,
+        local: Option<Addr<IngesterSupervisor>>,
+        heartbeat_timeout_ms: i64,
+    ) -> Self {
+        let ring = Mutex::new((u64::MAX, Arc::new(Ring::new(Vec::new(), heartbeat_timeout_ms))));
+        IngesterPool { view, self_id, local, bridges: Mutex::new(HashMap::new()), heartbeat_timeout_ms, ring }
+    }
+
+    pub fn view(&self) -> &SharedView {
+        &self.view
+    }
+
+    pub fn heartbeat_timeout_ms(&self) -> i64 {
+        self.heartbeat_timeout_ms
+    }
+
+    /// The current ring; bridges of members gone from it are dropped.
+    pub fn ring(&self) -> Arc<Ring> {
+        let v = self.view.read().unwrap_or_else(|e| e.into_inner());
+        let mut cached = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.0 != v.version {
+            let ring = Arc::new(ring_of(&v, self.heartbeat_timeout_ms));
+            let mut b = self.bridges.lock().unwrap_or_else(|e| e.into_inner());
+            b.retain(|addr, _| ring.instances().iter().any(|i| &i.addr == addr));
+            *cached = (v.version, ring);
+        }
+        cached.1.clone()
+    }
+
+    /// How to reach one ring member.
+    pub fn peer(&self, inst: &Instance) -> Peer {
+        if let (true, Some(l)) = (inst.id == self.self_id, &self.local) {
+            return Peer::Local(l.clone());
+        }
+        let mut b = self.bridges.lock().unwrap_or_else(|e| e.into_inner());
+        let addr = b.entry(inst.addr.clone()).or_insert_with(|| IngesterBridge::new(inst.addr.clone()).start());
+        Peer::Remote(addr.clone())
+    }
+}
