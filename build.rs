@@ -1,7 +1,7 @@
 //! Compiles the protobuf definitions in proto/ with protox (no protoc needed)
 //! and generates prost messages and tonic services for them.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/push.proto", "proto/ingester.proto", "proto/indexgateway.proto"];
+    let protos = ["proto/push.proto", "proto/ingester.proto", "proto/indexgateway.proto", "proto/frontend.proto"];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");
     }

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod distributor;
+pub mod frontend;
 pub mod loadgen;
 pub mod logql;
 pub mod metrics;

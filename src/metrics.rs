@@ -160,3 +160,18 @@ pub fn metrics() -> &'static Metrics {
     static M: OnceLock<Metrics> = OnceLock::new();
     M.get_or_init(Metrics::new)
 }
+
+/// A counter in the process registry, for components that keep their own
+/// metrics (registered on first use; a second registration keeps the first).
+pub fn own_counter(name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric");
+    let _ = metrics().registry.register(Box::new(c.clone()));
+    c
+}
+
+/// A gauge in the process registry (see [`own_counter`]).
+pub fn own_gauge(name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric");
+    let _ = metrics().registry.register(Box::new(g.clone()));
+    g
+}

@@ -19,6 +19,12 @@ pub mod skald {
     pub mod indexgateway {
         tonic::include_proto!("skald.indexgateway");
     }
+
+    /// The query queue (frontend/scheduler <-> querier workers).
+    #[allow(clippy::all, clippy::pedantic)]
+    pub mod frontend {
+        tonic::include_proto!("skald.frontend");
+    }
 }
 
-pub use skald::{indexgateway, ingester};
+pub use skald::{frontend, indexgateway, ingester};

@@ -4,6 +4,8 @@
 //! Every actor answers [`Observe`] with a snapshot of its counters.
 
 pub mod ingester;
+pub mod querier;
+pub mod scheduler;
 
 use std::marker::PhantomData;
 

@@ -5,6 +5,8 @@
 //! provide and mounts [`configure`]; endpoints of absent services are not routed.
 
 pub mod error;
+pub mod frontend;
+pub mod frontend_tail;
 pub mod lifecycle;
 pub mod limits;
 pub mod metric;
@@ -32,6 +34,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     }
     if state.distributor.is_some() {
         push::configure(cfg);
+    }
+    if state.frontend.is_some() {
+        frontend::configure(cfg, state);
     }
     if state.querier.is_some() {
         query::configure(cfg);

@@ -39,6 +39,9 @@ async fn ready(st: web::Data<AppState>) -> HttpResponse {
     if let Some(why) = ring_blocker(&st) {
         return text(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"));
     }
+    if let Some(why) = st.frontend.as_ref().and_then(|f| f.not_ready()) {
+        return text(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, format!("Query Frontend not ready: {why}\n"));
+    }
     let not_running: Vec<_> = snap.iter().filter(|(_, s)| *s != ServiceState::Running).collect();
     if not_running.is_empty() && !snap.is_empty() {
         return text(actix_web::http::StatusCode::OK, "ready\n".into());

@@ -38,6 +38,11 @@ impl Params {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
     }
 
+    /// Every parameter in order (query string first, then the form body).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     pub fn all(&self, k: &str) -> Vec<&str> {
         self.0.iter().filter(|(n, _)| n == k).map(|(_, v)| v.as_str()).collect()
     }

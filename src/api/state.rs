@@ -62,6 +62,8 @@ pub struct AppState {
     pub limits: Arc<crate::config::Overrides>,
     pub distributor: Option<Distributor>,
     pub querier: Option<Querier>,
+    /// The query-frontend: when set, query endpoints go through its queue.
+    pub frontend: Option<crate::frontend::Frontend>,
     /// The local ingester's flush entry point (`/flush`), when this process runs one.
     pub ingester: Option<actix::Recipient<crate::actors::ingester::FlushAll>>,
     pub services: ServiceStates,

@@ -51,6 +51,10 @@ pub struct Limits {
     pub volume_max_series: usize,
     /// Open live tails per tenant.
     pub max_concurrent_tail_requests: usize,
+    /// The query-frontend splits range queries into pieces this long (0: no splitting).
+    pub split_queries_by_interval: Dur,
+    /// Sub-queries of one query the frontend runs at once.
+    pub max_query_parallelism: usize,
 }
 
 impl Default for Limits {
@@ -101,6 +105,8 @@ impl Default for Limits {
             volume_enabled: true,
             volume_max_series: 1000,
             max_concurrent_tail_requests: 10,
+            split_queries_by_interval: Dur::secs(3600),
+            max_query_parallelism: 32,
         }
     }
 }

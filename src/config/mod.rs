@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod cluster;
+pub mod frontend;
 mod limits;
 pub mod overrides;
 mod schema;

@@ -29,6 +29,10 @@ pub struct Config {
     pub chunk_store_config: super::cache::ChunkStoreConfig,
     pub memberlist: super::cluster::MemberlistConfig,
     pub runtime_config: RuntimeConfig,
+    pub frontend: super::frontend::FrontendConfig,
+    pub frontend_worker: super::frontend::FrontendWorkerConfig,
+    pub query_scheduler: super::frontend::QuerySchedulerConfig,
+    pub query_range: super::frontend::QueryRangeConfig,
 }
 
 impl Default for Config {
@@ -48,6 +52,10 @@ impl Default for Config {
             chunk_store_config: Default::default(),
             memberlist: Default::default(),
             runtime_config: RuntimeConfig::default(),
+            frontend: Default::default(),
+            frontend_worker: Default::default(),
+            query_scheduler: Default::default(),
+            query_range: Default::default(),
         }
     }
 }
@@ -92,6 +100,8 @@ pub struct QuerierConfig {
     pub multi_tenant_queries_enabled: bool,
     /// A live tail is closed after this long (0: never; Skald's default, Loki's is 1h).
     pub tail_max_duration: Dur,
+    /// Queries one querier runs at once: the number of its frontend workers.
+    pub max_concurrent: usize,
 }
 
 impl Default for QuerierConfig {
@@ -102,6 +112,7 @@ impl Default for QuerierConfig {
             query_ingester_only: false,
             multi_tenant_queries_enabled: false,
             tail_max_duration: Dur::secs(0),
+            max_concurrent: 4,
         }
     }
 }

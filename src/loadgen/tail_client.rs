@@ -89,6 +89,11 @@ impl TailClient {
         }
     }
 
+    /// The WebSocket itself (the query-frontend's tail proxy passes raw frames).
+    pub fn into_inner(self) -> WebSocket<TcpStream> {
+        self.ws
+    }
+
     /// A clean close (code 1000).
     pub fn close(mut self) {
         let _ = self.ws.close(None);

@@ -1,7 +1,8 @@
 //! The gRPC server (tonic, on its own multi-thread tokio runtime): Loki's
-//! `logproto.Pusher` service in front of the distributor, and Skald's internal
+//! `logproto.Pusher` service in front of the distributor, Skald's internal
 //! `skald.ingester.Ingester` service (pushes, queries, tails) in front of the
-//! local ingester, and the index gateway's `skald.indexgateway.IndexGateway`.
+//! local ingester, the index gateway's `skald.indexgateway.IndexGateway`, and
+//! the query queue `skald.frontend.Queue` of a query-scheduler or query-frontend.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use tonic::{Request, Response, Status};
 use crate::config::Config;
 use crate::distributor::decode::from_proto_stream;
 use crate::distributor::{Distributor, PushError};
+use crate::proto::frontend::queue_server::QueueServer;
 use crate::proto::indexgateway::index_gateway_server::IndexGatewayServer;
 use crate::proto::ingester::ingester_server::IngesterServer;
 use crate::proto::logproto::pusher_server::{Pusher, PusherServer};
@@ -80,6 +82,7 @@ pub fn start(
     distributor: Option<Distributor>,
     ingester: Option<actix::Addr<crate::actors::ingester::IngesterSupervisor>>,
     index_gateway: Option<Arc<crate::querier::store::StoreReader>>,
+    queue: Option<actix::Addr<crate::actors::scheduler::QueueActor>>,
 ) -> anyhow::Result<GrpcServer> {
     let addr = if cfg.server.grpc_listen_address.is_empty() { "0.0.0.0" } else { &cfg.server.grpc_listen_address };
     let listener = TcpListener::bind((addr, cfg.server.grpc_listen_port))
@@ -123,10 +126,19 @@ pub fn start(
                     .max_decoding_message_size(max_recv)
                     .max_encoding_message_size(usize::MAX)
             });
+            let queue = queue.map(|q| {
+                QueueServer::new(crate::actors::scheduler::service::QueueService::new(q))
+                    .max_decoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(crate::actors::scheduler::MAX_MESSAGE_BYTES)
+            });
+            // pings notice peers that vanished without closing (a querier holding a job)
             let res = tonic::transport::Server::builder()
+                .http2_keepalive_interval(Some(std::time::Duration::from_secs(10)))
+                .http2_keepalive_timeout(Some(std::time::Duration::from_secs(5)))
                 .add_optional_service(pusher)
                 .add_optional_service(ingester)
                 .add_optional_service(index_gateway)
+                .add_optional_service(queue)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = rx.await;
                 })

@@ -5,6 +5,7 @@
 //! Called by `cli` with a loaded config; owns the actix `System`.
 
 mod cluster;
+mod frontend;
 pub mod grpc;
 pub mod http;
 pub mod modules;
@@ -45,6 +46,7 @@ struct Built {
     view: Option<(String, crate::cluster::membership::SharedView)>,
     /// Per-tenant limits (runtime config over `limits_config`), shared by every module.
     limits: Option<Arc<Overrides>>,
+    read: frontend::ReadPath,
     /// The ingester ring and clients, shared by distributor and querier (gossip on).
     pool: Option<Arc<IngesterPool>>,
     /// The index gateway's reader of the index files (served over gRPC).
@@ -174,12 +176,12 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             b.index_gateway = Some(Arc::new(store_reader(cfg, store)));
             tracing::info!("index gateway serves index lookups on the gRPC port");
         }
-        Module::MemberlistKv
-        | Module::Ring
-        | Module::QueryFrontend
-        | Module::QueryScheduler
-        | Module::Ruler
-        | Module::Compactor => {
+        Module::QueryScheduler => frontend::init_scheduler(cfg, &mut b.read),
+        Module::QueryFrontend => {
+            let querier = targets(cfg).is_ok_and(|t| start_order(&t).contains(&Module::Querier));
+            frontend::init_frontend(cfg, querier, &mut b.read)?;
+        }
+        Module::MemberlistKv | Module::Ring | Module::Ruler | Module::Compactor => {
             tracing::debug!(module = m.name(), "module has no function in this version yet");
         }
         Module::All | Module::Read | Module::Write | Module::Backend => {}
@@ -270,6 +272,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             limits: limits(&built),
             distributor: built.distributor.clone(),
             querier: built.querier.clone(),
+            frontend: built.read.frontend.clone(),
             ingester: built.ingester.clone().map(|i| i.recipient()),
             services: services.clone(),
             wal_replay: replay.clone(),
@@ -283,7 +286,9 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             actix::spawn(f);
         }
         cluster.announce_ready(replay.clone());
-        let grpc = grpc::start(&cfg, built.distributor.clone(), built.ingester.clone(), built.index_gateway.clone())?;
+        let (ing, gateway, queue) = (built.ingester.clone(), built.index_gateway.clone(), built.read.queue.clone());
+        let grpc = grpc::start(&cfg, built.distributor.clone(), ing, gateway, queue)?;
+        let _workers = frontend::start_workers(&cfg, built.querier.is_some(), node_name());
         services.set(Module::Server.name(), ServiceState::Running);
         tracing::info!(http = cfg.server.http_listen_port, grpc = cfg.server.grpc_listen_port, "Skald is ready");
 

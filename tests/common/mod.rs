@@ -53,6 +53,19 @@ impl Skald {
     }
 
     pub fn start_with(yaml: &str, args: &[&str], env: &[(&str, &str)]) -> Skald {
+        let mut s = Self::prepare(yaml, args, env);
+        s.spawn();
+        s
+    }
+
+    /// Starts skald without waiting for `/ready` (a process not ready by design).
+    pub fn start_unready(yaml: &str, args: &[&str]) -> Skald {
+        let mut s = Self::prepare(yaml, args, &[]);
+        s.spawn_only();
+        s
+    }
+
+    fn prepare(yaml: &str, args: &[&str], env: &[(&str, &str)]) -> Skald {
         let dir = TempDir::new("node");
         let (http_port, grpc_port) = (free_port(), free_port());
         let cfg_path = dir.0.join("config.yaml");
@@ -66,12 +79,15 @@ impl Skald {
         ];
         all.extend(args.iter().map(|a| a.to_string()));
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut s = Skald { child: None, http_port, grpc_port, dir, args: all, env };
-        s.spawn();
-        s
+        Skald { child: None, http_port, grpc_port, dir, args: all, env }
     }
 
     fn spawn(&mut self) {
+        self.spawn_only();
+        self.wait_ready(Duration::from_secs(30));
+    }
+
+    fn spawn_only(&mut self) {
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.0.join("skald.log")).expect("log");
         let child = Command::new(BIN)
@@ -82,7 +98,6 @@ impl Skald {
             .spawn()
             .expect("start skald");
         self.child = Some(child);
-        self.wait_ready(Duration::from_secs(30));
     }
 
     /// Stops the process with SIGTERM and starts it again on the same ports and data.

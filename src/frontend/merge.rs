@@ -1,0 +1,188 @@
+//! Merging the Loki JSON answers of a split query's pieces (pure functions).
+//!
+//! Streams: entries of the same stream are joined, the query's `limit` is
+//! applied across all streams in the query's direction, streams come out in
+//! label order and entries in time order, as a querier answers. Matrix: series
+//! are joined by their labels with values concatenated in time order. Stats
+//! are summed, warnings joined.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::model::Labels;
+
+/// How a split query's pieces are put back together.
+#[derive(Clone, Copy, Debug)]
+pub enum MergeKind {
+    Streams { backward: bool, limit: usize },
+    Matrix,
+}
+
+/// Entries (in the pieces' direction) of complete answers so far: lets a
+/// limited query stop early.
+pub fn entries(answer: &Value) -> usize {
+    count_values(&answer["data"]["result"])
+}
+
+/// Entries of a `streams` result.
+fn count_values(result: &Value) -> usize {
+    result.as_array().map_or(0, |r| r.iter().map(|s| s["values"].as_array().map_or(0, Vec::len)).sum())
+}
+
+fn pairs(obj: &Value) -> Vec<(String, String)> {
+    obj.as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default()
+}
+
+fn ts(v: &Value) -> i64 {
+    v[0].as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Joins `parts` (in the order they were planned) into one answer.
+pub fn merge(parts: &[Value], kind: MergeKind) -> Value {
+    let result = match kind {
+        MergeKind::Streams { backward, limit } => streams(parts, backward, limit),
+        MergeKind::Matrix => matrix(parts),
+    };
+    let result_type = if matches!(kind, MergeKind::Matrix) { "matrix" } else { "streams" };
+    let mut stats = stats(parts);
+    if let (MergeKind::Streams { .. }, Some(s)) = (kind, stats.get_mut("summary").and_then(Value::as_object_mut)) {
+        s.insert("totalEntriesReturned".into(), json!(count_values(&result)));
+    }
+    let mut data = json!({"resultType": result_type, "result": result, "stats": stats});
+    if let Some(f) = parts.iter().find_map(|p| p["data"].get("encodingFlags")) {
+        data["encodingFlags"] = f.clone();
+    }
+    let mut out = json!({"status": "success", "data": data});
+    let mut warnings: Vec<Value> = Vec::new();
+    for w in parts.iter().filter_map(|p| p["warnings"].as_array()).flatten() {
+        if !warnings.contains(w) {
+            warnings.push(w.clone());
+        }
+    }
+    if !warnings.is_empty() {
+        out["warnings"] = Value::Array(warnings);
+    }
+    out
+}
+
+fn streams(parts: &[Value], backward: bool, limit: usize) -> Value {
+    // every entry with its stream, in the pieces' order
+    let mut all: Vec<(i64, String, &Value, &Value)> = Vec::new();
+    for s in parts.iter().filter_map(|p| p["data"]["result"].as_array()).flatten() {
+        let key = Labels::from_pairs_keep_empty(pairs(&s["stream"])).to_string();
+        for v in s["values"].as_array().into_iter().flatten() {
+            all.push((ts(v), key.clone(), &s["stream"], v));
+        }
+    }
+    if backward {
+        all.sort_by_key(|e| std::cmp::Reverse(e.0));
+    } else {
+        all.sort_by_key(|e| e.0);
+    }
+    if limit > 0 {
+        all.truncate(limit);
+    }
+    let mut out: BTreeMap<String, (&Value, Vec<Value>)> = BTreeMap::new();
+    for (_, key, stream, v) in all {
+        out.entry(key).or_insert_with(|| (stream, Vec::new())).1.push(v.clone());
+    }
+    Value::Array(out.into_values().map(|(stream, values)| json!({"stream": stream, "values": values})).collect())
+}
+
+/// Series being joined, by their label pairs: the `metric` object and values.
+type Series<'a> = BTreeMap<Vec<(String, String)>, (&'a Value, Vec<Value>)>;
+
+fn matrix(parts: &[Value]) -> Value {
+    let mut out: Series = BTreeMap::new();
+    for s in parts.iter().filter_map(|p| p["data"]["result"].as_array()).flatten() {
+        let slot = out.entry(pairs(&s["metric"])).or_insert_with(|| (&s["metric"], Vec::new()));
+        slot.1.extend(s["values"].as_array().into_iter().flatten().cloned());
+    }
+    Value::Array(out.into_values().map(|(metric, values)| json!({"metric": metric, "values": values})).collect())
+}
+
+/// Sums the pieces' stats field by field (flags are or-ed); `splits` and
+/// `subqueries` count the pieces.
+fn stats(parts: &[Value]) -> Value {
+    let mut acc = Value::Null;
+    for p in parts {
+        add(&mut acc, &p["data"]["stats"]);
+    }
+    if let Some(s) = acc.get_mut("summary").and_then(Value::as_object_mut) {
+        s.insert("splits".into(), json!(parts.len()));
+        s.insert("subqueries".into(), json!(parts.len()));
+    }
+    acc
+}
+
+fn add(acc: &mut Value, v: &Value) {
+    match (acc, v) {
+        (a @ Value::Null, v) => *a = v.clone(),
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, bv) in b {
+                add(a.entry(k.clone()).or_insert(Value::Null), bv);
+            }
+        }
+        (a @ Value::Number(_), Value::Number(b)) => {
+            *a = match (a.as_u64(), b.as_u64()) {
+                (Some(x), Some(y)) => json!(x.saturating_add(y)),
+                _ => json!(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
+            }
+        }
+        (Value::Bool(a), Value::Bool(b)) => *a |= *b,
+        _ => {}
+    }
+}
+
+/// A result stream of an answer (tests).
+#[cfg(test)]
+fn stream(labels: &str, values: &[(i64, &str)]) -> Value {
+    let l = Labels::parse(labels).unwrap();
+    let m: serde_json::Map<String, Value> = l.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    json!({"stream": m, "values": values.iter().map(|(t, l)| json!([t.to_string(), l])).collect::<Vec<_>>()})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(result: Vec<Value>, lines: u64) -> Value {
+        json!({"status": "success", "data": {"resultType": "streams", "result": result,
+               "stats": {"summary": {"totalLinesProcessed": lines, "execTime": 0.5, "splits": 0}, "querier": {"flag": false}}}})
+    }
+
+    #[test]
+    fn streams_are_joined_limited_and_ordered() {
+        // backward: newest piece first
+        let newer = answer(vec![stream(r#"{app="b"}"#, &[(40, "b40")]), stream(r#"{app="a"}"#, &[(35, "a35")])], 2);
+        let older = answer(vec![stream(r#"{app="a"}"#, &[(20, "a20"), (10, "a10")])], 3);
+        let m = merge(&[newer, older], MergeKind::Streams { backward: true, limit: 3 });
+        let r = &m["data"]["result"];
+        assert_eq!(r.as_array().unwrap().len(), 2);
+        assert_eq!(r[0]["stream"]["app"], "a");
+        assert_eq!(r[0]["values"], json!([["35", "a35"], ["20", "a20"]]));
+        assert_eq!(r[1]["values"], json!([["40", "b40"]]));
+        assert_eq!(m["data"]["stats"]["summary"]["totalLinesProcessed"], 5);
+        assert_eq!(m["data"]["stats"]["summary"]["execTime"], 1.0);
+        assert_eq!(m["data"]["stats"]["summary"]["splits"], 2);
+        assert_eq!(entries(&m), 3);
+        assert_eq!(m["data"]["stats"]["summary"]["totalEntriesReturned"], 3);
+    }
+
+    #[test]
+    fn matrix_series_are_joined_in_time_order() {
+        let part = |t: i64, v: &str| {
+            json!({"status": "success", "data": {"resultType": "matrix", "result": [
+                {"metric": {"app": "a"}, "values": [[t, v]]}], "stats": {}}, "warnings": ["w"]})
+        };
+        let extra = json!({"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {}, "values": [[3, "9"]]}], "stats": {}}, "warnings": ["w"]});
+        let m = merge(&[part(1, "1"), part(2, "2"), extra], MergeKind::Matrix);
+        assert_eq!(m["data"]["result"][0]["metric"], json!({}));
+        assert_eq!(m["data"]["result"][1]["values"], json!([[1, "1"], [2, "2"]]));
+        assert_eq!(m["warnings"], json!(["w"]));
+    }
+}
