@@ -26,10 +26,11 @@ skald_pids() {
     done
     (IFS=,; echo "${out[*]}")
 }
-other_cpu() {
-    local t=0 n
-    for n in nginx s3s-fs memcached; do
-        t=$((t + $(awk '{print $14 + $15}' "/proc/$(cat "$RUN_DIR/pids/$n.pid")/stat")))
+other_cpu() { # nginx's workers are children of the master whose pid is recorded
+    local t=0 p
+    for p in $(cat "$RUN_DIR/pids/nginx.pid" "$RUN_DIR/pids/s3s-fs.pid" "$RUN_DIR/pids/memcached.pid") \
+        $(pgrep -P "$(cat "$RUN_DIR/pids/nginx.pid")"); do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
     done
     echo "$t"
 }
@@ -38,15 +39,17 @@ cluster_run() {
     local rf=$1
     rm -rf "$RUN_DIR"
     REPLICATION_FACTOR=$rf deploy/local/cluster.sh up >&2
-    local o0
+    local o0 out
     o0=$(other_cpu)
     echo "== cluster RF=$rf (13 processes, through nginx)" >&2
-    "$BIN" loadgen push --url "http://127.0.0.1:$((8080 + OFF))" --pid "$(skald_pids)" "${LOAD[@]}" \
-        | sed "s/^{/{\"scenario\":\"cluster-rf$rf\",\"gateway_and_deps_cpu_seconds\":$(( ($(other_cpu) - o0) ))e-2,/"
-    "$BIN" loadgen query --url "http://127.0.0.1:$((8080 + OFF))" --query 'sum(count_over_time({app="loadgen"}[1m]))' \
-        --requests 50 2>/dev/null | sed "s/^{/{\"scenario\":\"query-frontend-rf$rf\",/" || true
-    "$BIN" loadgen query --url "http://127.0.0.1:$((3101 + OFF + 6))" --query 'sum(count_over_time({app="loadgen"}[1m]))' \
-        --requests 50 2>/dev/null | sed "s/^{/{\"scenario\":\"querier-direct-rf$rf\",/" || true
+    out=$("$BIN" loadgen push --url "http://127.0.0.1:$((8080 + OFF))" --pid "$(skald_pids)" "${LOAD[@]}")
+    echo "$out" | sed "s/^{/{\"scenario\":\"cluster-rf$rf\",\"gateway_and_deps_cpu_seconds\":$(($(other_cpu) - o0))e-2,/"
+    # one stream's lines and counts (1h split into 1h pieces: the frontend's queue and merge, not the scan, dominate)
+    local q1='{app="loadgen", stream="s7"}' q2='sum(count_over_time({app="loadgen", stream="s7"}[1m]))' where
+    for where in "query-frontend:$((8080 + OFF))" "querier-direct:$((3101 + OFF + 6))"; do
+        "$BIN" loadgen query --url "http://127.0.0.1:${where#*:}" --query "$q1" --query "$q2" --requests 200 2>/dev/null \
+            | sed "s/^{/{\"scenario\":\"${where%%:*}-rf$rf\",/" || true
+    done
     if [ "$rf" = 3 ]; then
         local t
         for t in "tail-100-lps --rate 100 --tails 1" "tail-10k-lps --rate 10000 --tails 1" "tail-100-tails --rate 100 --tails 100"; do
