@@ -230,10 +230,28 @@ fn a_graceful_leave_takes_the_node_out_of_the_ring_and_a_restart_brings_it_back(
         v.sort();
         v
     };
-    let st = nodes[2].terminate(Duration::from_secs(30));
+    let state_of = |n: &Skald, id: &str| -> String {
+        json(n, "/ring")["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .map(|s| s["state"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    // SIGTERM without a flush: the WAL keeps the data, so the ingester keeps its place (LEAVING) until it returns
+    let st = nodes[1].terminate(Duration::from_secs(30));
     assert!(st.success(), "{st}");
-    // well before the 3 s heartbeat timeout could mark it unhealthy, it is gone
+    wait_for("node-1 LEAVING", Duration::from_secs(10), || state_of(&nodes[0], "node-1") == "LEAVING");
+    assert_eq!(ids(&nodes[0]).len(), 3);
+    nodes[1].start_again();
+    wait_for("node-1 ACTIVE again", Duration::from_secs(30), || state_of(&nodes[0], "node-1") == "ACTIVE");
+
+    // /ingester/shutdown flushes and leaves: well before the 3 s heartbeat timeout, the ring forgets it
+    let r = client().post(nodes[2].url("/ingester/shutdown")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 204);
     let t0 = Instant::now();
+    wait_for("node-2 to exit", Duration::from_secs(30), || nodes[2].exited().is_some());
     wait_for("node-2 out of the ring on the others", Duration::from_secs(10), || {
         ids(&nodes[0]) == ["node-0", "node-1"] && ids(&nodes[1]) == ["node-0", "node-1"]
     });

@@ -59,6 +59,12 @@ async fn shutdown(st: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     }
     if terminate {
         tracing::info!(flush, "shutdown requested through /ingester/shutdown");
+        // flushed and leaving: the shutdown marker makes the stop flush what came since and leave the ring
+        if flush {
+            if let Err(e) = write_marker(&st) {
+                tracing::warn!(error = %e, "cannot write the shutdown marker; the ingester keeps its ring place");
+            }
+        }
         st.shutdown.notify_one();
     }
     HttpResponse::NoContent().finish()
@@ -69,14 +75,17 @@ async fn marker_state(st: web::Data<AppState>) -> HttpResponse {
     text(StatusCode::OK, if set { "set" } else { "unset" })
 }
 
-async fn marker_set(st: web::Data<AppState>) -> HttpResponse {
+fn write_marker(st: &AppState) -> std::io::Result<()> {
     let path = marker_path(&st.config);
-    let r = path
-        .parent()
+    path.parent()
         .map(std::fs::create_dir_all)
         .unwrap_or(Ok(()))
-        .and_then(|_| std::fs::write(&path, crate::model::time::now_ns().to_string()));
-    match r {
+        .and_then(|_| std::fs::write(&path, crate::model::time::now_ns().to_string()))
+}
+
+async fn marker_set(st: web::Data<AppState>) -> HttpResponse {
+    let path = marker_path(&st.config);
+    match write_marker(&st) {
         Ok(()) => {
             tracing::info!(path = %path.display(), "shutdown marker set: the next shutdown flushes everything");
             HttpResponse::NoContent().finish()

@@ -86,16 +86,19 @@ impl ClusterHandle {
         }
     }
 
-    /// Leaves the ingester ring: the tokens go, so replication sets stop naming
-    /// this node; waits a few gossip rounds so the news spreads before the exit.
-    pub async fn leave_ring(&self, gossip_interval: Duration) {
+    /// The last word of a stopping ingester: with `leave`, its tokens go, so
+    /// replication sets stop naming it; either way it waits a few gossip rounds
+    /// so the news (and its LEAVING state) spreads before the exit.
+    pub async fn say_goodbye(&self, leave: bool, gossip_interval: Duration) {
         match &self.actor {
             Some(a) => {
-                a.do_send(DeleteKey(keys::TOKENS));
+                if leave {
+                    a.do_send(DeleteKey(keys::TOKENS));
+                }
                 tokio::time::sleep((gossip_interval * 5).clamp(Duration::from_millis(200), Duration::from_secs(2)))
                     .await;
             }
-            None => {
+            None if leave => {
                 if let Ok(mut v) = self.view.write() {
                     if let Some(m) = v.members.first_mut() {
                         m.keys.remove(keys::TOKENS);
@@ -103,6 +106,7 @@ impl ClusterHandle {
                     v.version += 1;
                 }
             }
+            None => {}
         }
     }
 

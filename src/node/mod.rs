@@ -307,8 +307,10 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         cluster.set(crate::cluster::keys::READY, "false");
         if let Some(ing) = &built.ingester {
             cluster.set(crate::cluster::keys::INGESTER_STATE, "LEAVING");
-            stop_ingester(&cfg, ing, built.wal.is_some(), built.store.is_some()).await;
-            cluster.leave_ring(cfg.memberlist.gossip_interval.0).await;
+            // flushed: nothing is left here, so the ring can forget this ingester now; otherwise
+            // its WAL holds the data and it keeps its place (LEAVING, then stale) until it returns
+            let flushed = stop_ingester(&cfg, ing, built.wal.is_some(), built.store.is_some()).await;
+            cluster.say_goodbye(flushed, cfg.memberlist.gossip_interval.0).await;
         }
         grpc.stop();
         for m in order.iter().rev() {
@@ -328,7 +330,8 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
 /// The ingester's part of shutdown: with a WAL, flush only when
 /// `flush_on_shutdown` or the prepare_shutdown marker asks for it, then write a
 /// last checkpoint; without one, flush everything (memory is all there is).
-async fn stop_ingester(cfg: &Config, ing: &Addr<IngesterSupervisor>, wal: bool, store: bool) {
+/// True when everything in memory reached the store.
+async fn stop_ingester(cfg: &Config, ing: &Addr<IngesterSupervisor>, wal: bool, store: bool) -> bool {
     let marker = crate::api::lifecycle::marker_path(cfg);
     let marked = marker.exists();
     let flush = store && (!wal || cfg.ingester.wal.flush_on_shutdown || marked);
@@ -349,6 +352,7 @@ async fn stop_ingester(cfg: &Config, ing: &Addr<IngesterSupervisor>, wal: bool, 
     if marked && done {
         let _ = std::fs::remove_file(&marker);
     }
+    done && flush
 }
 
 async fn wait_for_signal() {
