@@ -246,3 +246,58 @@ fn a_store_only_querier_finds_flushed_chunks_through_the_index_gateway() {
     assert!(got.values().all(|n| *n == 1), "three ingesters flushed the same stream: each line still counts once");
     assert!(common::metric(&gateway, "skald_index_gateway_lookups_total") >= 1.0, "the lookup went to the gateway");
 }
+
+#[test]
+fn a_tail_client_that_stops_reading_gets_dropped_entries_while_pushes_go_on() {
+    let c = start();
+    let q = [("query", r#"{app="slowms"}"#)];
+    let mut t = TailClient::connect(&c.querier.url(""), "/loki/api/v1/tail", &q, &[]).expect("tail opens");
+    let push = |values: Vec<Value>| -> Duration {
+        let t0 = Instant::now();
+        let body = json!({"streams": [{"stream": {"app": "slowms"}, "values": values}]});
+        let r = client()
+            .post(c.distributor.url("/loki/api/v1/push"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+        t0.elapsed()
+    };
+    push(vec![json!([now_ns().to_string(), "first"])]);
+    assert_eq!(tail_lines(&mut t, 1), vec!["first"]);
+    // the client reads nothing now: 40 MB go past it, through three ingesters' streams
+    let big = "x".repeat(16 << 10);
+    let base = now_ns();
+    let mut slowest = Duration::ZERO;
+    for i in 0..640 {
+        slowest = slowest.max(push((0..4).map(|j| json!([(base + i * 10 + j).to_string(), big])).collect()));
+    }
+    assert!(slowest < Duration::from_secs(5), "a push waited {slowest:?} on the stalled tail");
+    let (mut delivered, mut dropped) = (0usize, Vec::<Value>::new());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while dropped.is_empty() {
+        assert!(Instant::now() < deadline, "no dropped_entries reported ({delivered} entries delivered)");
+        if let Event::Frame(f) = t.next(Duration::from_secs(30)).unwrap() {
+            for s in f["streams"].as_array().unwrap() {
+                delivered += s["values"].as_array().unwrap().len();
+            }
+            dropped.extend(f["dropped_entries"].as_array().cloned().unwrap_or_default());
+        }
+    }
+    assert!(delivered < 2560, "some entries were dropped, {delivered} delivered");
+    assert_eq!(dropped[0]["labels"]["app"], "slowms");
+    // the tail goes on
+    push(vec![json!([now_ns().to_string(), "after the stall"])]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    'found: loop {
+        assert!(Instant::now() < deadline, "the tail stopped after the stall");
+        if let Event::Frame(f) = t.next(Duration::from_secs(30)).unwrap() {
+            for s in f["streams"].as_array().unwrap() {
+                if s["values"].as_array().unwrap().iter().any(|v| v[1] == "after the stall") {
+                    break 'found;
+                }
+            }
+        }
+    }
+}
