@@ -301,3 +301,26 @@ fn a_tail_client_that_stops_reading_gets_dropped_entries_while_pushes_go_on() {
         }
     }
 }
+
+fn signal(s: &Skald, sig: &str) {
+    let st = std::process::Command::new("kill").args([sig, &s.pid().to_string()]).status().unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn a_hung_ingester_holds_up_neither_pushes_nor_queries() {
+    let c = start();
+    // frozen, not dead: its connections stay open and its heartbeat is still fresh for a while
+    signal(&c.ingesters[0], "-STOP");
+    let base = c.distributor.url("");
+    // each call must answer within the test client's timeout (30 s), far below the 60 s a call to the frozen
+    // ingester may take: pushes return at quorum, queries once all but rf/2 ingesters answered
+    let acked: Vec<String> = (0..20).flat_map(|r| push_round(&base, r).unwrap()).map(|(_, l)| l).collect();
+    let got = queried(&c.querier);
+    assert_eq!(got.len(), acked.len(), "every acknowledged line from the two live replicas");
+    signal(&c.ingesters[0], "-CONT");
+    // back: it got the copies the distributor kept sending in the background
+    wait_for("the thawed ingester to hold every stream", Duration::from_secs(30), || {
+        common::metric(&c.ingesters[0], r#"loki_ingester_memory_streams{tenant="fake"}"#) as usize == STREAMS
+    });
+}

@@ -2,8 +2,8 @@
 //! handles the ingester's query messages (logs, samples, labels, series,
 //! volume, tails) by asking every ingester of the ring's read set (this
 //! process's supervisor directly, the others through their `IngesterBridge`),
-//! tolerating as many failures as the replication factor allows, and merging
-//! the replicas' answers with duplicates removed.
+//! tolerating as many failures (or stragglers) as the replication factor
+//! allows, and merging the replicas' answers with duplicates removed.
 //!
 //! `node` builds the `Querier` with this actor's recipients instead of the local
 //! supervisor's, so the querier code is the same in both modes.
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use actix::dev::ToEnvelope;
 use actix::{Actor, Context, Handler, Message, ResponseFuture};
-use futures::future::join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::oneshot;
 
 use crate::actors::ingester::{
@@ -65,12 +65,18 @@ impl IngesterFanout {
             .map(|(peers, max)| (peers.into_iter().map(|(_, p)| p.send(make())).collect::<Vec<_>>(), max));
         Box::pin(async move {
             let (calls, max_errors) = prepared?;
+            // every stream has a replica among any `n - max_errors` ingesters: the slowest are not waited for
+            let enough = calls.len().saturating_sub(max_errors);
+            let mut calls: FuturesUnordered<_> = calls.into_iter().collect();
             let mut ok = Vec::new();
             let mut failed: Vec<String> = Vec::new();
-            for r in join_all(calls).await {
+            while let Some(r) = calls.next().await {
                 match r.map_err(|e| IngesterError::Unavailable(e.to_string())).and_then(|r| r) {
                     Ok(v) => ok.push(v),
                     Err(e) => failed.push(e.to_string()),
+                }
+                if ok.len() >= enough || failed.len() > max_errors {
+                    break;
                 }
             }
             if failed.len() > max_errors {
