@@ -1,5 +1,6 @@
-//! Cluster configuration in Loki's keys: `memberlist` (gossip membership) and
-//! `ingester.lifecycler` (instance id, tokens). Read by `cluster::membership`.
+//! Cluster configuration in Loki's keys: `memberlist` (gossip membership),
+//! `ingester.lifecycler` (instance id, tokens) and `ingester_client` (push
+//! timeout). Read by `cluster::membership` and the node's ingester pool.
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,20 @@ impl Default for MemberlistConfig {
             gossip_interval: Dur::millis(200),
             cluster_label: String::new(),
         }
+    }
+}
+
+/// `ingester_client`: how distributors reach ingesters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngesterClientConfig {
+    /// A push to one ingester that takes longer counts as failed for that replica (Loki: 5s).
+    pub remote_timeout: Dur,
+}
+
+impl Default for IngesterClientConfig {
+    fn default() -> Self {
+        IngesterClientConfig { remote_timeout: Dur::secs(5) }
     }
 }
 

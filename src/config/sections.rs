@@ -33,6 +33,7 @@ pub struct Config {
     pub frontend_worker: super::frontend::FrontendWorkerConfig,
     pub query_scheduler: super::frontend::QuerySchedulerConfig,
     pub query_range: super::frontend::QueryRangeConfig,
+    pub ingester_client: super::cluster::IngesterClientConfig,
 }
 
 impl Default for Config {
@@ -56,6 +57,7 @@ impl Default for Config {
             frontend_worker: Default::default(),
             query_scheduler: Default::default(),
             query_range: Default::default(),
+            ingester_client: Default::default(),
         }
     }
 }

@@ -67,7 +67,8 @@ fn pool(cfg: &Config, b: &mut Built) -> Option<Arc<IngesterPool>> {
     if b.pool.is_none() {
         let (id, view) = b.view.clone()?;
         let timeout = cfg.ingester.lifecycler.ring.heartbeat_timeout.0.as_millis() as i64;
-        b.pool = Some(Arc::new(IngesterPool::new(view, id, b.ingester.clone(), timeout)));
+        let push_timeout = cfg.ingester_client.remote_timeout.0;
+        b.pool = Some(Arc::new(IngesterPool::new(view, id, b.ingester.clone(), timeout, push_timeout)));
     }
     b.pool.clone()
 }

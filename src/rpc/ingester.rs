@@ -16,7 +16,7 @@ use crate::proto::ingester::ingester_client::IngesterClient;
 use crate::proto::ingester::IngesterPushRequest;
 use crate::proto::logproto::{EntryAdapter, LabelPairAdapter, StreamAdapter};
 
-/// How long one remote call (push or query) may take before it counts as failed.
+/// How long one remote query may take before it counts as failed (Loki's default query timeout).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn to_proto(streams: &[StreamPush]) -> Vec<StreamAdapter> {
@@ -71,12 +71,14 @@ pub fn from_proto(streams: Vec<StreamAdapter>) -> Result<Vec<StreamPush>, String
 pub struct IngesterBridge {
     pub(super) addr: String,
     client: Option<IngesterClient<Channel>>,
+    /// `ingester_client.remote_timeout`: how long one push may take.
+    push_timeout: Duration,
 }
 
 impl IngesterBridge {
     /// `addr`: the remote ingester's gRPC `host:port`.
-    pub fn new(addr: String) -> Self {
-        IngesterBridge { addr, client: None }
+    pub fn new(addr: String, push_timeout: Duration) -> Self {
+        IngesterBridge { addr, client: None, push_timeout }
     }
 
     pub(super) fn client(&mut self) -> Result<IngesterClient<Channel>, IngesterError> {
@@ -103,10 +105,12 @@ impl Handler<Push> for IngesterBridge {
     type Result = ResponseFuture<Result<PushOutcome, IngesterError>>;
     fn handle(&mut self, msg: Push, _: &mut Context<Self>) -> Self::Result {
         let client = self.client();
-        let addr = self.addr.clone();
+        let (addr, timeout) = (self.addr.clone(), self.push_timeout);
         Box::pin(async move {
             let mut client = client?;
-            let req = IngesterPushRequest { tenant: msg.tenant, streams: to_proto(&msg.streams) };
+            let mut req =
+                tonic::Request::new(IngesterPushRequest { tenant: msg.tenant, streams: to_proto(&msg.streams) });
+            req.set_timeout(timeout);
             let r = client
                 .push(req)
                 .await

@@ -54,6 +54,8 @@ pub struct IngesterPool {
     /// Bridges by gRPC address.
     bridges: Mutex<HashMap<String, Addr<IngesterBridge>>>,
     heartbeat_timeout_ms: i64,
+    /// `ingester_client.remote_timeout` for the bridges' pushes.
+    push_timeout: std::time::Duration,
     /// The ring built from the view at `.0` (the view's version).
     ring: Mutex<(u64, Arc<Ring>)>,
 }
@@ -64,9 +66,11 @@ impl IngesterPool {
         self_id: String,
         local: Option<Addr<IngesterSupervisor>>,
         heartbeat_timeout_ms: i64,
+        push_timeout: std::time::Duration,
     ) -> Self {
         let ring = Mutex::new((u64::MAX, Arc::new(Ring::new(Vec::new(), heartbeat_timeout_ms))));
-        IngesterPool { view, self_id, local, bridges: Mutex::new(HashMap::new()), heartbeat_timeout_ms, ring }
+        let bridges = Mutex::new(HashMap::new());
+        IngesterPool { view, self_id, local, bridges, heartbeat_timeout_ms, push_timeout, ring }
     }
 
     pub fn view(&self) -> &SharedView {
@@ -96,7 +100,9 @@ impl IngesterPool {
             return Peer::Local(l.clone());
         }
         let mut b = self.bridges.lock().unwrap_or_else(|e| e.into_inner());
-        let addr = b.entry(inst.addr.clone()).or_insert_with(|| IngesterBridge::new(inst.addr.clone()).start());
+        let addr = b
+            .entry(inst.addr.clone())
+            .or_insert_with(|| IngesterBridge::new(inst.addr.clone(), self.push_timeout).start());
         Peer::Remote(addr.clone())
     }
 }
