@@ -2,7 +2,7 @@
 //! s3s-fs, memcached, nginx) driven through its nginx gateway, as Promtail and
 //! Grafana would use it: pushes and queries through the gateway while an ingester
 //! is SIGKILLed and restarted; a live tail through the gateway with a forced
-//! disconnect and resume.
+//! disconnect and resume; the canary (tail, queries and spot checks) through the gateway.
 
 mod common;
 
@@ -246,4 +246,23 @@ fn a_live_tail_through_the_gateway_gets_every_line_once_and_resumes_without_gap(
     let mut t = TailClient::connect(&gw, "/loki/api/v1/tail", &q, &[]).expect("tail resumes");
     let resumed = tail_read(&mut t, 30);
     assert_eq!(resumed.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>(), missed, "no gap and no duplicate");
+}
+
+#[test]
+fn the_canary_through_the_gateway_finds_nothing_missing_duplicated_or_out_of_order() {
+    let c = LocalCluster::up();
+    let out = Command::new(common::BIN)
+        .args(["canary", "--url", &c.gateway(), "--duration", "10s", "--spot-check-every", "2s"])
+        .output()
+        .expect("run the canary");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "canary failed: {report} {}", String::from_utf8_lossy(&out.stderr));
+    let line = report.lines().rev().find(|l| l.starts_with('{')).expect("a JSON report");
+    let v: Value = serde_json::from_str(line).unwrap();
+    assert!(v["entries"].as_u64().unwrap() >= 50, "{v}");
+    assert_eq!(v["received"], v["entries"], "{v}");
+    for k in ["missing", "duplicates", "out_of_order", "spot_check_missing", "query_errors", "write_errors"] {
+        assert_eq!(v[k], 0, "{k}: {v}");
+    }
+    assert!(v["spot_checks"].as_u64().unwrap() >= 2, "spot checks went through the query-frontend: {v}");
 }
