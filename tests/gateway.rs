@@ -46,10 +46,13 @@ impl LocalCluster {
     }
 
     fn up() -> LocalCluster {
-        // an offset whose every port is free (the script's fixed layout, shifted)
-        let seed = (std::process::id() as u64 * 7919 + now_ns() as u64 % 997) % 400;
-        let offset = (0..400u64)
-            .map(|i| 1000 + ((seed + i * 37) % 400) as u16 * 50)
+        // an offset whose every port is free (the script's fixed layout, shifted); the tests of this
+        // process draw from disjoint slot sets, so two clusters starting at once never pick the same
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let lane = (NEXT.fetch_add(1, Ordering::Relaxed) % 4) as u64;
+        let seed = (std::process::id() as u64 * 7919 + now_ns() as u64 % 997) % 100;
+        let offset = (0..100u64)
+            .map(|i| 1000 + (((seed + i * 37) % 100) * 4 + lane) as u16 * 50)
             .find(|o| {
                 [8080, 9000, 11211].iter().all(|p| port_free(p + o))
                     && (0..13).all(|i| [3101, 9101, 7101].iter().all(|p| port_free(p + o + i)))
