@@ -1,25 +1,34 @@
 //! Fast path for `|~ "(?i)literal"` line filters: a case-insensitive search for
 //! an ASCII needle without running the regex engine on every line.
 //!
-//! Candidates come from `memchr2` on the needle's rarest byte in both ASCII
-//! cases; each one is verified with an ASCII case-insensitive compare. Go's RE2
-//! folds case by Unicode simple case folding, under which two ASCII letters have
-//! non-ASCII partners: `k` (U+212A KELVIN SIGN) and `s` (U+017F LATIN SMALL
-//! LETTER LONG S). When the needle has either letter and the line has the lead
-//! byte of those characters' UTF-8 form (0xE2, 0xC5) and no ASCII match, the
+//! The line is folded (`| 0x20` on every byte, which lowercases ASCII letters)
+//! into a per-thread buffer, `memchr`'s SIMD substring finder looks for the
+//! folded needle there, and each hit is verified with an ASCII case-insensitive
+//! compare on the line itself (the fold also merges some punctuation pairs such
+//! as `@` and `` ` ``). Go's RE2 folds case by Unicode simple case folding,
+//! under which two ASCII letters have non-ASCII partners: `k` (U+212A KELVIN
+//! SIGN) and `s` (U+017F LATIN SMALL LETTER LONG S). When the needle has either
+//! letter and the line has the lead byte of those characters' UTF-8 form (0xE2, 0xC5) and no ASCII match, the
 //! line goes to the compiled regex, so answers are the regex's in every case.
 //! Needles with non-ASCII characters or regex syntax never take this path.
 
-use memchr::{memchr, memchr2, memchr2_iter, memchr_iter};
+use std::cell::RefCell;
+
+use memchr::memchr2;
+use memchr::memmem::Finder;
+
+thread_local! {
+    /// The folded copy of the current line.
+    static FOLDED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A compiled `(?i)literal` search with its regex fallback.
 #[derive(Clone, Debug)]
 pub struct Caseless {
     /// The needle, ASCII-lowercased.
     needle: Vec<u8>,
-    /// Offset of the rarest byte in `needle`, and that byte in both cases.
-    rare_at: usize,
-    rare: (u8, u8),
+    /// Finds the folded needle in a folded line.
+    folded: Finder<'static>,
     /// True when the needle has `k` or `s` (non-ASCII fold partners exist).
     unicode_partners: bool,
     regex: regex::bytes::Regex,
@@ -36,11 +45,9 @@ impl Caseless {
             return None;
         }
         let needle = lit.to_ascii_lowercase().into_bytes();
-        let rare_at = (0..needle.len()).min_by_key(|&i| rank(needle[i]))?;
-        let b = needle[rare_at];
+        let folded: Vec<u8> = needle.iter().map(|b| b | 0x20).collect();
         Some(Caseless {
-            rare: (b, b.to_ascii_uppercase()),
-            rare_at,
+            folded: Finder::new(&folded).into_owned(),
             unicode_partners: needle.iter().any(|&b| b == b'k' || b == b's'),
             needle,
             regex: regex.clone(),
@@ -49,49 +56,51 @@ impl Caseless {
 
     #[inline]
     pub fn is_match(&self, line: &[u8]) -> bool {
-        if self.ascii_find(line) {
-            return true;
+        match self.ascii_find(line) {
+            Found::Yes => true,
+            Found::No { ascii } => {
+                !ascii && self.unicode_partners && memchr2(0xE2, 0xC5, line).is_some() && self.regex.is_match(line)
+            }
         }
-        self.unicode_partners && memchr2(0xE2, 0xC5, line).is_some() && self.regex.is_match(line)
     }
 
-    fn ascii_find(&self, line: &[u8]) -> bool {
+    fn ascii_find(&self, line: &[u8]) -> Found {
         let n = self.needle.len();
         if line.len() < n {
-            return false;
+            return Found::No { ascii: line.is_ascii() };
         }
-        let verify = |p: usize| {
-            p >= self.rare_at
-                && line
-                    .get(p - self.rare_at..p - self.rare_at + n)
-                    .is_some_and(|w| w.eq_ignore_ascii_case(&self.needle))
-        };
-        let (lo, up) = self.rare;
-        if lo == up {
-            if n == 1 {
-                return memchr(lo, line).is_some();
+        let search = |buf: &mut Vec<u8>| {
+            if buf.len() < line.len() {
+                buf.resize(line.len(), 0);
             }
-            return memchr_iter(lo, line).any(verify);
-        }
-        memchr2_iter(lo, up, line).any(verify)
+            let folded = &mut buf[..line.len()];
+            let mut high = 0u8;
+            for (d, s) in folded.iter_mut().zip(line) {
+                *d = s | 0x20;
+                high |= s;
+            }
+            let mut at = 0;
+            while let Some(i) = self.folded.find(&folded[at..]) {
+                let p = at + i;
+                if line[p..p + n].eq_ignore_ascii_case(&self.needle) {
+                    return Found::Yes;
+                }
+                at = p + 1;
+            }
+            Found::No { ascii: high < 0x80 }
+        };
+        FOLDED.with(|b| match b.try_borrow_mut() {
+            Ok(mut buf) => search(&mut buf),
+            Err(_) => search(&mut Vec::new()),
+        })
     }
 }
 
-/// How common a byte (in either ASCII case) is in log lines: lower is rarer.
-/// A heuristic: spaces, digits and structural punctuation are the most common,
-/// letters follow English letter frequency, other punctuation is rare.
-fn rank(b: u8) -> u32 {
-    const LETTERS: &[u8] = b"etaoinsrhldcumfpgwybvkxjqz";
-    let b = b.to_ascii_lowercase();
-    if let Some(i) = LETTERS.iter().position(|&l| l == b) {
-        return 100 + (LETTERS.len() - i) as u32;
-    }
-    match b {
-        b' ' | b'"' | b':' | b',' | b'=' | b'.' => 300,
-        b'0'..=b'9' => 250,
-        b'-' | b'/' | b'_' => 200,
-        _ => 50,
-    }
+/// The ASCII search's answer; with no match, whether the line is all ASCII
+/// (then no Unicode fold partner can match either).
+enum Found {
+    Yes,
+    No { ascii: bool },
 }
 
 #[cfg(test)]
