@@ -77,6 +77,8 @@ impl Stream {
         // entries share one series, found once.
         let line_only = pipeline.filters_only() && sel.extractor.line_value(0).is_some();
         let mut plain: Option<Option<usize>> = None;
+        // sized once for the stream's entries (pages a query does not fill are never touched)
+        let entries: u64 = self.chunks().map(|c| c.count).sum();
         for c in self.chunks() {
             stats.chunks += 1;
             c.for_each_in_range(req.start, req.end.saturating_add(1), |e| {
@@ -89,7 +91,11 @@ impl Stream {
                     };
                     let series = *plain.get_or_insert_with(|| {
                         let labels = LabelsBuilder::new(stream, &[]).finish();
-                        sel.extractor.extract(labels, 0).map(|(_, l)| out.index(&l))
+                        let i = sel.extractor.extract(labels, 0).map(|(_, l)| out.index(&l));
+                        if let Some(i) = i {
+                            out.series[i].1.reserve(usize::try_from(entries).unwrap_or(0));
+                        }
+                        i
                     });
                     if let Some(i) = series {
                         let key = entry_key(fp, e.line, &[]);
