@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use memchr::memmem::Finder;
 
 use super::ast::LineFilterOp;
+use super::caseless::Caseless;
 use super::error::ParseError;
 use super::pattern::Pattern;
 
@@ -15,6 +16,9 @@ pub enum CompiledFilter {
     NotContains(Vec<Finder<'static>>),
     Regex(regex::bytes::Regex),
     NotRegex(regex::bytes::Regex),
+    /// `(?i)literal` regexes, searched without the regex engine.
+    Caseless(Box<Caseless>),
+    NotCaseless(Box<Caseless>),
     Pattern(Vec<Pattern>),
     NotPattern(Vec<Pattern>),
     Ip(Vec<IpRange>),
@@ -45,8 +49,16 @@ impl CompiledFilter {
         Ok(match op {
             LineFilterOp::Contains => CompiledFilter::Contains(finders()),
             LineFilterOp::NotContains => CompiledFilter::NotContains(finders()),
-            LineFilterOp::Match => CompiledFilter::Regex(regex()?),
-            LineFilterOp::NotMatch => CompiledFilter::NotRegex(regex()?),
+            LineFilterOp::Match | LineFilterOp::NotMatch => {
+                let re = regex()?;
+                let fast = if values.len() == 1 { Caseless::new(&values[0], &re).map(Box::new) } else { None };
+                match (op, fast) {
+                    (LineFilterOp::Match, Some(c)) => CompiledFilter::Caseless(c),
+                    (LineFilterOp::Match, None) => CompiledFilter::Regex(re),
+                    (_, Some(c)) => CompiledFilter::NotCaseless(c),
+                    (_, None) => CompiledFilter::NotRegex(re),
+                }
+            }
             LineFilterOp::Pattern => CompiledFilter::Pattern(patterns()?),
             LineFilterOp::NotPattern => CompiledFilter::NotPattern(patterns()?),
         })
@@ -59,6 +71,8 @@ impl CompiledFilter {
             CompiledFilter::NotContains(fs) => fs.iter().all(|f| f.find(line).is_none()),
             CompiledFilter::Regex(r) => r.is_match(line),
             CompiledFilter::NotRegex(r) => !r.is_match(line),
+            CompiledFilter::Caseless(c) => c.is_match(line),
+            CompiledFilter::NotCaseless(c) => !c.is_match(line),
             CompiledFilter::Pattern(ps) => ps.iter().any(|p| p.matches(line)),
             CompiledFilter::NotPattern(ps) => !ps.iter().any(|p| p.matches(line)),
             CompiledFilter::Ip(rs) => line_has_ip(line, rs),

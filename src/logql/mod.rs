@@ -10,6 +10,7 @@
 //! `decolorize`), evaluated by [`pipeline::Pipeline`]; metric queries in [`metric`].
 
 pub mod ast;
+mod caseless;
 pub mod error;
 pub mod filter;
 #[cfg(test)]

@@ -47,6 +47,19 @@ impl Extractor {
         Ok(Extractor { value, post, grouping: r.grouping.clone() })
     }
 
+    /// The value of an entry from its line length alone: count and bytes with no
+    /// filter after the extraction (`None` when labels decide the value or keep).
+    pub fn line_value(&self, line_len: usize) -> Option<f64> {
+        if !self.post.is_empty() {
+            return None;
+        }
+        match self.value {
+            Value::Count => Some(1.0),
+            Value::Bytes => Some(line_len as f64),
+            Value::Unwrap(..) => None,
+        }
+    }
+
     /// The sample of one processed entry: `None` when a filter after `unwrap`
     /// drops it or the unwrapped label is absent or empty.
     /// The labels stay borrowed: the caller copies them only for a new series.

@@ -69,6 +69,11 @@ pub type SeriesMap = BTreeMap<Vec<(String, String)>, Vec<Sample>>;
 pub fn merge_series(into: &mut SeriesMap, from: SeriesMap) {
     for (labels, samples) in from {
         let slot = into.entry(labels).or_default();
+        if slot.is_empty() {
+            // a new series: take the list as is (no copy)
+            *slot = samples;
+            continue;
+        }
         let sorted_append = slot.last().is_none_or(|l| samples.first().is_none_or(|f| f.ts > l.ts));
         slot.extend(samples);
         if !sorted_append {

@@ -263,6 +263,19 @@ impl Block {
         }
         Ok(raw)
     }
+
+    /// Checks the CRC, then decompresses into the front of `buf` (see
+    /// `Encoding::decompress_into`), returning the block's bytes.
+    pub fn decompress_into<'b>(&self, encoding: Encoding, buf: &'b mut Vec<u8>) -> Result<&'b [u8], ChunkError> {
+        if crc32fast::hash(&self.data) != self.crc {
+            return Err(ChunkError::Checksum("block"));
+        }
+        let n = encoding.decompress_into(&self.data, self.raw_len as usize, buf)?;
+        if n != self.raw_len as usize {
+            return Err(ChunkError::Corrupt("block length mismatch"));
+        }
+        Ok(&buf[..n])
+    }
 }
 
 #[cfg(test)]

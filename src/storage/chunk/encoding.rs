@@ -98,6 +98,44 @@ impl Encoding {
         }
     }
 
+    /// Decompresses into the front of `buf` (grown, never shrunk, so one buffer
+    /// serves many blocks without a new allocation or zeroing each time) and
+    /// returns the decompressed length. Snappy and LZ4 decode in place; the
+    /// other encodings go through `decompress`.
+    pub fn decompress_into(self, data: &[u8], raw_len: usize, buf: &mut Vec<u8>) -> Result<usize, ChunkError> {
+        let fail = |msg: String| ChunkError::Decompress { encoding: self.name(), msg };
+        let out = |buf: &mut Vec<u8>, n: usize| {
+            if buf.len() < n {
+                buf.resize(n, 0);
+            }
+        };
+        match self {
+            Encoding::Snappy => {
+                let n = snap::raw::decompress_len(data).map_err(|e| fail(e.to_string()))?;
+                if n != raw_len {
+                    return Err(ChunkError::Corrupt("block length mismatch"));
+                }
+                out(buf, n);
+                snap::raw::Decoder::new().decompress(data, &mut buf[..n]).map_err(|e| fail(e.to_string()))
+            }
+            Encoding::Lz4 => {
+                let (size, body) = data.split_first_chunk::<4>().ok_or_else(|| fail("missing size".into()))?;
+                let n = u32::from_le_bytes(*size) as usize;
+                if n != raw_len {
+                    return Err(ChunkError::Corrupt("block length mismatch"));
+                }
+                out(buf, n);
+                lz4_flex::block::decompress_into(body, &mut buf[..n]).map_err(|e| fail(e.to_string()))
+            }
+            _ => {
+                let raw = self.decompress(data, raw_len)?;
+                out(buf, raw.len());
+                buf[..raw.len()].copy_from_slice(&raw);
+                Ok(raw.len())
+            }
+        }
+    }
+
     pub fn decompress(self, data: &[u8], raw_len: usize) -> Result<Vec<u8>, ChunkError> {
         let fail = |msg: String| ChunkError::Decompress { encoding: self.name(), msg };
         match self {
@@ -130,11 +168,20 @@ mod tests {
         for e in [Encoding::None, Encoding::Gzip, Encoding::Flate, Encoding::Snappy, Encoding::Lz4, Encoding::Zstd] {
             let c = e.compress(&raw);
             assert_eq!(e.decompress(&c, raw.len()).unwrap(), raw, "{e:?}");
+            let mut buf = vec![7; 3];
+            let n = e.decompress_into(&c, raw.len(), &mut buf).unwrap();
+            assert_eq!(&buf[..n], raw, "{e:?}");
+            if matches!(e, Encoding::Snappy | Encoding::Lz4) {
+                assert!(e.decompress_into(&c, raw.len() + 1, &mut buf).is_err(), "{e:?}");
+            }
             if e != Encoding::None {
                 assert!(c.len() < raw.len() / 2, "{e:?} should compress");
             }
         }
         assert!(Encoding::Snappy.decompress(b"garbage!", 8).is_err());
+        assert!(Encoding::Snappy.decompress_into(b"garbage!", 8, &mut Vec::new()).is_err());
+        assert!(Encoding::Lz4.decompress_into(b"\x08\0\0\0garbage!", 8, &mut Vec::new()).is_err());
+        assert!(Encoding::Lz4.decompress_into(b"\x08", 8, &mut Vec::new()).is_err());
         assert!(Encoding::parse("brotli").is_err());
         assert_eq!(Encoding::parse("lz4-1M").unwrap(), Encoding::Lz4);
     }

@@ -118,9 +118,10 @@ impl MemChunk {
         if self.count == 0 || self.max_ts < start || self.min_ts >= end {
             return Ok(());
         }
+        let mut buf = Vec::new();
         for b in self.blocks.iter().filter(|b| b.max_ts >= start && b.min_ts < end) {
-            let raw = b.decompress(self.encoding)?;
-            let mut it = RawIter::new(&raw);
+            let raw = b.decompress_into(self.encoding, &mut buf)?;
+            let mut it = RawIter::new(raw);
             for e in it.by_ref().filter(|e| e.ts >= start && e.ts < end) {
                 f(e);
             }
