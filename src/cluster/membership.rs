@@ -1,7 +1,7 @@
 //! `MembershipActor`: this node's membership in the cluster over chitchat
 //! gossip (UDP). It publishes the node's own keys (roles, addresses, readiness,
 //! ingester state) and, every second, turns the gossiped state into a
-//! [`ClusterView`] that the status pages and (later) the ring users read.
+//! [`ClusterView`] that the status pages and the ring users (router, fan-out, readiness) read.
 //!
 //! Started by the node when `memberlist.join_members` is set; without it the
 //! view holds this node alone, as Loki's in-memory ring does.

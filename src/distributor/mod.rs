@@ -1,8 +1,9 @@
 //! The distributor: decodes push bodies (`decode`), validates them against the
 //! tenant's limits (`validate`) and hands the valid streams to the ingester.
 //!
-//! Called by the HTTP push handlers and the gRPC Pusher service. It holds only a
-//! `Recipient<Push>`, so the ingester behind it may be local or (later) remote.
+//! Called by the HTTP push handlers and the gRPC Pusher service. It reaches the
+//! ingester through a `Recipient<Push>` (single process) or the `RingRouter`
+//! (gossip on: replication sets of local or remote ingesters).
 
 pub mod decode;
 pub mod labels;

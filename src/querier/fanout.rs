@@ -41,11 +41,11 @@ impl IngesterFanout {
     }
 
     /// The peers to ask and how many of them may fail.
-    fn targets(&self) -> Result<(Vec<(String, Peer)>, usize), IngesterError> {
+    fn targets(&self) -> Result<(Vec<Peer>, usize), IngesterError> {
         let ring = self.pool.ring();
         let set =
             ring.read_set(self.rf, now_ns() / 1_000_000).map_err(|e| IngesterError::Unavailable(e.to_string()))?;
-        let peers = set.instances.iter().map(|i| (i.id.clone(), self.pool.peer(i))).collect();
+        let peers = set.instances.iter().map(|i| self.pool.peer(i)).collect();
         Ok((peers, set.max_errors))
     }
 
@@ -60,9 +60,8 @@ impl IngesterFanout {
         <IngesterSupervisor as Actor>::Context: ToEnvelope<IngesterSupervisor, M>,
         <IngesterBridge as Actor>::Context: ToEnvelope<IngesterBridge, M>,
     {
-        let prepared = self
-            .targets()
-            .map(|(peers, max)| (peers.into_iter().map(|(_, p)| p.send(make())).collect::<Vec<_>>(), max));
+        let prepared =
+            self.targets().map(|(peers, max)| (peers.into_iter().map(|p| p.send(make())).collect::<Vec<_>>(), max));
         Box::pin(async move {
             let (calls, max_errors) = prepared?;
             // every stream has a replica among any `n - max_errors` ingesters: the slowest are not waited for
