@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{client, free_port, Skald};
+use common::{client, free_port, wait_for, Skald};
 use serde_json::Value;
 
 fn node(i: usize, port: u16, seed: u16) -> Skald {
@@ -18,14 +18,6 @@ fn node(i: usize, port: u16, seed: u16) -> Skald {
 
 fn json(s: &Skald, path: &str) -> Value {
     client().get(s.url(path)).header("Accept", "application/json").send().unwrap().json().unwrap()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn member<'a>(v: &'a Value, id: &str) -> Option<&'a Value> {

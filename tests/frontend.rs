@@ -9,20 +9,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{client, free_port, metric, now_ns, Skald};
+use common::{client, free_port, metric, now_ns, wait_for, Skald};
 use serde_json::{json, Value};
 use skald::loadgen::tail_client::{Event, TailClient, TailClientError};
 
 const MIN: i64 = 60_000_000_000;
 const LIMITS: &str = "  discover_service_name: []\n  split_queries_by_interval: 10m\n";
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// A querier (with its ingester and distributor) whose workers pull from `queue`.
 fn querier(queue_key: &str, queue_port: u16, extra: &str) -> Skald {

@@ -6,16 +6,16 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{client, now_ns, TempDir};
-use serde_json::{json, Value};
-use skald::loadgen::tail_client::{Event, TailClient};
+use common::lines::{assert_exactly_once, push_round, ring, tail_entries};
+use common::{now_ns, wait_for, TempDir};
+use serde_json::Value;
+use skald::loadgen::tail_client::TailClient;
 
 /// A running local cluster; `down` on drop.
 struct LocalCluster {
@@ -83,84 +83,6 @@ impl Drop for LocalCluster {
     }
 }
 
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Pushes one line to each of 3 streams through `base`; the lines when acknowledged.
-fn push_round(base: &str, app: &str, round: usize) -> Result<Vec<String>, String> {
-    let ts = now_ns();
-    let lines: Vec<String> = (0..3).map(|s| format!("{app} round {round:06} stream {s}")).collect();
-    let streams: Vec<Value> = lines
-        .iter()
-        .enumerate()
-        .map(|(s, l)| json!({"stream": {"app": app, "s": s.to_string()}, "values": [[ts.to_string(), l]]}))
-        .collect();
-    let r = client()
-        .post(format!("{base}/loki/api/v1/push"))
-        .header("Content-Type", "application/json")
-        .body(json!({ "streams": streams }).to_string())
-        .send()
-        .map_err(|e| e.to_string())?;
-    match r.status().as_u16() {
-        204 => Ok(lines),
-        c => Err(format!("{c}: {}", r.text().unwrap_or_default())),
-    }
-}
-
-/// Every line of `{app=<app>}` through the gateway's query_range, with its count.
-fn queried(base: &str, app: &str) -> HashMap<String, usize> {
-    let q = format!(r#"{{app="{app}"}}"#);
-    let params = [("query", q.as_str()), ("limit", "100000"), ("since", "1h"), ("direction", "forward")];
-    let r = client().get(format!("{base}/loki/api/v1/query_range")).query(&params).send().unwrap();
-    let status = r.status().as_u16();
-    let body = r.text().unwrap();
-    assert_eq!(status, 200, "{body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
-    let mut out = HashMap::new();
-    for s in v["data"]["result"].as_array().unwrap() {
-        for e in s["values"].as_array().unwrap() {
-            *out.entry(e[1].as_str().unwrap().to_string()).or_default() += 1;
-        }
-    }
-    out
-}
-
-fn assert_exactly_once(base: &str, app: &str, acked: &[String]) {
-    let got = queried(base, app);
-    let dups: Vec<_> = got.iter().filter(|(_, n)| **n > 1).take(3).collect();
-    assert!(dups.is_empty(), "lines answered more than once: {dups:?}");
-    let missing: Vec<_> = acked.iter().filter(|l| !got.contains_key(*l)).take(3).collect();
-    assert!(missing.is_empty(), "acknowledged lines missing: {missing:?} of {}", acked.len());
-    assert_eq!(got.len(), acked.len());
-}
-
-fn ring_states(c: &LocalCluster) -> HashMap<String, String> {
-    let v: Value = client()
-        .get(format!("{}/ring", c.http(3)))
-        .header("Accept", "application/json")
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    v["shards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let healthy = s["healthy"] == true;
-            (
-                s["id"].as_str().unwrap().to_string(),
-                format!("{}{}", s["state"].as_str().unwrap(), if healthy { "" } else { "-unhealthy" }),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn through_the_gateway_an_ingester_killed_under_pushes_loses_nothing() {
     let c = LocalCluster::up();
@@ -175,7 +97,7 @@ fn through_the_gateway_an_ingester_killed_under_pushes_loses_nothing() {
         std::thread::spawn(move || {
             let mut round = 0;
             while !stop.load(Ordering::Relaxed) {
-                match push_round(&gw, "gw", round) {
+                match push_round(&gw, "gw", 3, round) {
                     Ok(lines) => acked.lock().unwrap().extend(lines),
                     Err(e) => failures.lock().unwrap().push(e),
                 }
@@ -193,7 +115,7 @@ fn through_the_gateway_an_ingester_killed_under_pushes_loses_nothing() {
     pushed(100);
     // the launcher's heartbeat timeout is 10 s: wait until the ring has marked it, then push on
     wait_for("the killed ingester unhealthy", Duration::from_secs(40), || {
-        ring_states(&c).get("ingester-1").is_some_and(|s| s.ends_with("-unhealthy"))
+        ring(&c.http(3)).get("ingester-1").is_some_and(|(_, healthy)| !healthy)
     });
     pushed(100);
     stop.store(true, Ordering::Relaxed);
@@ -205,32 +127,11 @@ fn through_the_gateway_an_ingester_killed_under_pushes_loses_nothing() {
 
     c.run(&["start", "ingester-1"]);
     wait_for("ingester-1 ACTIVE again", Duration::from_secs(60), || {
-        let r = ring_states(&c);
-        r.len() == 3 && r.values().all(|s| s == "ACTIVE")
+        let r = ring(&c.http(3));
+        r.len() == 3 && r.values().all(|(s, healthy)| s == "ACTIVE" && *healthy)
     });
-    let more: Vec<String> = (0..10).flat_map(|r| push_round(&gw, "gw", 1_000_000 + r).unwrap()).collect();
+    let more: Vec<String> = (0..10).flat_map(|r| push_round(&gw, "gw", 3, 1_000_000 + r).unwrap()).collect();
     assert_exactly_once(&gw, "gw", &acked_now.into_iter().chain(more).collect::<Vec<_>>());
-}
-
-/// Entries `(ts, line)` of tail frames until `n` arrived.
-fn tail_read(t: &mut TailClient, n: usize) -> Vec<(i64, String)> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut got = Vec::new();
-    while got.len() < n {
-        let left = deadline.checked_duration_since(Instant::now()).unwrap_or_else(|| panic!("{} of {n}", got.len()));
-        match t.next(left).unwrap() {
-            Event::Frame(f) => {
-                for s in f["streams"].as_array().unwrap() {
-                    for v in s["values"].as_array().unwrap() {
-                        got.push((v[0].as_str().unwrap().parse().unwrap(), v[1].as_str().unwrap().to_string()));
-                    }
-                }
-            }
-            Event::Closed(code, why) => panic!("closed {code}: {why}"),
-            _ => {}
-        }
-    }
-    got
 }
 
 #[test]
@@ -239,15 +140,15 @@ fn a_live_tail_through_the_gateway_gets_every_line_once_and_resumes_without_gap(
     let gw = c.gateway();
     let q = [("query", r#"{app="tailgw", s="1"}"#)];
     let mut t = TailClient::connect(&gw, "/loki/api/v1/tail", &q, &[]).expect("tail through nginx");
-    let first: Vec<String> = (0..30).map(|r| push_round(&gw, "tailgw", r).unwrap()[1].clone()).collect();
-    let got = tail_read(&mut t, 30);
+    let first: Vec<String> = (0..30).map(|r| push_round(&gw, "tailgw", 3, r).unwrap()[1].clone()).collect();
+    let got = tail_entries(&mut t, 30);
     assert_eq!(got.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>(), first, "every line once, in order");
     t.kill();
-    let missed: Vec<String> = (30..60).map(|r| push_round(&gw, "tailgw", r).unwrap()[1].clone()).collect();
+    let missed: Vec<String> = (30..60).map(|r| push_round(&gw, "tailgw", 3, r).unwrap()[1].clone()).collect();
     let last = got.last().unwrap().0.to_string();
     let q = [("query", r#"{app="tailgw", s="1"}"#), ("start", last.as_str()), ("resume", "true")];
     let mut t = TailClient::connect(&gw, "/loki/api/v1/tail", &q, &[]).expect("tail resumes");
-    let resumed = tail_read(&mut t, 30);
+    let resumed = tail_entries(&mut t, 30);
     assert_eq!(resumed.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>(), missed, "no gap and no duplicate");
 }
 

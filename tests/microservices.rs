@@ -7,12 +7,12 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{client, free_port, now_ns, Skald, TempDir};
+use common::lines::{assert_exactly_once, push_round, queried, ring, tail_entries};
+use common::{client, free_port, now_ns, wait_for, Skald, TempDir};
 use serde_json::{json, Value};
 use skald::loadgen::tail_client::{Event, TailClient};
 
@@ -44,32 +44,8 @@ fn role_with(target: &str, id: &str, seed: u16, port: u16, store: &TempDir, stor
     Skald::start_with(&yaml, &[&format!("-target={target}")], &[])
 }
 
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Ring members as `node` sees them: id -> (state, healthy).
-fn ring(node: &Skald) -> HashMap<String, (String, bool)> {
-    let v: Value = client().get(node.url("/ring")).header("Accept", "application/json").send().unwrap().json().unwrap();
-    v["shards"]
-        .as_array()
-        .map(|s| {
-            s.iter()
-                .map(|x| {
-                    let id = x["id"].as_str().unwrap_or_default().to_string();
-                    (id, (x["state"].as_str().unwrap_or_default().to_string(), x["healthy"] == true))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn all_active(node: &Skald) -> bool {
-    let r = ring(node);
+    let r = ring(&node.url(""));
     r.len() == 3 && r.values().all(|(s, h)| s == "ACTIVE" && *h)
 }
 
@@ -86,57 +62,16 @@ fn start() -> Cluster {
     Cluster { ingesters, distributor, querier, store, seed: ports[0] }
 }
 
-/// Pushes one line to each of the test's streams; the lines when acknowledged (204).
-fn push_round(base: &str, round: usize) -> Result<Vec<(usize, String)>, String> {
-    let ts = now_ns();
-    let lines: Vec<(usize, String)> = (0..STREAMS).map(|s| (s, format!("round {round:06} stream {s}"))).collect();
-    let streams: Vec<Value> = lines
-        .iter()
-        .map(|(s, l)| json!({"stream": {"app": "ms", "s": s.to_string()}, "values": [[ts.to_string(), l]]}))
-        .collect();
-    let r = client()
-        .post(format!("{base}/loki/api/v1/push"))
-        .header("Content-Type", "application/json")
-        .body(json!({ "streams": streams }).to_string())
-        .send()
-        .map_err(|e| e.to_string())?;
-    match r.status().as_u16() {
-        204 => Ok(lines),
-        c => Err(format!("{c}: {}", r.text().unwrap_or_default())),
-    }
-}
-
-/// Every line of `{app="ms"}` the querier answers, with its count.
-fn queried(q: &Skald) -> HashMap<String, usize> {
-    let params = [("query", r#"{app="ms"}"#), ("limit", "100000"), ("since", "1h"), ("direction", "forward")];
-    let r = client().get(q.url("/loki/api/v1/query_range")).query(&params).send().unwrap();
-    let status = r.status().as_u16();
-    let body = r.text().unwrap();
-    assert_eq!(status, 200, "{body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
-    let mut out = HashMap::new();
-    for s in v["data"]["result"].as_array().unwrap() {
-        for e in s["values"].as_array().unwrap() {
-            *out.entry(e[1].as_str().unwrap().to_string()).or_default() += 1;
-        }
-    }
-    out
+/// Logs answered once each, and `count_over_time` counts each once too (samples of replicas collapse).
+fn exactly_once_with_samples(q: &Skald, acked: &[String]) {
+    assert_exactly_once(&q.url(""), "ms", acked);
+    assert_eq!(count_over_time(q) as usize, acked.len(), "samples of replicas count once");
 }
 
 fn count_over_time(q: &Skald) -> f64 {
     let params = [("query", r#"sum(count_over_time({app="ms"}[1h]))"#)];
     let v: Value = client().get(q.url("/loki/api/v1/query")).query(&params).send().unwrap().json().unwrap();
     v["data"]["result"][0]["value"][1].as_str().unwrap_or("0").parse().unwrap()
-}
-
-fn assert_exactly_once(q: &Skald, acked: &[String]) {
-    let got = queried(q);
-    let dups: Vec<_> = got.iter().filter(|(_, n)| **n > 1).take(3).collect();
-    assert!(dups.is_empty(), "lines answered more than once: {dups:?}");
-    let missing: Vec<_> = acked.iter().filter(|l| !got.contains_key(*l)).take(3).collect();
-    assert!(missing.is_empty(), "acknowledged lines missing ({} of {}): {missing:?}", missing.len(), acked.len());
-    assert_eq!(got.len(), acked.len(), "no line that was never acknowledged");
-    assert_eq!(count_over_time(q) as usize, acked.len(), "samples of replicas count once");
 }
 
 #[test]
@@ -152,8 +87,8 @@ fn an_ingester_killed_under_pushes_loses_nothing_and_rejoins() {
         std::thread::spawn(move || {
             let mut round = 0;
             while !stop.load(Ordering::Relaxed) {
-                match push_round(&base, round) {
-                    Ok(lines) => acked.lock().unwrap().extend(lines.into_iter().map(|(_, l)| l)),
+                match push_round(&base, "ms", STREAMS, round) {
+                    Ok(lines) => acked.lock().unwrap().extend(lines),
                     Err(e) => failures.lock().unwrap().push(e),
                 }
                 round += 1;
@@ -169,7 +104,7 @@ fn an_ingester_killed_under_pushes_loses_nothing_and_rejoins() {
     c.ingesters[1].kill();
     pushed(100);
     wait_for("the killed ingester to turn unhealthy", Duration::from_secs(30), || {
-        ring(&c.querier).get("ingester-1").is_some_and(|(_, h)| !h)
+        ring(&c.querier.url("")).get("ingester-1").is_some_and(|(_, h)| !h)
     });
     pushed(100);
     stop.store(true, Ordering::Relaxed);
@@ -178,7 +113,7 @@ fn an_ingester_killed_under_pushes_loses_nothing_and_rejoins() {
     assert!(fails.is_empty(), "with two of three replicas up every push succeeds: {:?}", &fails[..fails.len().min(3)]);
     let acked_now = acked.lock().unwrap().clone();
     assert!(acked_now.len() >= 300 * STREAMS);
-    assert_exactly_once(&c.querier, &acked_now);
+    exactly_once_with_samples(&c.querier, &acked_now);
 
     // back: it replays its WAL, rejoins and turns ACTIVE; answers stay exact
     c.ingesters[1].start_again();
@@ -186,24 +121,9 @@ fn an_ingester_killed_under_pushes_loses_nothing_and_rejoins() {
     let held = common::metric(&c.ingesters[1], r#"loki_ingester_memory_streams{tenant="fake"}"#);
     assert_eq!(held as usize, STREAMS, "the restarted ingester got its streams back from its WAL");
     let more: Vec<String> =
-        (0..20).flat_map(|r| push_round(&c.distributor.url(""), 1_000_000 + r).unwrap()).map(|(_, l)| l).collect();
+        (0..20).flat_map(|r| push_round(&c.distributor.url(""), "ms", STREAMS, 1_000_000 + r).unwrap()).collect();
     let all: Vec<String> = acked_now.into_iter().chain(more).collect();
-    assert_exactly_once(&c.querier, &all);
-}
-
-/// Lines of live-tail frames until `n` arrived.
-fn tail_lines(t: &mut TailClient, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut got = Vec::new();
-    while got.len() < n {
-        let left = deadline.checked_duration_since(Instant::now()).unwrap_or_else(|| panic!("{} of {n}", got.len()));
-        if let Event::Frame(f) = t.next(left).unwrap() {
-            for s in f["streams"].as_array().unwrap() {
-                got.extend(s["values"].as_array().unwrap().iter().map(|v| v[1].as_str().unwrap().to_string()));
-            }
-        }
-    }
-    got
+    exactly_once_with_samples(&c.querier, &all);
 }
 
 #[test]
@@ -213,14 +133,22 @@ fn a_tail_on_the_querier_gets_every_line_once_from_three_replicas() {
     let mut t = TailClient::connect(&c.querier.url(""), "/loki/api/v1/tail", &q, &[]).expect("tail opens");
     // the tail subscribes on every ingester before it answers: pushed lines all arrive
     let base = c.distributor.url("");
-    let first: Vec<String> = (0..50).map(|r| push_round(&base, r).unwrap()[0].1.clone()).collect();
-    assert_eq!(tail_lines(&mut t, 50), first, "every line once, in order, though three ingesters sent it");
+    let first: Vec<String> = (0..50).map(|r| push_round(&base, "ms", STREAMS, r).unwrap()[0].clone()).collect();
+    assert_eq!(
+        tail_entries(&mut t, 50).into_iter().map(|(_, l)| l).collect::<Vec<_>>(),
+        first,
+        "every line once, in order, though three ingesters sent it"
+    );
     c.ingesters[2].kill();
-    let second: Vec<String> = (50..100).map(|r| push_round(&base, r).unwrap()[0].1.clone()).collect();
-    assert_eq!(tail_lines(&mut t, 50), second, "an ingester lost: the replicas still deliver");
+    let second: Vec<String> = (50..100).map(|r| push_round(&base, "ms", STREAMS, r).unwrap()[0].clone()).collect();
+    assert_eq!(
+        tail_entries(&mut t, 50).into_iter().map(|(_, l)| l).collect::<Vec<_>>(),
+        second,
+        "an ingester lost: the replicas still deliver"
+    );
     // nothing more (no late duplicate)
-    let extra = push_round(&base, 100).unwrap()[0].1.clone();
-    assert_eq!(tail_lines(&mut t, 1), vec![extra]);
+    let extra = push_round(&base, "ms", STREAMS, 100).unwrap()[0].clone();
+    assert_eq!(tail_entries(&mut t, 1).into_iter().map(|(_, l)| l).collect::<Vec<_>>(), vec![extra]);
 }
 
 #[test]
@@ -232,8 +160,8 @@ fn a_store_only_querier_finds_flushed_chunks_through_the_index_gateway() {
     let extra = "querier:\n  query_store_only: true\n";
     let q = role_with("querier", "querier-store", c.seed, free_port(), &c.store, &storage, extra);
     let base = c.distributor.url("");
-    let acked: Vec<String> = (0..30).flat_map(|r| push_round(&base, r).unwrap()).map(|(_, l)| l).collect();
-    assert!(queried(&q).is_empty(), "nothing is stored before the flush");
+    let acked: Vec<String> = (0..30).flat_map(|r| push_round(&base, "ms", STREAMS, r).unwrap()).collect();
+    assert!(queried(&q.url(""), "ms").is_empty(), "nothing is stored before the flush");
     for i in &c.ingesters {
         let r = client().post(i.url("/flush")).send().unwrap();
         assert_eq!(r.status().as_u16(), 204);
@@ -241,7 +169,7 @@ fn a_store_only_querier_finds_flushed_chunks_through_the_index_gateway() {
     wait_for("every ingester to flush", Duration::from_secs(30), || {
         c.ingesters.iter().all(|i| common::metric(i, "loki_ingester_chunks_flushed_total") >= STREAMS as f64)
     });
-    let got = queried(&q);
+    let got = queried(&q.url(""), "ms");
     assert_eq!(got.len(), acked.len(), "every line, from the store alone");
     assert!(got.values().all(|n| *n == 1), "three ingesters flushed the same stream: each line still counts once");
     assert!(common::metric(&gateway, "skald_index_gateway_lookups_total") >= 1.0, "the lookup went to the gateway");
@@ -265,7 +193,7 @@ fn a_tail_client_that_stops_reading_gets_dropped_entries_while_pushes_go_on() {
         t0.elapsed()
     };
     push(vec![json!([now_ns().to_string(), "first"])]);
-    assert_eq!(tail_lines(&mut t, 1), vec!["first"]);
+    assert_eq!(tail_entries(&mut t, 1).into_iter().map(|(_, l)| l).collect::<Vec<_>>(), vec!["first"]);
     // the client reads nothing now: 40 MB go past it, through three ingesters' streams
     let big = "x".repeat(16 << 10);
     let base = now_ns();
@@ -315,8 +243,8 @@ fn a_hung_ingester_holds_up_neither_pushes_nor_queries() {
     let base = c.distributor.url("");
     // each call must answer within the test client's timeout (30 s), far below the 60 s a call to the frozen
     // ingester may take: pushes return at quorum, queries once all but rf/2 ingesters answered
-    let acked: Vec<String> = (0..20).flat_map(|r| push_round(&base, r).unwrap()).map(|(_, l)| l).collect();
-    let got = queried(&c.querier);
+    let acked: Vec<String> = (0..20).flat_map(|r| push_round(&base, "ms", STREAMS, r).unwrap()).collect();
+    let got = queried(&c.querier.url(""), "ms");
     assert_eq!(got.len(), acked.len(), "every acknowledged line from the two live replicas");
     signal(&c.ingesters[0], "-CONT");
     // back: it got the copies the distributor kept sending in the background

@@ -2,6 +2,8 @@
 //! free ports, waits for /ready with a deadline, and kills it on drop.
 #![allow(dead_code)]
 
+pub mod lines;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -192,6 +194,15 @@ impl Drop for Skald {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// Polls `ok` until it holds; fails the test after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
