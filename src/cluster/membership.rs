@@ -62,15 +62,11 @@ pub struct NodeInfo {
     pub num_tokens: usize,
 }
 
-/// Set one of this node's keys (readiness, ingester state).
+/// Set one of this node's keys (readiness, ingester state), or delete it with
+/// `None` (the ring tokens when an ingester leaves).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SetKey(pub &'static str, pub String);
-
-/// Delete one of this node's keys (the ring tokens when an ingester leaves).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct DeleteKey(pub &'static str);
+pub struct SetKey(pub &'static str, pub Option<String>);
 
 pub struct MembershipActor {
     handle: Option<ChitchatHandle>,
@@ -222,20 +218,6 @@ impl Actor for MembershipActor {
     }
 }
 
-impl Handler<DeleteKey> for MembershipActor {
-    type Result = ();
-    fn handle(&mut self, msg: DeleteKey, ctx: &mut Context<Self>) {
-        let Some(h) = &self.handle else { return };
-        let chitchat = h.chitchat();
-        ctx.spawn(
-            async move {
-                chitchat.lock().await.self_node_state().delete(msg.0);
-            }
-            .into_actor(self),
-        );
-    }
-}
-
 impl Handler<SetKey> for MembershipActor {
     type Result = ();
     fn handle(&mut self, msg: SetKey, ctx: &mut Context<Self>) {
@@ -243,7 +225,11 @@ impl Handler<SetKey> for MembershipActor {
         let chitchat = h.chitchat();
         ctx.spawn(
             async move {
-                chitchat.lock().await.self_node_state().set(msg.0, msg.1);
+                let mut c = chitchat.lock().await;
+                match msg.1 {
+                    Some(v) => c.self_node_state().set(msg.0, v),
+                    None => c.self_node_state().delete(msg.0),
+                }
             }
             .into_actor(self),
         );

@@ -12,7 +12,7 @@ use actix::Addr;
 
 use crate::actors::ingester::wal::replay::ReplayStatus;
 use crate::cluster::keys;
-use crate::cluster::membership::{self, DeleteKey, MembershipActor, NodeInfo, SetKey, SharedView};
+use crate::cluster::membership::{self, MembershipActor, NodeInfo, SetKey, SharedView};
 use crate::config::Config;
 
 pub struct ClusterHandle {
@@ -73,12 +73,20 @@ pub fn replication_factor(cfg: &Config) -> usize {
 
 impl ClusterHandle {
     pub fn set(&self, key: &'static str, value: &str) {
+        self.set_or_delete(key, Some(value.to_string()));
+    }
+
+    /// Gossips one of this node's keys (`None` deletes it); without gossip, edits the one-member view.
+    fn set_or_delete(&self, key: &'static str, value: Option<String>) {
         match &self.actor {
-            Some(a) => a.do_send(SetKey(key, value.to_string())),
+            Some(a) => a.do_send(SetKey(key, value)),
             None => {
                 if let Ok(mut v) = self.view.write() {
                     if let Some(m) = v.members.first_mut() {
-                        m.keys.insert(key.to_string(), value.to_string());
+                        match value {
+                            Some(val) => m.keys.insert(key.to_string(), val),
+                            None => m.keys.remove(key),
+                        };
                     }
                     v.version += 1;
                 }
@@ -90,23 +98,12 @@ impl ClusterHandle {
     /// replication sets stop naming it; either way it waits a few gossip rounds
     /// so the news (and its LEAVING state) spreads before the exit.
     pub async fn say_goodbye(&self, leave: bool, gossip_interval: Duration) {
-        match &self.actor {
-            Some(a) => {
-                if leave {
-                    a.do_send(DeleteKey(keys::TOKENS));
-                }
-                tokio::time::sleep((gossip_interval * 5).clamp(Duration::from_millis(200), Duration::from_secs(2)))
-                    .await;
-            }
-            None if leave => {
-                if let Ok(mut v) = self.view.write() {
-                    if let Some(m) = v.members.first_mut() {
-                        m.keys.remove(keys::TOKENS);
-                    }
-                    v.version += 1;
-                }
-            }
-            None => {}
+        if leave {
+            self.set_or_delete(keys::TOKENS, None);
+        }
+        if self.actor.is_some() {
+            // (no acknowledgement to wait for: gossip spreads within a few rounds)
+            tokio::time::sleep((gossip_interval * 5).clamp(Duration::from_millis(200), Duration::from_secs(2))).await;
         }
     }
 

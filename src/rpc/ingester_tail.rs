@@ -20,8 +20,7 @@ use tonic::{Status, Streaming};
 use super::ingester::IngesterBridge;
 use super::wire;
 use crate::actors::ingester::{Dropped, IngesterError, IngesterSupervisor, Subscriber, Tail, TailBatch};
-use crate::model::Labels;
-use crate::proto::ingester::{DroppedEntry, Pair, TailRequest, TailResponse};
+use crate::proto::ingester::{DroppedEntry, TailRequest, TailResponse};
 
 /// Opens a tail on a remote ingester; the reply's receiver resolves (or errors)
 /// when the stream is over.
@@ -74,20 +73,18 @@ async fn pump(mut stream: Streaming<TailResponse>, sub: Subscriber, addr: &str) 
     }
 }
 
-fn labels(p: Vec<Pair>) -> Labels {
-    Labels::from_pairs_keep_empty(p.into_iter().map(|x| (x.name, x.value)).collect())
-}
-
 fn deliver(sub: &Subscriber, r: TailResponse) {
     if r.dropped_total > 0 {
-        let entries = r.dropped.into_iter().map(|d| (labels(d.labels), d.ts)).collect();
+        let entries = r.dropped.into_iter().map(|d| (wire::labels(d.labels), d.ts)).collect();
         sub.drops.add(Dropped { entries, total: r.dropped_total });
     }
     if r.entries.is_empty() {
         return;
     }
-    let batch =
-        Arc::new(TailBatch { labels: labels(r.labels), entries: r.entries.into_iter().map(wire::unentry).collect() });
+    let batch = Arc::new(TailBatch {
+        labels: wire::labels(r.labels),
+        entries: r.entries.into_iter().map(wire::unentry).collect(),
+    });
     if let Err(mpsc::error::TrySendError::Full(())) = sub.offer(&batch) {
         sub.drops.record(&batch.labels, &batch.entries);
     }
@@ -118,7 +115,7 @@ pub async fn tail_stream(ingester: Addr<IngesterSupervisor>, req: TailRequest) -
                     let b = b?;
                     b.received(&queued);
                     let r = TailResponse {
-                        labels: pairs(&b.labels),
+                        labels: wire::pairs(b.labels.pairs()),
                         entries: b.entries.iter().map(wire::entry).collect(),
                         ..Default::default()
                     };
@@ -129,7 +126,7 @@ pub async fn tail_stream(ingester: Addr<IngesterSupervisor>, req: TailRequest) -
                     if d.is_empty() {
                         continue;
                     }
-                    let dropped = d.entries.iter().map(|(l, ts)| DroppedEntry { labels: pairs(l), ts: *ts }).collect();
+                    let dropped = d.entries.iter().map(|(l, ts)| DroppedEntry { labels: wire::pairs(l.pairs()), ts: *ts }).collect();
                     let r = TailResponse { dropped, dropped_total: d.total, ..Default::default() };
                     return Some((Ok(r), (rx, tick, drops, queued)));
                 }
@@ -137,8 +134,4 @@ pub async fn tail_stream(ingester: Addr<IngesterSupervisor>, req: TailRequest) -
         }
     });
     Ok(Box::pin(s))
-}
-
-fn pairs(l: &Labels) -> Vec<Pair> {
-    l.pairs().iter().map(|(n, v)| Pair { name: n.clone(), value: v.clone() }).collect()
 }

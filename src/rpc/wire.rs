@@ -21,7 +21,7 @@ use crate::proto::ingester as pb;
 #[error("bad ingester request: {0}")]
 pub struct WireError(pub String);
 
-fn pairs(p: &[(String, String)]) -> Vec<pb::Pair> {
+pub(super) fn pairs(p: &[(String, String)]) -> Vec<pb::Pair> {
     p.iter().map(|(n, v)| pb::Pair { name: n.clone(), value: v.clone() }).collect()
 }
 
@@ -29,7 +29,7 @@ fn unpairs(p: Vec<pb::Pair>) -> Vec<(String, String)> {
     p.into_iter().map(|x| (x.name, x.value)).collect()
 }
 
-fn labels(p: Vec<pb::Pair>) -> Labels {
+pub(super) fn labels(p: Vec<pb::Pair>) -> Labels {
     Labels::from_pairs_keep_empty(unpairs(p))
 }
 
