@@ -192,7 +192,7 @@ impl Default for IngesterConfig {
             chunk_target_size: ByteSize(1_572_864),
             chunk_block_size: ByteSize(262_144),
             // Skald default (Loki: gzip): gzip costs most of the ingest CPU; see docs/benchmarks.md.
-            chunk_encoding: "snappy".into(),
+            chunk_encoding: "lz4".into(),
             max_chunk_age: Dur::secs(7200),
             chunk_idle_period: Dur::secs(1800),
             flush_check_period: Dur::secs(30),

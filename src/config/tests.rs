@@ -9,6 +9,8 @@ fn defaults_are_lokis() {
     assert_eq!(l.config.server.grpc_listen_port, 9095);
     assert_eq!(l.config.target, vec!["all"]);
     assert_eq!(l.config.limits_config.max_line_size.0, 256_000);
+    // Skald's one chosen difference here (docs/configuration.md): lz4, not gzip
+    assert_eq!(l.config.ingester.chunk_encoding, "lz4");
     assert!(l.ignored_keys.is_empty());
 }
 
