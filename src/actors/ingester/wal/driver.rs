@@ -19,10 +19,17 @@ use crate::actors::ingester::supervisor::{ReplayApply, ReplayDone};
 use crate::actors::ingester::{FlushAll, IngesterSupervisor, SupervisorCounters};
 use crate::actors::Observe;
 
-/// Items applied concurrently (in order; each waits for its tenants).
-const IN_FLIGHT: usize = 32;
+/// Items applied concurrently (in order; each waits for its tenants). An item
+/// holds ~2 MB of lines (records are merged by the reader), so 8 in flight and 8
+/// queued keep both cores busy with ~32 MB in the pipeline.
+const IN_FLIGHT: usize = 8;
 /// How often (in items) memory is compared with the ceiling.
-const CHECK_EVERY: usize = 64;
+const CHECK_EVERY: usize = 2;
+
+async fn flush_over_ceiling(sup: &Addr<IngesterSupervisor>, memory: u64, ceiling: u64) {
+    tracing::info!(memory, ceiling, "replay_memory_ceiling reached; flushing");
+    let _ = sup.send(FlushAll).await;
+}
 
 pub async fn replay(
     sup: Addr<IngesterSupervisor>,
@@ -33,7 +40,7 @@ pub async fn replay(
 ) -> ReplaySummary {
     let started = Instant::now();
     wal_metrics().replay_active.set(1);
-    let (tx, mut rx) = mpsc::channel::<ReplayItem>(16);
+    let (tx, mut rx) = mpsc::channel::<ReplayItem>(8);
     let (done_tx, done_rx) = oneshot::channel();
     let (dir, st, halt) = (settings.dir.clone(), status.clone(), stop.clone());
     std::thread::Builder::new()
@@ -73,16 +80,19 @@ pub async fn replay(
             for d in in_flight.drain(..) {
                 let _ = d.await;
             }
-            tracing::info!(
-                memory = mem,
-                ceiling = settings.replay_memory_ceiling,
-                "replay_memory_ceiling reached; flushing"
-            );
-            let _ = sup.send(FlushAll).await;
+            flush_over_ceiling(&sup, mem, settings.replay_memory_ceiling).await;
         }
     }
     for d in in_flight {
         let _ = d.await;
+    }
+    if can_flush {
+        // The last items were only checked in the background (or, for a short WAL
+        // merged into one item, not at all): check once more, now that they are in.
+        let mem = sup.send(Observe::<SupervisorCounters>::new()).await.map(|c| c.memory_bytes as u64).unwrap_or(0);
+        if mem > settings.replay_memory_ceiling {
+            flush_over_ceiling(&sup, mem, settings.replay_memory_ceiling).await;
+        }
     }
     let summary = match done_rx.await {
         Ok(Ok(s)) => s,
