@@ -104,7 +104,8 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             b.store = Some(store);
         }
         Module::Ingester => {
-            let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+            // one arbiter per core for the stream shards, one more for the tenant actors
+            let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) + 1;
             b.arbiters = (0..n).map(|_| Arbiter::new()).collect();
             let handles: Vec<_> = b.arbiters.iter().map(|a| a.handle()).collect();
             let flushers = match &b.store {
