@@ -224,7 +224,7 @@ mod tests {
                     let at = (x as usize) % bad.len();
                     bad[at] ^= (x >> 32) as u8 | 1;
                 }
-                if x % 5 == 0 {
+                if x.is_multiple_of(5) {
                     bad.truncate((x as usize >> 8) % bad.len());
                 }
                 if let Ok(n) = e.decompress_into(&bad, raw.len(), &mut buf) {
