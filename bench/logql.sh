@@ -47,12 +47,16 @@ print(json.dumps({"bench": "logql", "query": name, "from": mode, "raw_bytes": ra
                   "gb_per_cpu_second": raw / 1e9 / cpu if cpu > 0 else None, "wall_seconds": wall,
                   "gb_per_wall_second": raw / 1e9 / wall if wall > 0 else None, "status": q.get("status"),
                   "result_type": q.get("data", {}).get("resultType")}))
-print(f"{name:<28} {raw/1e9:.2f} GB in {cpu:.2f} CPU-s = {raw/1e9/cpu if cpu else 0:.2f} GB/CPU-s ({'ok' if ok else 'FAILED'})", file=sys.stderr)
+print(f"{name:<28} {raw/1e9:.2f} GB in {cpu:.2f} CPU-s = {raw/1e9/cpu if cpu else 0:.2f} GB/CPU-s, {wall:.3f} s ({'ok' if ok else 'FAILED'})", file=sys.stderr)
 PY
 }
 
 run 'contains' '{app="loadgen"} |= "needle-that-never-matches"'
 run 'regex-case-insensitive' '{app="loadgen"} |~ "(?i)needle-that-never-matches"'
+# no line has this level: every line is parsed (the JSON parser's scan speed)
+run 'json-no-match' '{app="loadgen"} | json | level="fatal"'
+# 1 line in 7 matches: with limit=100 reading stops once each stream's newest 100
+# are found, so this one measures time to answer more than scan speed
 run 'json-level-error' '{app="loadgen"} | json | level="error"'
 # steps every minute for 10 minutes from the first line: every line falls in some 5m window
 run 'sum-count-over-time' 'sum by (app) (count_over_time({app="loadgen"}[5m]))' $((START_NS + 600000000000))

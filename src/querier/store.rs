@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use actix::Recipient;
 use bytes::Bytes;
 
+use crate::actors::ingester::log_collect::LogCollector;
 use crate::actors::ingester::stream::Stream;
 use crate::actors::ingester::{
     LogRequest, LogResult, SampleRequest, SampleResult, StreamVolume, TimeRange, VolumeRequest, VolumeResult,
@@ -20,7 +21,7 @@ use crate::metrics::metrics;
 use crate::model::Labels;
 use crate::rpc::index_gateway::ChunkRefsQuery;
 use crate::storage::cache::{ChunkCache, ObjectCache};
-use crate::storage::chunk::ChunkFile;
+use crate::storage::chunk::{ChunkFile, MemChunk};
 use crate::storage::index::{segment_prefix, tables_between, ChunkRef, Segment, TableIndex};
 use crate::storage::object::{ObjectClient, StorageError};
 
@@ -177,28 +178,52 @@ impl StoreReader {
     ) -> Result<Stream, StorageError> {
         let mut chunks = Vec::with_capacity(refs.len());
         for r in refs {
-            let data = self.fetch_chunk(&r.key).await?;
-            match ChunkFile::decode(&data) {
-                Ok((_, c)) => chunks.push(c),
-                Err(e) => {
-                    metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
-                    tracing::error!(key = r.key, error = %e, "skipping corrupt chunk");
-                    warnings.push(format!("skipped corrupt chunk {}: {e}", r.key));
-                }
-            }
+            chunks.extend(self.read_chunk(r, warnings).await?);
         }
         Ok(Stream::from_chunks(labels, chunks))
     }
 
+    /// One stored chunk, decoded; a corrupt one is counted, logged, reported in
+    /// `warnings` and skipped (`None`).
+    async fn read_chunk(&self, r: &ChunkRef, warnings: &mut Vec<String>) -> Result<Option<MemChunk>, StorageError> {
+        let data = self.fetch_chunk(&r.key).await?;
+        match ChunkFile::decode(&data) {
+            Ok((_, c)) => Ok(Some(c)),
+            Err(e) => {
+                metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
+                tracing::error!(key = r.key, error = %e, "skipping corrupt chunk");
+                warnings.push(format!("skipped corrupt chunk {}: {e}", r.key));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Log queries fetch a stream's chunks one at a time, newest first for
+    /// backward queries (oldest first for forward ones), and stop fetching once
+    /// the stream's answer is complete (`LogCollector`): a query with a limit over
+    /// a long range reads a few chunks, not all of them.
     pub async fn select_logs(&self, tenant: &str, req: &LogRequest) -> Result<LogResult, StorageError> {
         let mut out = LogResult::default();
-        let streams = self
-            .load_streams(tenant, &req.expr.matchers, req.start, req.end.saturating_sub(1), &mut out.warnings)
-            .await?;
-        for stream in streams {
-            match stream.query(req, &mut out.stats) {
-                Ok(r) => out.streams.extend(r),
-                Err(e) => corrupt_stream(&stream, &e, &mut out.warnings),
+        let selected =
+            self.select(tenant, &req.expr.matchers, req.start, req.end.saturating_sub(1), &mut out.warnings).await?;
+        for (labels, mut refs) in selected {
+            let mut c = LogCollector::new(req);
+            c.order(&mut refs, |r| (r.from, r.through));
+            let mut failed = None;
+            for r in &refs {
+                if !c.wants(r.from, r.through) {
+                    continue;
+                }
+                let Some(chunk) = self.read_chunk(r, &mut out.warnings).await? else { continue };
+                if let Err(e) = c.add_chunk(&chunk, labels.pairs()) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            out.stats.add(std::mem::take(&mut c.stats));
+            match failed {
+                None => out.streams.extend(c.finish(&labels)),
+                Some(e) => corrupt_stream(&labels, &e, &mut out.warnings),
             }
         }
         Ok(out)
@@ -211,7 +236,7 @@ impl StoreReader {
         for stream in streams {
             match stream.samples(req, &mut out.stats) {
                 Ok(r) => crate::logql::metric::merge_series(&mut out.series, r),
-                Err(e) => corrupt_stream(&stream, &e, &mut out.warnings),
+                Err(e) => corrupt_stream(&stream.labels, &e, &mut out.warnings),
             }
         }
         Ok(out)
@@ -238,7 +263,7 @@ impl StoreReader {
                 let stream = self.decode_stream(labels, &to_read, &mut warnings).await?;
                 match stream.volume(&req) {
                     Ok(read) => v.add(read.unwrap_or_else(|| StreamVolume::empty(stream.labels.clone()))),
-                    Err(e) => corrupt_stream(&stream, &e, &mut warnings),
+                    Err(e) => corrupt_stream(&stream.labels, &e, &mut warnings),
                 }
             }
             if v.entries > 0 {
@@ -282,8 +307,8 @@ impl StoreReader {
     }
 }
 
-fn corrupt_stream(stream: &Stream, e: &crate::storage::chunk::ChunkError, warnings: &mut Vec<String>) {
+fn corrupt_stream(labels: &Labels, e: &crate::storage::chunk::ChunkError, warnings: &mut Vec<String>) {
     metrics().corrupt_objects.with_label_values(&["chunk"]).inc();
-    tracing::error!(stream = %stream.labels, error = %e, "skipping a stream with a corrupt block");
-    warnings.push(format!("skipped stored data of {} (corrupt block: {e})", stream.labels));
+    tracing::error!(stream = %labels, error = %e, "skipping a stream with a corrupt block");
+    warnings.push(format!("skipped stored data of {labels} (corrupt block: {e})"));
 }

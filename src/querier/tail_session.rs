@@ -225,7 +225,7 @@ impl TailSession {
                 kept.push((g, e.ts, p.line.map_or_else(|| e.line.clone(), Bytes::from)));
             }
         }
-        let groups: Vec<Arc<StreamEntries>> = groups.into_streams(&b.labels).into_iter().map(Arc::new).collect();
+        let groups: Vec<Arc<StreamEntries>> = groups.into_streams(&b.labels, &[]).into_iter().map(Arc::new).collect();
         kept.into_iter().map(|(g, ts, line)| TailItem { ts, line, group: groups[g].clone() }).collect()
     }
 }

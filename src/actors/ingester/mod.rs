@@ -7,6 +7,7 @@
 //! grouped into shard actors rather than one actor per stream.
 
 pub mod flush;
+pub(crate) mod log_collect;
 pub mod samples;
 pub mod shard;
 pub mod stream;

@@ -1,76 +1,34 @@
-//! Log queries over one stream's chunks: the LogQL pipeline on every entry in
-//! range, exact duplicates removed, results grouped by their label set.
+//! Log queries over one stream's chunks (the reading itself is `LogCollector`'s)
+//! and `Groups`, the distinct result label sets of a query.
 //!
-//! Called by the shard actor for ingester memory and by the store reader for
-//! chunks read back from the object store (through `Stream::from_chunks`).
+//! Called by the shard actor for ingester memory; the store reader feeds its
+//! chunks to a `LogCollector` as it fetches them.
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, Hasher};
 
+use super::log_collect::LogCollector;
 use super::stream::Stream;
-use super::{Direction, LogRequest, ScanStats, StreamEntries};
+use super::{LogRequest, ScanStats, StreamEntries};
 use crate::logql::pipeline::{Category, Label};
-use crate::model::{Entry, FastMap, Labels};
-use crate::storage::chunk::ChunkError;
+use crate::model::{FastMap, Labels};
+use crate::storage::chunk::{ChunkError, MemChunk};
 
 impl Stream {
     /// Entries in `[start, end)` that pass the query's pipeline, at most `limit`,
     /// in the request's direction, exact duplicates removed, grouped by their
-    /// result label set (one group per distinct set).
+    /// result label set (one group per distinct set). Chunks are read newest
+    /// first for backward queries (oldest first for forward ones) and reading
+    /// stops where nothing more can make the answer (`LogCollector`).
     pub fn query(&self, req: &LogRequest, stats: &mut ScanStats) -> Result<Vec<StreamEntries>, ChunkError> {
-        let pipeline = &req.expr.pipeline;
-        let mut groups = Groups::default();
-        // (entry as stored, group, rewritten line)
-        let mut out: Vec<(Entry, usize, Option<String>)> = Vec::new();
+        let mut c = LogCollector::new(req);
+        let mut chunks: Vec<&MemChunk> = self.chunks().collect();
+        c.order(&mut chunks, |m| (m.min_ts, m.max_ts));
         let stream = self.labels.pairs();
-        for c in self.chunks() {
-            stats.chunks += 1;
-            c.for_each_in_range(req.start, req.end, |e| {
-                stats.lines += 1;
-                stats.bytes += e.line.len() as u64;
-                if pipeline.filters_only() && !e.has_metadata() {
-                    if pipeline.keep_line(e.line) {
-                        let g = groups.stream_only(stream);
-                        out.push((e.to_entry(), g, None));
-                    }
-                    return;
-                }
-                // only entries that survive are copied out of the chunk
-                let meta = if e.has_metadata() { e.metadata() } else { Vec::new() };
-                let line = String::from_utf8_lossy(e.line);
-                let (g, new_line) = match pipeline.process(e.ts, &line, stream, &meta) {
-                    Some(p) => (groups.find_or_add(&p.labels), p.line),
-                    None => return,
-                };
-                let entry = Entry { ts: e.ts, line: bytes::Bytes::copy_from_slice(e.line), metadata: meta };
-                out.push((entry, g, new_line));
-            })?;
-        }
-        out.sort_by(|a, b| a.0.ts.cmp(&b.0.ts).then_with(|| a.0.line.cmp(&b.0.line)));
-        out.dedup_by(|a, b| a.0.ts == b.0.ts && a.0.line == b.0.line && a.0.metadata == b.0.metadata);
-        if req.direction == Direction::Backward {
-            out.reverse();
-        }
-        if req.interval_ns > 0 {
-            let mut last: Option<i64> = None;
-            out.retain(|(e, _, _)| {
-                let keep = last.is_none_or(|l| (e.ts - l).abs() >= req.interval_ns);
-                if keep {
-                    last = Some(e.ts);
-                }
-                keep
-            });
-        }
-        out.truncate(req.limit);
-        let mut result: Vec<StreamEntries> = groups.into_streams(&self.labels);
-        for (mut e, g, line) in out {
-            if let Some(l) = line {
-                e.line = bytes::Bytes::from(l);
-            }
-            result[g].entries.push(e);
-        }
-        result.retain(|s| !s.entries.is_empty());
-        Ok(result)
+        let r = chunks.into_iter().try_for_each(|m| c.add_chunk(m, stream));
+        stats.add(std::mem::take(&mut c.stats));
+        r?;
+        Ok(c.finish(&self.labels))
     }
 }
 
@@ -119,10 +77,27 @@ impl Groups {
         g
     }
 
-    pub(crate) fn into_streams(self, stream: &Labels) -> Vec<StreamEntries> {
+    pub(crate) fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// One `StreamEntries` per group, in group order; groups not `used` (all
+    /// their entries fell past the limit) get a placeholder with no entries
+    /// instead of label sets nobody reads.
+    pub(crate) fn into_streams(self, stream: &Labels, used: &[bool]) -> Vec<StreamEntries> {
         self.sets
             .into_iter()
-            .map(|set| {
+            .enumerate()
+            .map(|(g, set)| {
+                if !used.get(g).copied().unwrap_or(true) {
+                    return StreamEntries {
+                        labels: stream.clone(),
+                        stream: stream.clone(),
+                        structured: Vec::new(),
+                        parsed: Vec::new(),
+                        entries: Vec::new(),
+                    };
+                }
                 let pick = |cat: Category| {
                     set.iter().filter(|l| l.2 == cat).map(|(k, v, _)| (k.clone(), v.clone())).collect::<Vec<_>>()
                 };
@@ -147,6 +122,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::actors::ingester::Direction;
     use crate::logql::{parse, Expr};
     use crate::model::Entry;
 

@@ -119,20 +119,49 @@ impl MemChunk {
             return Ok(());
         }
         let mut buf = Vec::new();
-        for b in self.blocks.iter().filter(|b| b.max_ts >= start && b.min_ts < end) {
-            let raw = b.decompress_into(self.encoding, &mut buf)?;
-            let mut it = RawIter::new(raw);
-            for e in it.by_ref().filter(|e| e.ts >= start && e.ts < end) {
-                f(e);
-            }
-            if it.corrupt {
-                return Err(ChunkError::Corrupt("truncated entry"));
+        for i in 0..self.block_count() {
+            let (min, max) = self.part_span(i);
+            if max >= start && min < end {
+                self.for_each_in_part(i, start, end, &mut buf, &mut f)?;
             }
         }
-        if !self.head.is_empty() && self.head.max_ts >= start && self.head.min_ts < end {
+        Ok(())
+    }
+
+    /// The smallest and largest timestamp of part `i` (parts: the cut blocks in
+    /// time order, then the head block when it holds entries; `block_count` of
+    /// them). Readers that can stop early (log queries with a limit) walk parts by
+    /// their spans and skip the ones that cannot matter, undecoded.
+    pub fn part_span(&self, i: usize) -> (i64, i64) {
+        match self.blocks.get(i) {
+            Some(b) => (b.min_ts, b.max_ts),
+            None => (self.head.min_ts, self.head.max_ts),
+        }
+    }
+
+    /// Calls `f` for every entry of part `i` with `start <= ts < end`; `buf` is
+    /// the decompression buffer, reused across calls.
+    pub fn for_each_in_part(
+        &self,
+        i: usize,
+        start: i64,
+        end: i64,
+        buf: &mut Vec<u8>,
+        mut f: impl FnMut(EntryRef<'_>),
+    ) -> Result<(), ChunkError> {
+        let Some(b) = self.blocks.get(i) else {
             for e in self.head.iter().filter(|e| e.ts >= start && e.ts < end) {
                 f(e);
             }
+            return Ok(());
+        };
+        let raw = b.decompress_into(self.encoding, buf)?;
+        let mut it = RawIter::new(raw);
+        for e in it.by_ref().filter(|e| e.ts >= start && e.ts < end) {
+            f(e);
+        }
+        if it.corrupt {
+            return Err(ChunkError::Corrupt("truncated entry"));
         }
         Ok(())
     }
