@@ -61,7 +61,7 @@ pub fn encode_entry(buf: &mut Vec<u8>, ts: i64, line: &[u8], metadata: &[(String
     }
 }
 
-fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         buf.push((v as u8) | 0x80);
         v >>= 7;
@@ -69,7 +69,7 @@ fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
     buf.push(v as u8);
 }
 
-fn read_uvarint(b: &[u8], pos: &mut usize) -> Option<u64> {
+pub(super) fn read_uvarint(b: &[u8], pos: &mut usize) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let byte = *b.get(*pos)?;
@@ -90,15 +90,18 @@ fn read_bytes<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
 }
 
 /// Iterates the entries of raw block bytes; stops (with `corrupt` set) on bad data.
+/// Row layout (`new`): each entry starts with its timestamp. Columnar layout
+/// (`columnar::iter`): timestamps come from their own column (`ts`).
 pub struct RawIter<'a> {
-    b: &'a [u8],
-    pos: usize,
+    pub(super) b: &'a [u8],
+    pub(super) pos: usize,
+    pub(super) ts: Option<super::columnar::TsColumn<'a>>,
     pub corrupt: bool,
 }
 
 impl<'a> RawIter<'a> {
     pub fn new(b: &'a [u8]) -> Self {
-        RawIter { b, pos: 0, corrupt: false }
+        RawIter { b, pos: 0, ts: None, corrupt: false }
     }
 
     /// Bytes not read yet.
@@ -114,8 +117,14 @@ impl<'a> Iterator for RawIter<'a> {
             return None;
         }
         let r = (|| {
-            let ts = i64::from_le_bytes(self.b.get(self.pos..self.pos + 8)?.try_into().ok()?);
-            self.pos += 8;
+            let ts = match &mut self.ts {
+                Some(col) => col.next()?,
+                None => {
+                    let ts = i64::from_le_bytes(self.b.get(self.pos..self.pos + 8)?.try_into().ok()?);
+                    self.pos += 8;
+                    ts
+                }
+            };
             let line = read_bytes(self.b, &mut self.pos)?;
             let meta_count = read_uvarint(self.b, &mut self.pos)? as usize;
             let meta_start = self.pos;
@@ -206,14 +215,19 @@ impl HeadBlock {
     /// block keeps its buffers: a stream that fills a block goes on to fill the
     /// next, and reusing memory already touched saves faulting in fresh pages.
     pub fn cut(&mut self, encoding: Encoding) -> Block {
-        let data = if self.sorted { encoding.compress(&self.raw) } else { encoding.compress(&self.reorder(&self.raw)) };
+        let (data, raw_len, columnar) = if self.sorted {
+            super::columnar::compress_rows(&self.raw, self.count, encoding)
+        } else {
+            super::columnar::compress_rows(&self.reorder(&self.raw), self.count, encoding)
+        };
         let block = Block {
             min_ts: self.min_ts,
             max_ts: self.max_ts,
             count: self.count,
-            raw_len: self.raw.len() as u32,
+            raw_len,
             crc: crc32fast::hash(&data),
             data: Bytes::from(data),
+            columnar,
         };
         let (mut raw, mut index) = (std::mem::take(&mut self.raw), std::mem::take(&mut self.index));
         raw.clear();
@@ -250,9 +264,21 @@ pub struct Block {
     pub raw_len: u32,
     pub crc: u32,
     pub data: Bytes,
+    /// Columnar layout (`columnar.rs`, every block cut since chunk format 2);
+    /// false: the row layout of the head block (format 1 objects, old checkpoints).
+    pub columnar: bool,
 }
 
 impl Block {
+    /// The entries of this block's decompressed bytes, in its layout.
+    pub fn iter<'b>(&self, raw: &'b [u8]) -> RawIter<'b> {
+        if self.columnar {
+            super::columnar::iter(raw)
+        } else {
+            RawIter::new(raw)
+        }
+    }
+
     /// Checks the CRC, then decompresses.
     pub fn decompress(&self, encoding: Encoding) -> Result<Vec<u8>, ChunkError> {
         if crc32fast::hash(&self.data) != self.crc {
@@ -296,9 +322,10 @@ mod tests {
         let b = h.cut(Encoding::Snappy);
         assert!(h.is_empty());
         let raw = b.decompress(Encoding::Snappy).unwrap();
+        assert!(b.columnar, "cut blocks are columnar");
         #[allow(clippy::type_complexity)]
         let got: Vec<(i64, Vec<u8>, Vec<(String, String)>)> =
-            RawIter::new(&raw).map(|e| (e.ts, e.line.to_vec(), e.metadata())).collect();
+            b.iter(&raw).map(|e| (e.ts, e.line.to_vec(), e.metadata())).collect();
         assert_eq!(got, vec![(10, b"a".to_vec(), meta), (20, b"b".to_vec(), vec![]), (30, b"c".to_vec(), vec![])]);
         assert_eq!((b.min_ts, b.max_ts, b.count), (10, 30, 3));
     }
@@ -313,10 +340,10 @@ mod tests {
             h.append(*ts, format!("line-{ts}-{i}").as_bytes(), m);
         }
         assert!(h.contains(3, b"line-3-4") && h.contains(3, b"line-3-3") && !h.contains(3, b"line-3-9"));
-        let raw = h.cut(Encoding::Lz4).decompress(Encoding::Lz4).unwrap();
-        let got: Vec<(i64, String, usize)> = RawIter::new(&raw)
-            .map(|e| (e.ts, String::from_utf8(e.line.to_vec()).unwrap(), e.metadata().len()))
-            .collect();
+        let b = h.cut(Encoding::Lz4);
+        let raw = b.decompress(Encoding::Lz4).unwrap();
+        let got: Vec<(i64, String, usize)> =
+            b.iter(&raw).map(|e| (e.ts, String::from_utf8(e.line.to_vec()).unwrap(), e.metadata().len())).collect();
         let ts: Vec<i64> = got.iter().map(|g| g.0).collect();
         assert_eq!(ts, vec![1, 2, 3, 3, 5, 7, 8, 9]);
         assert_eq!(got[2].1, "line-3-3", "equal timestamps keep arrival order");

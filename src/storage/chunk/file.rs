@@ -1,8 +1,9 @@
-//! The chunk object format (version 1): what a closed chunk is flushed as.
+//! The chunk object format (version 2; version 1 is still read): what a closed
+//! chunk is flushed as.
 //!
 //! ```text
 //! "SKC1"            magic, 4 bytes
-//! version           u8 (1)
+//! version           u8 (2: blocks may be columnar, see BlockMeta::columnar; 1: row layout only)
 //! encoding          u8 (Encoding::code)
 //! header_len        u32 LE
 //! header            MessagePack of ChunkMeta (tenant, labels, fingerprint, bounds, block index)
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::{Block, ChunkError, Encoding, MemChunk};
 
 const MAGIC: &[u8; 4] = b"SKC1";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// One block's place in the object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +32,9 @@ pub struct BlockMeta {
     pub offset: u64,
     pub len: u32,
     pub crc: u32,
+    /// The block's layout (`columnar.rs`); absent (false) in version 1 objects.
+    #[serde(default)]
+    pub columnar: bool,
 }
 
 /// What a chunk object says about itself.
@@ -67,6 +71,7 @@ impl ChunkFile {
                     offset,
                     len: b.data.len() as u32,
                     crc: b.crc,
+                    columnar: b.columnar,
                 };
                 offset += b.data.len() as u64;
                 m
@@ -102,7 +107,7 @@ impl ChunkFile {
         if data.len() < 14 || &data[..4] != MAGIC {
             return Err(fmt("bad magic"));
         }
-        if data[4] != VERSION {
+        if data[4] != VERSION && data[4] != 1 {
             return Err(ChunkError::Format(format!("unsupported version {}", data[4])));
         }
         let encoding = Encoding::from_code(data[5]).ok_or_else(|| fmt("unknown encoding"))?;
@@ -134,6 +139,7 @@ impl ChunkFile {
                     raw_len: b.raw_len,
                     crc: b.crc,
                     data: data.slice(from..from + b.len as usize),
+                    columnar: b.columnar,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -173,6 +179,74 @@ mod tests {
             assert_eq!((meta.min_ts, meta.max_ts), (c.min_ts, c.max_ts));
             assert_eq!(all(&back), all(&c), "{enc:?}");
         }
+    }
+
+    /// A version 1 object, as Skald wrote them before the columnar layout: no
+    /// `columnar` key in the block index, blocks in the row layout.
+    #[test]
+    fn version_1_objects_are_still_read() {
+        #[derive(Serialize)]
+        struct V1Block {
+            min_ts: i64,
+            max_ts: i64,
+            count: u32,
+            raw_len: u32,
+            offset: u64,
+            len: u32,
+            crc: u32,
+        }
+        #[derive(Serialize)]
+        struct V1Meta {
+            tenant: String,
+            labels: String,
+            fingerprint: u64,
+            min_ts: i64,
+            max_ts: i64,
+            entries: u64,
+            raw_bytes: u64,
+            blocks: Vec<V1Block>,
+        }
+        let mut row = Vec::new();
+        for i in 0..50i64 {
+            super::super::block::encode_entry(&mut row, 100 + i, format!("old line {i}").as_bytes(), &[]);
+        }
+        let data = Encoding::Lz4.compress(&row);
+        let block = V1Block {
+            min_ts: 100,
+            max_ts: 149,
+            count: 50,
+            raw_len: row.len() as u32,
+            offset: 0,
+            len: data.len() as u32,
+            crc: crc32fast::hash(&data),
+        };
+        let meta = V1Meta {
+            tenant: "t".into(),
+            labels: "{a=\"b\"}".into(),
+            fingerprint: 7,
+            min_ts: 100,
+            max_ts: 149,
+            entries: 50,
+            raw_bytes: row.len() as u64,
+            blocks: vec![block],
+        };
+        let header = rmp_serde::to_vec_named(&meta).unwrap();
+        let mut out = BytesMut::new();
+        out.put_slice(MAGIC);
+        out.put_u8(1);
+        out.put_u8(Encoding::Lz4.code());
+        out.put_u32_le(header.len() as u32);
+        out.put_slice(&header);
+        out.put_u32_le(crc32fast::hash(&header));
+        out.put_slice(&data);
+        let (_, c) = ChunkFile::decode(&out.freeze()).unwrap();
+        let got = all(&c);
+        assert_eq!(got.len(), 50);
+        assert_eq!(got[49], (149, b"old line 49".to_vec(), vec![]));
+        // what this version writes: version 2, columnar blocks
+        let bytes = ChunkFile::encode("t", "{a=\"b\"}", 7, &chunk(Encoding::Lz4, 100));
+        assert_eq!(bytes[4], 2);
+        assert!(ChunkFile::decode(&bytes).unwrap().1.cut_blocks().iter().all(|b| b.columnar));
     }
 
     #[test]

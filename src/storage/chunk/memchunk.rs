@@ -3,7 +3,7 @@
 //! Owned by one stream inside an ingester shard actor; the actor decides when to
 //! close it (`chunk_target_size`, `max_chunk_age`, `chunk_idle_period`).
 
-use super::block::{EntryRef, RawIter};
+use super::block::EntryRef;
 use super::{Block, ChunkError, Encoding, HeadBlock};
 
 #[derive(Debug)]
@@ -156,7 +156,7 @@ impl MemChunk {
             return Ok(());
         };
         let raw = b.decompress_into(self.encoding, buf)?;
-        let mut it = RawIter::new(raw);
+        let mut it = b.iter(raw);
         for e in it.by_ref().filter(|e| e.ts >= start && e.ts < end) {
             f(e);
         }

@@ -5,6 +5,7 @@
 //! `file` is the versioned, checksummed object a closed chunk is flushed as.
 
 pub mod block;
+pub mod columnar;
 pub mod encoding;
 pub mod file;
 pub mod memchunk;

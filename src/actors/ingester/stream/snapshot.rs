@@ -73,7 +73,7 @@ mod tests {
     fn snapshot_restore_keeps_unflushed_chunks_and_drops_stored_ones() {
         let s = test_settings();
         let mut st = Stream::new(Labels::parse(r#"{a="b"}"#).unwrap());
-        let entries: Vec<Entry> = (0..300).map(|i| Entry::new(i, format!("line number {i} with text"))).collect();
+        let entries: Vec<Entry> = (0..1000).map(|i| Entry::new(i, format!("line number {i} with text"))).collect();
         st.push(&entries, &s, "t", 0);
         let closed = st.closed.len();
         assert!(closed >= 2 && st.open.is_some());
@@ -87,8 +87,8 @@ mod tests {
         assert_eq!((r.max_ts, r.next_id, r.entries, r.last_append), (st.max_ts, st.next_id, st.entries, 42));
         // the head block's duplicate check works the same after the restore
         let (mut r, mut st) = (r, st);
-        let (a, _) = r.push(&entries[299..], &s, "t", 43);
-        let (b, _) = st.push(&entries[299..], &s, "t", 43);
+        let (a, _) = r.push(&entries[999..], &s, "t", 43);
+        let (b, _) = st.push(&entries[999..], &s, "t", 43);
         assert_eq!((a.duplicates, a.accepted), (b.duplicates, b.accepted));
         let again = [Entry::new(1000, "new")];
         r.push(&again, &s, "t", 44);
