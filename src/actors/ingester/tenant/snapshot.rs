@@ -58,7 +58,7 @@ impl Handler<TenantRestore> for TenantActor {
                 m.min_ts = m.min_ts.min(s.min_ts());
                 m.max_ts = m.max_ts.max(s.max_ts);
             }
-            per_shard[(fp % n as u64) as usize].push((fp, s));
+            per_shard[self.shard_of(fp)].push((fp, s));
         }
         let replies: Vec<_> = per_shard
             .into_iter()
