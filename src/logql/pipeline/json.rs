@@ -170,8 +170,10 @@ impl<'l> Reader<'l> {
         Ok(&self.s[start..self.i])
     }
 
-    /// Walks an object, emitting flattened leaves as it goes.
-    fn flatten(&mut self, prefix: &str, out: &mut dyn FnMut(String, Cow<'l, str>)) -> R<()> {
+    /// Walks an object, emitting flattened leaves as it goes. Top-level keys
+    /// that need no sanitising are borrowed from the line; nested ones are built
+    /// once, at their exact size.
+    fn flatten(&mut self, prefix: &str, out: &mut dyn FnMut(Cow<'l, str>, Cow<'l, str>)) -> R<()> {
         self.eat(b'{')?;
         if self.peek() == Some(b'}') {
             self.i += 1;
@@ -180,10 +182,18 @@ impl<'l> Reader<'l> {
         loop {
             let k = self.string()?;
             self.eat(b':')?;
-            let key = if prefix.is_empty() {
-                sanitize_key(&k, true).into_owned()
+            let key: Cow<'l, str> = if prefix.is_empty() {
+                match k {
+                    Cow::Borrowed(b) => sanitize_key(b, true),
+                    Cow::Owned(o) => Cow::Owned(sanitize_key(&o, true).into_owned()),
+                }
             } else {
-                format!("{prefix}_{}", sanitize_key(&k, false))
+                let part = sanitize_key(&k, false);
+                let mut key = String::with_capacity(prefix.len() + 1 + part.len());
+                key.push_str(prefix);
+                key.push('_');
+                key.push_str(&part);
+                Cow::Owned(key)
             };
             match self.peek() {
                 Some(b'"') => {
@@ -270,7 +280,7 @@ pub fn flatten<'l>(line: &'l str, b: &mut LabelsBuilder<'l>) {
     b.begin_parse();
     let mut r = Reader { s: line, i: 0 };
     let res = if r.peek() == Some(b'{') {
-        r.flatten("", &mut |k, v| b.add_parsed(Cow::Owned(k), v)).and_then(|_| match r.peek() {
+        r.flatten("", &mut |k, v| b.add_parsed(k, v)).and_then(|_| match r.peek() {
             None => Ok(()),
             Some(_) => r.err("trailing data"),
         })
