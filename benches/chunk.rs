@@ -59,8 +59,9 @@ fn main() {
             let stored: usize = packed.iter().map(|p| p.0.len()).sum();
             let t = Instant::now();
             let mut check = 0usize;
-            for (p, raw_len, _) in &packed {
-                check += enc.decompress(p, *raw_len as usize).map(|d| columnar::iter(&d).count()).unwrap_or(0);
+            for (p, raw_len, col) in &packed {
+                let walk = |d: Vec<u8>| if *col { columnar::iter(&d).count() } else { RawIter::new(&d).count() };
+                check += enc.decompress(p, *raw_len as usize).map(walk).unwrap_or(0);
             }
             let dec_s = t.elapsed().as_secs_f64();
             assert_eq!(check, counts.iter().sum::<u32>() as usize, "round trip");

@@ -108,8 +108,9 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) + 1;
             b.arbiters = (0..n).map(|_| Arbiter::new()).collect();
             let handles: Vec<_> = b.arbiters.iter().map(|a| a.handle()).collect();
+            // the last arbiter hosts the tenant actors (IngesterSupervisor::new); flushers go with the shards
             let flushers = match &b.store {
-                Some(store) => handles
+                Some(store) => handles[..handles.len() - 1]
                     .iter()
                     .map(|h| {
                         let (s, p, node) = (store.clone(), cfg.schema_config.index_prefix(), node_name());

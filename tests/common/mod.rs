@@ -10,8 +10,21 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// A port free for TCP and for UDP (gossip binds UDP on ports handed out here),
+/// never handed out twice by this test process: tests run in parallel, and a
+/// port whose TCP side is free may already carry another test's gossip.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("free port");
+        let port = tcp.local_addr().expect("local address").port();
+        let udp_free = std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if udp_free && !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A fresh directory under the system temp dir, removed on drop.

@@ -154,8 +154,12 @@ impl<'q> LogCollector<'q> {
         self.compacted = self.out.len();
     }
 
+    /// Orders by timestamp, line, then metadata (a total order on what dedup
+    /// compares, so the answer does not depend on the order chunks were read in).
     fn sort_dedup(&mut self) {
-        self.out.sort_by(|a, b| a.0.ts.cmp(&b.0.ts).then_with(|| a.0.line.cmp(&b.0.line)));
+        self.out.sort_by(|a, b| {
+            a.0.ts.cmp(&b.0.ts).then_with(|| a.0.line.cmp(&b.0.line)).then_with(|| a.0.metadata.cmp(&b.0.metadata))
+        });
         self.out.dedup_by(|a, b| a.0.ts == b.0.ts && a.0.line == b.0.line && a.0.metadata == b.0.metadata);
     }
 
@@ -208,15 +212,43 @@ mod tests {
         LogRequest { expr: Arc::new(l), start: 0, end: i64::MAX, limit, direction, interval_ns: 0 }
     }
 
-    fn flat(r: &[StreamEntries]) -> Vec<(i64, String, String)> {
+    /// (ts, line, structured metadata): the order the answer is cut in.
+    type Flat = (i64, String, Vec<(String, String)>);
+
+    fn flat(r: &[StreamEntries]) -> Vec<Flat> {
         let mut v: Vec<_> = r
             .iter()
             .flat_map(|s| {
-                s.entries.iter().map(|e| (e.ts, String::from_utf8_lossy(&e.line).into_owned(), s.labels.to_string()))
+                s.entries.iter().map(|e| (e.ts, String::from_utf8_lossy(&e.line).into_owned(), s.structured.clone()))
             })
             .collect();
         v.sort();
         v
+    }
+
+    /// Entries equal in timestamp and line but not in metadata, in different
+    /// blocks: whichever block is read first, the cut falls in the same place.
+    #[test]
+    fn ties_on_timestamp_and_line_are_cut_by_metadata() {
+        let s = test_settings();
+        let mut st = Stream::new(Labels::parse(r#"{app="a"}"#).unwrap());
+        let with = |ts: i64, line: &str, m: &str| {
+            let mut e = Entry::new(ts, line.to_string());
+            e.metadata = vec![("a".to_string(), m.to_string())];
+            e
+        };
+        st.push(&[with(5, "x", "1")], &s, "t", 0);
+        let filler: Vec<Entry> = (0..40).map(|i| Entry::new(6 + i, format!("filler line {i}"))).collect();
+        st.push(&filler, &s, "t", 0);
+        st.push(&[with(5, "x", "2")], &s, "t", 0);
+        st.push(&filler.iter().map(|e| Entry::new(e.ts + 100, "more filler")).collect::<Vec<_>>(), &s, "t", 0);
+        for dir in [Direction::Forward, Direction::Backward] {
+            let all = st.query(&request(r#"{app="a"} |= "x""#, usize::MAX, dir), &mut ScanStats::default()).unwrap();
+            assert_eq!(flat(&all).len(), 2, "both twins are kept");
+            let one = st.query(&request(r#"{app="a"} |= "x""#, 1, dir), &mut ScanStats::default()).unwrap();
+            let want = if dir == Direction::Forward { "1" } else { "2" };
+            assert_eq!(flat(&one)[0].2, vec![("a".to_string(), want.to_string())], "{dir:?}");
+        }
     }
 
     /// Many small chunks and blocks, timestamps that repeat (ties at the bound)
@@ -228,7 +260,7 @@ mod tests {
         let mut st = Stream::new(Labels::parse(r#"{app="a"}"#).unwrap());
         let mut x = 7u64;
         for round in 0..40i64 {
-            let batch: Vec<Entry> = (0..25i64)
+            let mut batch: Vec<Entry> = (0..25i64)
                 .map(|i| {
                     x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     let ts = 1_000 + round * 100 + i * 3 - (x >> 60) as i64; // a little out of order, with ties
@@ -236,6 +268,11 @@ mod tests {
                 })
                 .collect();
             st.push(&batch, &s, "t", 0);
+            // twins: the same timestamp and line with other metadata, in a later push (often another block)
+            for e in batch.iter_mut().step_by(4) {
+                e.metadata = vec![("m".to_string(), round.to_string())];
+            }
+            st.push(&batch[..batch.len() / 2], &s, "t", 0);
         }
         assert!(st.chunk_count() > 3, "the test needs several chunks");
         for q in [r#"{app="a"}"#, r#"{app="a"} |= "error""#, r#"{app="a"} | logfmt | level="error""#] {

@@ -113,7 +113,14 @@ impl<'a> RawIter<'a> {
 impl<'a> Iterator for RawIter<'a> {
     type Item = EntryRef<'a>;
     fn next(&mut self) -> Option<EntryRef<'a>> {
-        if self.pos >= self.b.len() || self.corrupt {
+        if self.corrupt {
+            return None;
+        }
+        if self.pos >= self.b.len() {
+            // a columnar block's timestamps and entries must run out together
+            if self.ts.as_ref().is_some_and(|c| !c.is_done()) {
+                self.corrupt = true;
+            }
             return None;
         }
         let r = (|| {

@@ -25,6 +25,10 @@ pub struct TsColumn<'a> {
 }
 
 impl TsColumn<'_> {
+    pub(super) fn is_done(&self) -> bool {
+        self.pos >= self.col.len()
+    }
+
     pub(super) fn next(&mut self) -> Option<i64> {
         let z = read_uvarint(self.col, &mut self.pos)?;
         let d = (z >> 1) as i64 ^ -((z & 1) as i64);

@@ -128,17 +128,16 @@ impl ChunkFile {
             .blocks
             .iter()
             .map(|b| {
-                let from = start + b.offset as usize;
-                if from + b.len as usize > data.len() {
-                    return Err(ChunkError::Format("truncated block data".into()));
-                }
+                let truncated = || ChunkError::Format("truncated block data".into());
+                let from = usize::try_from(b.offset).ok().and_then(|o| start.checked_add(o)).ok_or_else(truncated)?;
+                let to = from.checked_add(b.len as usize).filter(|&t| t <= data.len()).ok_or_else(truncated)?;
                 Ok(Block {
                     min_ts: b.min_ts,
                     max_ts: b.max_ts,
                     count: b.count,
                     raw_len: b.raw_len,
                     crc: b.crc,
-                    data: data.slice(from..from + b.len as usize),
+                    data: data.slice(from..to),
                     columnar: b.columnar,
                 })
             })

@@ -86,7 +86,7 @@ pub async fn replay(
     for d in in_flight {
         let _ = d.await;
     }
-    if can_flush {
+    if can_flush && !stop.load(Ordering::Relaxed) {
         // The last items were only checked in the background (or, for a short WAL
         // merged into one item, not at all): check once more, now that they are in.
         let mem = sup.send(Observe::<SupervisorCounters>::new()).await.map(|c| c.memory_bytes as u64).unwrap_or(0);
