@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Storage benchmarks: bytes stored per raw byte, objects per GB, and `|=` scan speed
 # over flushed data in raw bytes per CPU-second of the skald process.
-#   bench/storage.sh [lines] [kind]     # defaults: 5000000 lines (~1 GB), logfmt
+#   [ENCODING=lz4] bench/storage.sh [lines] [kind]     # defaults: 5000000 lines (~1 GB), logfmt, lz4
 # Pushes with the load generator, flushes, restarts skald (so every byte is read
 # back from the object store), then runs a needle query that scans everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES=${1:-5000000}
 KIND=${2:-logfmt}
-ENCODING=${ENCODING:-snappy}
+ENCODING=${ENCODING:-lz4}  # the default chunk_encoding
 PORT=${PORT:-3330}
 source bench/lib.sh
 
