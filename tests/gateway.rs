@@ -8,11 +8,10 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::lines::{assert_exactly_once, push_round, ring, tail_entries};
+use common::lines::{assert_exactly_once, push_round, ring, tail_entries, Pusher};
 use common::{now_ns, wait_for, TempDir};
 use serde_json::Value;
 use skald::loadgen::tail_client::TailClient;
@@ -87,42 +86,17 @@ impl Drop for LocalCluster {
 fn through_the_gateway_an_ingester_killed_under_pushes_loses_nothing() {
     let c = LocalCluster::up();
     let gw = c.gateway();
-    let stop = Arc::new(AtomicBool::new(false));
-    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
-    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
-    let rounds = Arc::new(AtomicUsize::new(0));
-    let pusher = {
-        let (stop, acked, failures, rounds, gw) =
-            (stop.clone(), acked.clone(), failures.clone(), rounds.clone(), gw.clone());
-        std::thread::spawn(move || {
-            let mut round = 0;
-            while !stop.load(Ordering::Relaxed) {
-                match push_round(&gw, "gw", 3, round) {
-                    Ok(lines) => acked.lock().unwrap().extend(lines),
-                    Err(e) => failures.lock().unwrap().push(e),
-                }
-                round += 1;
-                rounds.store(round, Ordering::Relaxed);
-            }
-        })
-    };
-    let pushed = |n: usize| {
-        let target = rounds.load(Ordering::Relaxed) + n;
-        wait_for("pushes to go on", Duration::from_secs(60), || rounds.load(Ordering::Relaxed) >= target);
-    };
-    pushed(100);
+    let pusher = Pusher::start(&gw, "gw", 3);
+    pusher.rounds(100);
     c.run(&["kill", "ingester-1"]);
-    pushed(100);
+    pusher.rounds(100);
     // the launcher's heartbeat timeout is 10 s: wait until the ring has marked it, then push on
     wait_for("the killed ingester unhealthy", Duration::from_secs(40), || {
         ring(&c.http(3)).get("ingester-1").is_some_and(|(_, healthy)| !healthy)
     });
-    pushed(100);
-    stop.store(true, Ordering::Relaxed);
-    pusher.join().unwrap();
-    let fails = failures.lock().unwrap().clone();
+    pusher.rounds(100);
+    let (acked_now, fails) = pusher.stop();
     assert!(fails.is_empty(), "every push succeeds with two of three replicas: {:?}", &fails[..fails.len().min(3)]);
-    let acked_now = acked.lock().unwrap().clone();
     assert_exactly_once(&gw, "gw", &acked_now);
 
     c.run(&["start", "ingester-1"]);

@@ -7,11 +7,9 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::lines::{assert_exactly_once, push_round, queried, ring, tail_entries};
+use common::lines::{assert_exactly_once, push_round, queried, ring, tail_entries, Pusher};
 use common::{client, free_port, now_ns, wait_for, Skald, TempDir};
 use serde_json::{json, Value};
 use skald::loadgen::tail_client::{Event, TailClient};
@@ -77,41 +75,16 @@ fn count_over_time(q: &Skald) -> f64 {
 #[test]
 fn an_ingester_killed_under_pushes_loses_nothing_and_rejoins() {
     let mut c = start();
-    let stop = Arc::new(AtomicBool::new(false));
-    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
-    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
-    let rounds = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let pusher = {
-        let (stop, acked, failures, rounds) = (stop.clone(), acked.clone(), failures.clone(), rounds.clone());
-        let base = c.distributor.url("");
-        std::thread::spawn(move || {
-            let mut round = 0;
-            while !stop.load(Ordering::Relaxed) {
-                match push_round(&base, "ms", STREAMS, round) {
-                    Ok(lines) => acked.lock().unwrap().extend(lines),
-                    Err(e) => failures.lock().unwrap().push(e),
-                }
-                round += 1;
-                rounds.store(round, Ordering::Relaxed);
-            }
-        })
-    };
-    let pushed = |n: usize| {
-        let target = rounds.load(Ordering::Relaxed) + n;
-        wait_for("pushes to go on", Duration::from_secs(60), || rounds.load(Ordering::Relaxed) >= target);
-    };
-    pushed(100);
+    let pusher = Pusher::start(&c.distributor.url(""), "ms", STREAMS);
+    pusher.rounds(100);
     c.ingesters[1].kill();
-    pushed(100);
+    pusher.rounds(100);
     wait_for("the killed ingester to turn unhealthy", Duration::from_secs(30), || {
         ring(&c.querier.url("")).get("ingester-1").is_some_and(|(_, h)| !h)
     });
-    pushed(100);
-    stop.store(true, Ordering::Relaxed);
-    pusher.join().unwrap();
-    let fails = failures.lock().unwrap().clone();
+    pusher.rounds(100);
+    let (acked_now, fails) = pusher.stop();
     assert!(fails.is_empty(), "with two of three replicas up every push succeeds: {:?}", &fails[..fails.len().min(3)]);
-    let acked_now = acked.lock().unwrap().clone();
     assert!(acked_now.len() >= 300 * STREAMS);
     exactly_once_with_samples(&c.querier, &acked_now);
 

@@ -3,12 +3,15 @@
 //! the exactly-once check, the ring as a node sees it, and live-tail entries.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use skald::loadgen::tail_client::{Event, TailClient};
 
-use super::{client, now_ns};
+use super::{client, now_ns, wait_for};
 
 /// Pushes one line to each of `streams` streams of `{app=<app>, s=<i>}` through
 /// `base`; the lines (stream `i` at index `i`) when acknowledged (204).
@@ -96,4 +99,54 @@ pub fn tail_entries(t: &mut TailClient, n: usize) -> Vec<(i64, String)> {
         }
     }
     got
+}
+
+/// Numbered pushes (`push_round`) in a loop on a thread until `stop`: what the
+/// kill-under-load tests push while they take ingesters away.
+pub struct Pusher {
+    stop: Arc<AtomicBool>,
+    rounds: Arc<AtomicUsize>,
+    acked: Arc<Mutex<Vec<String>>>,
+    failures: Arc<Mutex<Vec<String>>>,
+    thread: JoinHandle<()>,
+}
+
+impl Pusher {
+    pub fn start(base: &str, app: &'static str, streams: usize) -> Pusher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (stop, rounds, acked, failures) = (stop.clone(), rounds.clone(), acked.clone(), failures.clone());
+            let base = base.to_string();
+            std::thread::spawn(move || {
+                let mut round = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    match push_round(&base, app, streams, round) {
+                        Ok(lines) => acked.lock().unwrap().extend(lines),
+                        Err(e) => failures.lock().unwrap().push(e),
+                    }
+                    round += 1;
+                    rounds.store(round, Ordering::Relaxed);
+                }
+            })
+        };
+        Pusher { stop, rounds, acked, failures, thread }
+    }
+
+    /// Waits until `n` more rounds have been pushed (answered, either way).
+    pub fn rounds(&self, n: usize) {
+        let target = self.rounds.load(Ordering::Relaxed) + n;
+        wait_for("pushes to go on", Duration::from_secs(60), || self.rounds.load(Ordering::Relaxed) >= target);
+    }
+
+    /// Stops pushing: (acknowledged lines, failed pushes' errors).
+    pub fn stop(self) -> (Vec<String>, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        let acked = std::mem::take(&mut *self.acked.lock().unwrap());
+        let failures = std::mem::take(&mut *self.failures.lock().unwrap());
+        (acked, failures)
+    }
 }

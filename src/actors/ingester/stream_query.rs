@@ -81,9 +81,10 @@ impl Groups {
         self.sets.len()
     }
 
-    /// One `StreamEntries` per group, in group order; groups not `used` (all
-    /// their entries fell past the limit) get a placeholder with no entries
-    /// instead of label sets nobody reads.
+    /// One `StreamEntries` per group, in group order; groups marked false in
+    /// `used` (all their entries fell past the limit) get a placeholder with no
+    /// entries instead of label sets nobody reads. Groups past the end of `used`
+    /// count as used (`&[]`: all of them).
     pub(crate) fn into_streams(self, stream: &Labels, used: &[bool]) -> Vec<StreamEntries> {
         self.sets
             .into_iter()

@@ -21,6 +21,7 @@ thread_local! {
         std::cell::RefCell::new(Scratch { buf: Vec::new(), snappy: snap::raw::Encoder::new() });
 }
 
+/// Grows `buf` to at least `n` bytes; never shrinks it (reused buffers keep their pages).
 fn grow(buf: &mut Vec<u8>, n: usize) {
     if buf.len() < n {
         buf.resize(n, 0);
@@ -144,22 +145,17 @@ impl Encoding {
 
     /// Decompresses into the front of `buf` (grown, never shrunk, so one buffer
     /// serves many blocks without a new allocation or zeroing each time) and
-    /// returns the decompressed length. Snappy and LZ4 decode in place; the
-    /// other encodings go through `decompress`.
+    /// returns the decompressed length. Snappy, LZ4 and zstd decode in place;
+    /// gzip, flate and none go through `decompress`.
     pub fn decompress_into(self, data: &[u8], raw_len: usize, buf: &mut Vec<u8>) -> Result<usize, ChunkError> {
         let fail = |msg: String| ChunkError::Decompress { encoding: self.name(), msg };
-        let out = |buf: &mut Vec<u8>, n: usize| {
-            if buf.len() < n {
-                buf.resize(n, 0);
-            }
-        };
         match self {
             Encoding::Snappy => {
                 let n = snap::raw::decompress_len(data).map_err(|e| fail(e.to_string()))?;
                 if n != raw_len {
                     return Err(ChunkError::Corrupt("block length mismatch"));
                 }
-                out(buf, n);
+                grow(buf, n);
                 snap::raw::Decoder::new().decompress(data, &mut buf[..n]).map_err(|e| fail(e.to_string()))
             }
             Encoding::Lz4 => {
@@ -168,12 +164,17 @@ impl Encoding {
                 if n != raw_len {
                     return Err(ChunkError::Corrupt("block length mismatch"));
                 }
-                out(buf, n);
+                grow(buf, n);
                 lz4_flex::block::decompress_into(body, &mut buf[..n]).map_err(|e| fail(e.to_string()))
+            }
+            Encoding::Zstd => {
+                // the stored raw length bounds the output, as in `decompress`
+                grow(buf, raw_len);
+                zstd::bulk::decompress_to_buffer(data, &mut buf[..raw_len]).map_err(|e| fail(e.to_string()))
             }
             _ => {
                 let raw = self.decompress(data, raw_len)?;
-                out(buf, raw.len());
+                grow(buf, raw.len());
                 buf[..raw.len()].copy_from_slice(&raw);
                 Ok(raw.len())
             }

@@ -18,17 +18,20 @@ async fn new_streams_go_to_the_emptiest_shard() {
         })
         .collect();
     let tenant = TenantActor::new("t".into(), shards.clone(), Arc::new(Overrides::new(Default::default()))).start();
-    // 10 streams whose fingerprints may hash unevenly; each push creates one
-    for i in 0..10 {
-        let labels = Labels::parse(&format!("{{app=\"a\", n=\"{i}\"}}")).unwrap();
+    // after every new stream the shards hold counts at most one apart. The values
+    // ("00", "11", ..., "2929") repeat each digit, so every fingerprint (FNV-1a)
+    // has the same low bit: `fingerprint % 2` would put all of them on one shard.
+    for i in 0..30 {
+        let labels = Labels::parse(&format!("{{app=\"a\", n=\"{i}{i}\"}}")).unwrap();
         let (reply, rx) = tokio::sync::oneshot::channel();
         let streams = vec![StreamPush::new(labels, vec![Entry::new(1, "x")])];
         tenant.do_send(TenantPush { streams, reply, replay: false });
         assert_eq!(rx.await.unwrap().unwrap().accepted, 1);
+        let mut per_shard = Vec::new();
+        for s in &shards {
+            per_shard.push(s.send(Observe::<ShardCounters>::new()).await.unwrap().streams);
+        }
+        assert_eq!(per_shard.iter().sum::<usize>(), i + 1);
+        assert!(per_shard[0].abs_diff(per_shard[1]) <= 1, "after {} streams: {per_shard:?}", i + 1);
     }
-    let mut per_shard = Vec::new();
-    for s in &shards {
-        per_shard.push(s.send(Observe::<ShardCounters>::new()).await.unwrap().streams);
-    }
-    assert_eq!(per_shard, vec![5, 5]);
 }
