@@ -93,13 +93,7 @@ pub async fn start(
     let m = &cfg.memberlist;
     let bind = m.bind_addr.first().map(String::as_str).unwrap_or("0.0.0.0");
     let listen = resolve(bind, m.bind_port)?;
-    let adv_host = if !m.advertise_addr.is_empty() {
-        m.advertise_addr.clone()
-    } else if listen.ip().is_unspecified() {
-        "127.0.0.1".to_string()
-    } else {
-        listen.ip().to_string()
-    };
+    let adv_host = super::addr::advertised_host([m.advertise_addr.as_str(), &listen.ip().to_string()]);
     let advertise = resolve(&adv_host, if m.advertise_port != 0 { m.advertise_port } else { listen.port() })?;
     let generation =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);

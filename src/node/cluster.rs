@@ -38,11 +38,11 @@ fn node_id(cfg: &Config) -> String {
 
 /// This node's announcement and its view, before anything starts (modules need the view).
 pub fn prepare(cfg: &Config, targets: Vec<String>) -> (NodeInfo, SharedView) {
-    let host = [&cfg.memberlist.advertise_addr, &cfg.server.http_listen_address]
-        .into_iter()
-        .find(|s| !s.is_empty() && *s != "0.0.0.0")
-        .cloned()
-        .unwrap_or_else(|| "127.0.0.1".to_string());
+    let host = crate::cluster::addr::advertised_host([
+        cfg.memberlist.advertise_addr.as_str(),
+        &cfg.server.http_listen_address,
+        &cfg.server.grpc_listen_address,
+    ]);
     let me = NodeInfo {
         id: node_id(cfg),
         targets,
