@@ -8,6 +8,7 @@ rendered Service; each workload's exact args load the rendered config in Skald
 Run by tests/helm.rs: python3 check_chart.py <chart dir> <skald binary> <seed values>.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -127,10 +128,21 @@ def scenario(name, values, expect, env_ok_keys=False):
     addrs += [cfg.get(s, {}).get("scheduler_address", "") for s in ("frontend", "frontend_worker")]
     addrs.append(cfg.get("frontend", {}).get("tail_proxy_url", ""))
     addrs.append(cfg.get("storage_config", {}).get("tsdb_shipper", {}).get("index_gateway_client", {}).get("server_address", ""))
-    mc = cfg.get("chunk_store_config", {}).get("chunk_cache_config", {}).get("memcached_client", {})
-    addrs.append(mc.get("addresses", ""))
     for a in filter(None, addrs):
         check(host_of(a) in services, f"{name}: config address {a} names no rendered Service")
+    mc = cfg.get("chunk_store_config", {}).get("chunk_cache_config", {}).get("memcached_client", {})
+    if mc:
+        # one address per memcached pod: <statefulset>-<i>.<headless service>:11211
+        pods = mc["addresses"].split(",")
+        sts = [w for w in workloads if w["spec"]["template"]["spec"]["containers"][0]["name"] == "memcached"]
+        check(len(sts) == 1 and sts[0]["kind"] == "StatefulSet", f"{name}: memcached is not one StatefulSet")
+        if sts:
+            check(len(pods) == sts[0]["spec"]["replicas"], f"{name}: memcached addresses {pods}")
+            for i, a in enumerate(pods):
+                pod, svc = a.split(":")[0].split(".")[:2]
+                check(pod == f"{sts[0]['metadata']['name']}-{i}" and svc == sts[0]["spec"]["serviceName"]
+                      and services.get(svc, {}).get("spec", {}).get("clusterIP") == "None",
+                      f"{name}: memcached address {a} is not a pod of the headless Service")
     for w in skald:
         verify_config(text, w, env_ok_keys)
 
@@ -139,13 +151,17 @@ def scenario(name, values, expect, env_ok_keys=False):
     if gw:
         conf = gw["data"]["nginx.conf"]
         routed = re.findall(r"set \$\w+\s+([^;]+);", conf)
-        check(len(routed) == 4, f"{name}: gateway routes {routed}")
+        rules = "ruler" in expect or "all" in expect
+        check(len(routed) == (4 if rules else 3), f"{name}: gateway routes {routed}")
+        check(("/prometheus/api/v1/" in conf) == rules, f"{name}: ruler routes present: {not rules}")
         for r in routed:
-            # ruler routes exist even when the ruler is off (Loki's chart does the same)
-            if "ruler" in r and "ruler" not in expect:
-                continue
             check(host_of(r) in services, f"{name}: gateway routes to {r}, not a rendered Service")
+        check("client_max_body_size 100M;" in conf, f"{name}: the gateway keeps nginx's 1 MB body limit")
         nginx_test(conf)
+        deploy = [w for w in workloads if w["metadata"]["name"] == "logs-skald-gateway"][0]
+        got = deploy["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        check(got == hashlib.sha256(conf.rstrip("\n").encode()).hexdigest(),
+              f"{name}: the gateway pods' checksum is not the hash of their nginx.conf")
     return docs, cfg
 
 
@@ -162,13 +178,14 @@ def main():
         "query-frontend": ("Deployment", 2, False),
         "query-scheduler": ("Deployment", 1, False),
         "index-gateway": ("StatefulSet", 1, False),
-        "compactor": ("StatefulSet", 1, False),
     }
     _, cfg = scenario("default", gw, distributed)
     check(cfg["common"]["replication_factor"] == 3, "default: replication factor is not 3")
 
-    extra = dict(distributed, ruler=("StatefulSet", 1, False))
-    _, cfg = scenario("ruler+memcached", {**gw, "ruler": {"enabled": True}, "memcachedChunks": {"enabled": True}}, extra)
+    extra = dict(distributed, ruler=("StatefulSet", 1, False), compactor=("StatefulSet", 1, False))
+    on = {"enabled": True}
+    _, cfg = scenario("ruler+compactor+memcached",
+                      {**gw, "ruler": on, "compactor": on, "memcachedChunks": {"enabled": True, "replicas": 2}}, extra)
     check("memcached_client" in json.dumps(cfg), "memcached on: the config has no memcached_client")
 
     _, cfg = scenario("single binary", {**gw, "deploymentMode": "SingleBinary", "storage": {"type": "filesystem"}},
@@ -182,6 +199,7 @@ def main():
     seed.setdefault("gateway", {})["resolver"] = "127.0.0.1"
     seeded = dict(distributed, ingester=("StatefulSet", 2, True), querier=("StatefulSet", 2, True))
     docs, cfg = scenario("seed values", seed, seeded, env_ok_keys=True)
+    check(cfg["common"]["replication_factor"] == 1, "seed values (2 ingesters): replication factor is not 1")
     check(cfg["storage_config"]["aws"]["bucketnames"] == "loki-data", "seed values: structuredConfig not merged")
     check(cfg["schema_config"]["configs"][0]["store"] == "boltdb-shipper", "seed values: schema_config not merged")
     claims = [d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"].endswith("-ingester")]
@@ -191,12 +209,19 @@ def main():
     gwconf = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "logs-skald-gateway"][0]
     check("client_max_body_size 100M;" in gwconf["data"]["nginx.conf"], "seed values: nginx snippets missing")
 
-    # a typo in deploymentMode is an error, not an empty release
-    try:
-        render({"deploymentMode": "Distributd"})
-        check(False, "deploymentMode typo rendered")
-    except Exception as e:
-        check("deploymentMode" in str(e), f"deploymentMode typo: {e}")
+    # values that cannot work are errors, not a broken release
+    for bad, says in [
+        ({"deploymentMode": "Distributd"}, "deploymentMode"),
+        ({"loki": {"replicationFactor": 3}, "ingester": {"replicas": 2}}, "replicationFactor"),
+        ({"storage": {"type": "filesystem"}}, "filesystem"),
+        ({"deploymentMode": "SingleBinary", "storage": {"type": "filesystem"}, "singleBinary": {"replicas": 2}},
+         "filesystem"),
+    ]:
+        try:
+            render(bad)
+            check(False, f"{bad} rendered")
+        except Exception as e:
+            check(says in str(e), f"{bad}: {e}")
 
     if failures:
         print("\n".join(failures))

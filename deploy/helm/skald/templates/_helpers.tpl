@@ -45,3 +45,32 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $merged := mergeOverwrite $base (deepCopy .Values.loki.structuredConfig) -}}
 {{- toYaml $merged -}}
 {{- end -}}
+
+{{/* Stream copies: loki.replicationFactor, or 3 with at least 3 ingesters, else 1. */}}
+{{- define "skald.replicationFactor" -}}
+{{- $ingesters := ternary .Values.singleBinary.replicas .Values.ingester.replicas (eq .Values.deploymentMode "SingleBinary") | int -}}
+{{- $rf := .Values.loki.replicationFactor | default (ternary 3 1 (ge $ingesters 3)) | int -}}
+{{- if gt $rf $ingesters -}}
+{{- fail (printf "loki.replicationFactor %d needs at least %d ingesters, the chart runs %d" $rf $rf $ingesters) -}}
+{{- end -}}
+{{- $rf -}}
+{{- end -}}
+
+{{/* memcached_client.addresses: every memcached pod, through its headless Service. */}}
+{{- define "skald.memcachedAddresses" -}}
+{{- $name := printf "%s-memcached-chunks" (include "skald.fullname" .) -}}
+{{- $out := list -}}
+{{- range $i := until (int .Values.memcachedChunks.replicas) -}}
+{{- $out = append $out (printf "%s-%d.%s-headless:11211" $name $i $name) -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
+
+{{/* affinity: a map, or a string rendered as a template (the loki-distributed chart's form). */}}
+{{- define "skald.affinity" -}}
+{{- if kindIs "string" .affinity -}}
+{{- tpl .affinity .root -}}
+{{- else -}}
+{{- toYaml .affinity -}}
+{{- end -}}
+{{- end -}}

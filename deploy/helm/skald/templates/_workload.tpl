@@ -64,9 +64,16 @@ spec:
               valueFrom:
                 fieldRef:
                   fieldPath: status.podIP
+            {{- with $root.Values.extraEnv }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
             {{- with $v.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
+          {{- with $root.Values.extraEnvFrom }}
+          envFrom:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
           ports:
             - name: http
               containerPort: 3100
@@ -106,7 +113,7 @@ spec:
       {{- end }}
       {{- with $v.affinity }}
       affinity:
-        {{- toYaml . | nindent 8 }}
+        {{- include "skald.affinity" (dict "affinity" . "root" $root) | nindent 8 }}
       {{- end }}
       volumes:
         - name: config
