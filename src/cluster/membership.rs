@@ -16,7 +16,7 @@ use chitchat::transport::UdpTransport;
 use chitchat::{spawn_chitchat, ChitchatConfig, ChitchatHandle, ChitchatId, FailureDetectorConfig};
 use serde::Serialize;
 
-use super::keys;
+use super::{addr, keys};
 
 /// One member as this node sees it.
 #[derive(Clone, Debug, Serialize)]
@@ -76,7 +76,7 @@ pub struct MembershipActor {
 }
 
 fn resolve(addr: &str, port: u16) -> Result<SocketAddr, MembershipError> {
-    let with_port = if addr.contains(':') { addr.to_string() } else { format!("{addr}:{port}") };
+    let with_port = addr::with_default_port(addr, port);
     with_port
         .to_socket_addrs()
         .map_err(|e| MembershipError::Address(with_port.clone(), e.to_string()))?
@@ -93,7 +93,20 @@ pub async fn start(
     let m = &cfg.memberlist;
     let bind = m.bind_addr.first().map(String::as_str).unwrap_or("0.0.0.0");
     let listen = resolve(bind, m.bind_port)?;
-    let adv_host = super::addr::advertised_host([m.advertise_addr.as_str(), &listen.ip().to_string()]);
+    let seeds_local = addr::seeds_on_loopback(&m.join_members);
+    let adv_host = addr::pick_host(
+        [
+            m.advertise_addr.as_str(),
+            &listen.ip().to_string(),
+            &cfg.server.http_listen_address,
+            &cfg.server.grpc_listen_address,
+        ],
+        seeds_local,
+        addr::outbound_ip(),
+    );
+    if !seeds_local && adv_host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+        tracing::warn!(advertise = %adv_host, "gossip advertises a loopback address but its seeds are elsewhere: set memberlist.advertise_addr");
+    }
     let advertise = resolve(&adv_host, if m.advertise_port != 0 { m.advertise_port } else { listen.port() })?;
     let generation =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);

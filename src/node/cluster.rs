@@ -11,8 +11,8 @@ use std::time::Duration;
 use actix::Addr;
 
 use crate::actors::ingester::wal::replay::ReplayStatus;
-use crate::cluster::keys;
 use crate::cluster::membership::{self, MembershipActor, NodeInfo, SetKey, SharedView};
+use crate::cluster::{addr, keys};
 use crate::config::Config;
 
 pub struct ClusterHandle {
@@ -38,16 +38,22 @@ fn node_id(cfg: &Config) -> String {
 
 /// This node's announcement and its view, before anything starts (modules need the view).
 pub fn prepare(cfg: &Config, targets: Vec<String>) -> (NodeInfo, SharedView) {
-    let host = crate::cluster::addr::advertised_host([
-        cfg.memberlist.advertise_addr.as_str(),
-        &cfg.server.http_listen_address,
-        &cfg.server.grpc_listen_address,
-    ]);
+    let m = &cfg.memberlist;
+    let host = addr::pick_host(
+        [
+            m.advertise_addr.as_str(),
+            &cfg.server.http_listen_address,
+            &cfg.server.grpc_listen_address,
+            m.bind_addr.first().map(String::as_str).unwrap_or(""),
+        ],
+        addr::seeds_on_loopback(&m.join_members),
+        addr::outbound_ip(),
+    );
     let me = NodeInfo {
         id: node_id(cfg),
         targets,
-        http_addr: format!("{host}:{}", cfg.server.http_listen_port),
-        grpc_addr: format!("{host}:{}", cfg.server.grpc_listen_port),
+        http_addr: addr::host_port(&host, cfg.server.http_listen_port),
+        grpc_addr: addr::host_port(&host, cfg.server.grpc_listen_port),
         num_tokens: cfg.ingester.lifecycler.num_tokens,
     };
     let view = membership::local_view(&me);
