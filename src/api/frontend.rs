@@ -17,6 +17,7 @@ use super::tenant::tenants_of;
 use crate::actors::querier::WORKER_HEADER;
 use crate::config::Limits;
 use crate::frontend::merge::MergeKind;
+use crate::frontend::results_cache::ResultsCache;
 use crate::frontend::split::{log_pieces, metric_pieces};
 use crate::frontend::split_actor::{SplitPlan, SplitQueryActor};
 use crate::frontend::Frontend;
@@ -155,6 +156,7 @@ fn plan(
         p.pairs().iter().filter(|(k, _)| !matches!(k.as_str(), "start" | "end" | "since" | "step")).cloned().collect();
     let headers: Vec<Header> =
         job.headers.iter().filter(|h| !h.name.eq_ignore_ascii_case("content-type")).cloned().collect();
+    let spans = pieces.clone();
     let pieces: Vec<Job> = pieces
         .into_iter()
         .map(|(s, e)| {
@@ -174,6 +176,25 @@ fn plan(
             }
         })
         .collect();
+    let cache = cache_keys(f, limits, &pieces, &spans, merge);
     tracing::debug!(tenant = %job.tenant, pieces = pieces.len(), interval_ns = interval, "query_range split");
-    Ok(Some(SplitPlan { pieces, merge, max_parallel: limits.max_query_parallelism, max_retries: f.max_retries }))
+    Ok(Some(SplitPlan { pieces, merge, max_parallel: limits.max_query_parallelism, max_retries: f.max_retries, cache }))
+}
+
+/// With the results cache on: a key for each metric piece whose last step is
+/// older than `max_cache_freshness_per_query` (newer answers may still change).
+fn cache_keys(
+    f: &Frontend,
+    limits: &Limits,
+    pieces: &[Job],
+    spans: &[(i64, i64)],
+    merge: MergeKind,
+) -> Option<(std::sync::Arc<ResultsCache>, Vec<Option<String>>)> {
+    let cache = f.results_cache.clone()?;
+    if !matches!(merge, MergeKind::Matrix) {
+        return None;
+    }
+    let newest = crate::model::time::now_ns().saturating_sub(limits.max_cache_freshness_per_query.0.as_nanos() as i64);
+    let keys = pieces.iter().zip(spans).map(|(j, &(_, last))| (last <= newest).then(|| ResultsCache::key(j))).collect();
+    Some((cache, keys))
 }

@@ -91,10 +91,26 @@ pub struct QueryRangeConfig {
     pub max_retries: usize,
     /// The older place of `limits_config.split_queries_by_interval`; wins when set.
     pub split_queries_by_interval: Option<Dur>,
+    /// Cache metric query pieces' answers (`results_cache`).
+    pub cache_results: bool,
+    pub results_cache: ResultsCacheConfig,
 }
 
 impl Default for QueryRangeConfig {
     fn default() -> Self {
-        QueryRangeConfig { max_retries: 5, split_queries_by_interval: None }
+        QueryRangeConfig {
+            max_retries: 5,
+            split_queries_by_interval: None,
+            cache_results: false,
+            results_cache: ResultsCacheConfig::default(),
+        }
     }
+}
+
+/// `query_range.results_cache`: where cached answers live (the embedded cache,
+/// or memcached with Loki's `memcached_client` keys).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResultsCacheConfig {
+    pub cache: super::cache::CacheConfig,
 }

@@ -55,6 +55,8 @@ pub struct Limits {
     pub split_queries_by_interval: Dur,
     /// Sub-queries of one query the frontend runs at once.
     pub max_query_parallelism: usize,
+    /// Results newer than this are never cached by the query-frontend (still in flux).
+    pub max_cache_freshness_per_query: Dur,
 }
 
 impl Default for Limits {
@@ -107,6 +109,7 @@ impl Default for Limits {
             max_concurrent_tail_requests: 10,
             split_queries_by_interval: Dur::secs(3600),
             max_query_parallelism: 32,
+            max_cache_freshness_per_query: Dur::secs(600),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The query-frontend's metrics, registered in the process registry on first
 //! use: sub-queries sent and retried, sub-queries in flight, and the most
 //! sub-queries one query of a tenant had in flight at once (what
-//! `max_query_parallelism` bounds).
+//! `max_query_parallelism` bounds), and the results cache's hits and misses.
 
 use std::sync::OnceLock;
 
@@ -14,6 +14,8 @@ pub struct FrontendMetrics {
     pub retries: IntCounter,
     pub in_flight: IntGauge,
     pub in_flight_max: IntGaugeVec,
+    pub cache_hits: IntCounter,
+    pub cache_misses: IntCounter,
 }
 
 pub fn frontend_metrics() -> &'static FrontendMetrics {
@@ -33,6 +35,14 @@ pub fn frontend_metrics() -> &'static FrontendMetrics {
             retries: own_counter("skald_frontend_subquery_retries_total", "Sub-queries sent again after a failure."),
             in_flight: own_gauge("skald_frontend_subqueries_in_flight", "Sub-queries waiting for an answer."),
             in_flight_max,
+            cache_hits: own_counter(
+                "skald_frontend_results_cache_hits_total",
+                "Query pieces answered from the results cache.",
+            ),
+            cache_misses: own_counter(
+                "skald_frontend_results_cache_misses_total",
+                "Cacheable query pieces not in the results cache (run, then stored).",
+            ),
         }
     })
 }

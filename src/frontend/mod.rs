@@ -9,6 +9,7 @@
 
 pub mod merge;
 pub mod metrics;
+pub mod results_cache;
 pub mod schedulers;
 pub mod split;
 pub mod split_actor;
@@ -86,6 +87,8 @@ pub struct Frontend {
     pub split_override: Option<Duration>,
     /// `frontend.tail_proxy_url` (empty: tail is not served).
     pub tail_proxy_url: String,
+    /// `query_range.cache_results`: metric pieces' answers.
+    pub results_cache: Option<Arc<results_cache::ResultsCache>>,
 }
 
 impl Frontend {

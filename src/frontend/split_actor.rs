@@ -7,12 +7,15 @@
 //!
 //! Started by the frontend's HTTP side, which awaits [`SplitQueryActor::run`].
 
+use std::sync::Arc;
+
 use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, WrapFuture};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::merge::{entries, merge, MergeKind};
 use super::metrics::frontend_metrics;
+use super::results_cache::ResultsCache;
 use super::QueueHandle;
 use crate::proto::frontend::{Job, JobResult};
 
@@ -25,6 +28,8 @@ pub struct SplitPlan {
     pub merge: MergeKind,
     pub max_parallel: usize,
     pub max_retries: usize,
+    /// The results cache and, per piece, its key when the piece may be cached.
+    pub cache: Option<(Arc<ResultsCache>, Vec<Option<String>>)>,
 }
 
 pub struct SplitQueryActor {
@@ -55,7 +60,9 @@ impl SplitQueryActor {
             m.subqueries.inc();
             m.in_flight.inc();
             let (queue, job, retries) = (self.queue.clone(), self.plan.pieces[i].clone(), self.plan.max_retries);
-            ctx.spawn(run_piece(queue, job, retries).into_actor(self).map(move |r, act, ctx| act.finished(i, r, ctx)));
+            let cached = self.plan.cache.as_ref().and_then(|(c, keys)| Some((c.clone(), keys[i].clone()?)));
+            let run = run_cached_piece(queue, job, retries, cached);
+            ctx.spawn(run.into_actor(self).map(move |r, act, ctx| act.finished(i, r, ctx)));
         }
         if let Some(tenant) = self.plan.pieces.first().map(|j| j.tenant.as_str()) {
             let g = m.in_flight_max.with_label_values(&[tenant]);
@@ -125,6 +132,25 @@ pub(super) fn failure(status: u32, msg: &str) -> JobResult {
     JobResult { id: 0, status, headers: Vec::new(), body: msg.as_bytes().to_vec() }
 }
 
+/// One piece from the results cache when it is there; else run, and stored
+/// when it succeeded.
+async fn run_cached_piece(
+    queue: QueueHandle,
+    job: Job,
+    max_retries: usize,
+    cache: Option<(Arc<ResultsCache>, String)>,
+) -> SplitOutcome {
+    let Some((cache, key)) = cache else { return run_piece(queue, job, max_retries).await };
+    if let Some(v) = cache.get(&key).await {
+        return Ok(v);
+    }
+    let r = run_piece(queue, job, max_retries).await;
+    if let Ok(v) = &r {
+        cache.put(&key, v).await;
+    }
+    r
+}
+
 /// One piece with retries: its parsed JSON answer, or the answer to pass on.
 async fn run_piece(queue: QueueHandle, job: Job, max_retries: usize) -> SplitOutcome {
     let r = queue.run_with_retries(job, max_retries).await;
@@ -170,7 +196,13 @@ mod tests {
     }
 
     fn plan(n: usize) -> SplitPlan {
-        SplitPlan { pieces: (0..n).map(piece).collect(), merge: MergeKind::Matrix, max_parallel: 2, max_retries: 2 }
+        SplitPlan {
+            pieces: (0..n).map(piece).collect(),
+            merge: MergeKind::Matrix,
+            max_parallel: 2,
+            max_retries: 2,
+            cache: None,
+        }
     }
 
     #[actix::test]

@@ -3,6 +3,7 @@
 //! frontend workers. `node` calls these from its module table and serves the
 //! queue on its gRPC port.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr};
@@ -10,6 +11,7 @@ use actix::{Actor, Addr};
 use crate::actors::querier::manager::WorkerManager;
 use crate::actors::scheduler::QueueActor;
 use crate::config::Config;
+use crate::frontend::results_cache::ResultsCache;
 use crate::frontend::{Frontend, QueueHandle};
 
 /// What the read-path modules built.
@@ -48,6 +50,10 @@ pub fn init_frontend(cfg: &Config, runs_querier: bool, rp: &mut ReadPath) -> any
         max_retries: cfg.query_range.max_retries,
         split_override: cfg.query_range.split_queries_by_interval.map(|d| d.0),
         tail_proxy_url: cfg.frontend.tail_proxy_url.clone(),
+        results_cache: cfg
+            .query_range
+            .cache_results
+            .then(|| Arc::new(ResultsCache::from_config(&cfg.query_range.results_cache.cache))),
     });
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! free ports, waits for /ready with a deadline, and kills it on drop.
 #![allow(dead_code)]
 
+pub mod fe;
 pub mod lines;
 
 use std::net::TcpListener;
