@@ -69,3 +69,44 @@ fn old_pieces_come_from_the_cache_and_recent_ones_never_do() {
     assert!(!in_window(&values_of_d(&cached), old_s), "the cached old piece answers as before");
     assert!(in_window(&values_of_d(&cached), recent_s), "the recent piece is never cached: {:?}", values_of_d(&cached));
 }
+
+/// A dashboard refreshed later asks for a moved, unaligned range: with
+/// `align_queries_with_step` its inner pieces are the cached ones; without, none is.
+#[test]
+fn aligned_steps_let_a_moved_range_reuse_its_inner_pieces() {
+    let fe_grpc = free_port();
+    let q = querier("frontend_address", fe_grpc, "");
+    let cache = "  max_cache_freshness_per_query: 30m\nquery_range:\n  cache_results: true\n";
+    let aligned = frontend(fe_grpc, &format!("{cache}  align_queries_with_step: true\n"));
+    let end = now_ns() / (10 * MIN) * (10 * MIN);
+    push_data(&q, "t", end);
+    wait_served(&aligned, "t");
+    let run = |f: &Skald, shift_s: i64| {
+        let shift = shift_s * 1_000_000_000;
+        let params = vec![
+            ("query", r#"sum by (app) (count_over_time({job="fe"}[5m]))"#.to_string()),
+            ("start", (end - 100 * MIN + shift).to_string()),
+            ("end", (end - 40 * MIN + shift).to_string()),
+            ("step", "60".to_string()),
+        ];
+        get_json(f, "t", "/loki/api/v1/query_range", &params)
+    };
+
+    let first = run(&aligned, 17);
+    let steps: Vec<i64> =
+        first["data"]["result"][0]["values"].as_array().unwrap().iter().map(|p| p[0].as_i64().unwrap()).collect();
+    assert!(!steps.is_empty() && steps.iter().all(|t| t % 60 == 0), "steps on multiples of 60 s: {steps:?}");
+    let misses = metric(&aligned, MISSES);
+    run(&aligned, 60 + 29); // one step later, still unaligned
+    let hits = metric(&aligned, HITS);
+    assert!(hits >= misses - 2.0 && hits > 0.0, "inner pieces reused: {hits} hits after {misses} misses");
+    drop(aligned);
+
+    // the same without alignment: each piece starts on the query's own grid, so nothing matches
+    let plain = frontend(fe_grpc, cache);
+    wait_served(&plain, "t");
+    run(&plain, 17);
+    run(&plain, 60 + 29);
+    assert_eq!(metric(&plain, HITS), 0.0);
+    assert!(metric(&plain, MISSES) > 0.0);
+}

@@ -141,7 +141,15 @@ fn plan(
     let step = super::query::step_ns(&p, start, end)?;
     super::query::check_query_length(limits, start, end)?;
     let backward = direction == crate::actors::ingester::Direction::Backward;
-    let (pieces, merge) = match parse(query) {
+    let parsed = parse(query);
+    // query_range.align_queries_with_step: metric queries evaluated on multiples of their step
+    let (start, end) = match &parsed {
+        Ok(Expr::Sample(_)) if f.align_queries_with_step => {
+            (start.div_euclid(step) * step, end.div_euclid(step) * step)
+        }
+        _ => (start, end),
+    };
+    let (pieces, merge) = match parsed {
         Err(_) => return Ok(None),
         Ok(Expr::Sample(_)) => (metric_pieces(start, end, step, interval), MergeKind::Matrix),
         Ok(Expr::Log(_)) if p.get("interval").is_some() => return Ok(None),

@@ -93,6 +93,8 @@ pub struct QueryRangeConfig {
     pub split_queries_by_interval: Option<Dur>,
     /// Cache metric query pieces' answers (`results_cache`).
     pub cache_results: bool,
+    /// Move a split metric query's start and end down to multiples of its step.
+    pub align_queries_with_step: bool,
     pub results_cache: ResultsCacheConfig,
 }
 
@@ -102,6 +104,7 @@ impl Default for QueryRangeConfig {
             max_retries: 5,
             split_queries_by_interval: None,
             cache_results: false,
+            align_queries_with_step: false,
             results_cache: ResultsCacheConfig::default(),
         }
     }

@@ -89,6 +89,8 @@ pub struct Frontend {
     pub tail_proxy_url: String,
     /// `query_range.cache_results`: metric pieces' answers.
     pub results_cache: Option<Arc<results_cache::ResultsCache>>,
+    /// `query_range.align_queries_with_step`: split metric queries start and end on multiples of their step.
+    pub align_queries_with_step: bool,
 }
 
 impl Frontend {
