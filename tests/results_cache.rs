@@ -54,8 +54,9 @@ fn old_pieces_come_from_the_cache_and_recent_ones_never_do() {
     assert!(misses >= 6.0 && hits == 0.0, "first run: {misses} misses, {hits} hits");
     let second = query();
     assert_eq!(second["data"]["result"], first["data"]["result"]);
-    assert_eq!(metric(&f, HITS), misses, "every cacheable piece was found");
-    assert_eq!(metric(&f, MISSES), misses, "and none missed again");
+    // (a piece may turn cacheable between the runs as the clock passes its freshness limit: one more miss)
+    assert!(metric(&f, HITS) >= misses, "every piece cached by the first run was found");
+    assert!(metric(&f, MISSES) - misses <= 1.0, "and none missed again");
 
     // a stream pushed into an old (cached) window and a recent one
     let (old_ts, recent_ts) = (end - 90 * MIN + 1, end - 2 * MIN + 1);

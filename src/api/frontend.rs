@@ -17,7 +17,7 @@ use super::tenant::tenants_of;
 use crate::actors::querier::WORKER_HEADER;
 use crate::config::Limits;
 use crate::frontend::merge::MergeKind;
-use crate::frontend::results_cache::ResultsCache;
+use crate::frontend::results_cache::{CachedRequest, ResultsCache};
 use crate::frontend::split::{log_pieces, metric_pieces};
 use crate::frontend::split_actor::{SplitPlan, SplitQueryActor};
 use crate::frontend::Frontend;
@@ -189,20 +189,28 @@ fn plan(
     Ok(Some(SplitPlan { pieces, merge, max_parallel: limits.max_query_parallelism, max_retries: f.max_retries, cache }))
 }
 
-/// With the results cache on: a key for each metric piece whose last step is
-/// older than `max_cache_freshness_per_query` (newer answers may still change).
+/// With the results cache on: the cache request of each metric piece whose last
+/// step is older than `max_cache_freshness_per_query` (newer answers may still
+/// change) and, under `max_query_lookback`, whose first step is within the
+/// lookback (an older cached answer would outlive the limit).
 fn cache_keys(
     f: &Frontend,
     limits: &Limits,
     pieces: &[Job],
     spans: &[(i64, i64)],
     merge: MergeKind,
-) -> Option<(std::sync::Arc<ResultsCache>, Vec<Option<String>>)> {
+) -> Option<(std::sync::Arc<ResultsCache>, Vec<Option<CachedRequest>>)> {
     let cache = f.results_cache.clone()?;
     if !matches!(merge, MergeKind::Matrix) {
         return None;
     }
-    let newest = crate::model::time::now_ns().saturating_sub(limits.max_cache_freshness_per_query.0.as_nanos() as i64);
-    let keys = pieces.iter().zip(spans).map(|(j, &(_, last))| (last <= newest).then(|| ResultsCache::key(j))).collect();
-    Some((cache, keys))
+    let now = crate::model::time::now_ns();
+    let newest = now.saturating_sub(limits.max_cache_freshness_per_query.0.as_nanos() as i64);
+    let oldest = match limits.max_query_lookback.0.as_nanos() as i64 {
+        0 => i64::MIN,
+        lookback => now.saturating_sub(lookback),
+    };
+    let cacheable = |&(first, last): &(i64, i64)| last <= newest && first >= oldest;
+    let reqs = pieces.iter().zip(spans).map(|(j, span)| cacheable(span).then(|| ResultsCache::request(j))).collect();
+    Some((cache, reqs))
 }

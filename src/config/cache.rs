@@ -11,12 +11,15 @@ use super::units::{ByteSize, Dur};
 pub struct EmbeddedCache {
     pub enabled: bool,
     pub max_size_mb: u64,
+    /// How long an entry may be used (Loki: 1h). Chunks never change, so only
+    /// the results cache reads it.
+    pub ttl: Dur,
 }
 
 impl Default for EmbeddedCache {
     fn default() -> Self {
         // Skald keeps an embedded chunk cache on by default (Loki: off unless configured).
-        EmbeddedCache { enabled: true, max_size_mb: 256 }
+        EmbeddedCache { enabled: true, max_size_mb: 256, ttl: Dur::secs(3600) }
     }
 }
 

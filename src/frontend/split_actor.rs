@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::merge::{entries, merge, MergeKind};
 use super::metrics::frontend_metrics;
-use super::results_cache::ResultsCache;
+use super::results_cache::{CachedRequest, ResultsCache};
 use super::QueueHandle;
 use crate::proto::frontend::{Job, JobResult};
 
@@ -28,8 +28,8 @@ pub struct SplitPlan {
     pub merge: MergeKind,
     pub max_parallel: usize,
     pub max_retries: usize,
-    /// The results cache and, per piece, its key when the piece may be cached.
-    pub cache: Option<(Arc<ResultsCache>, Vec<Option<String>>)>,
+    /// The results cache and, per piece, its request when the piece may be cached.
+    pub cache: Option<(Arc<ResultsCache>, Vec<Option<CachedRequest>>)>,
 }
 
 pub struct SplitQueryActor {
@@ -138,15 +138,16 @@ async fn run_cached_piece(
     queue: QueueHandle,
     job: Job,
     max_retries: usize,
-    cache: Option<(Arc<ResultsCache>, String)>,
+    cache: Option<(Arc<ResultsCache>, CachedRequest)>,
 ) -> SplitOutcome {
-    let Some((cache, key)) = cache else { return run_piece(queue, job, max_retries).await };
-    if let Some(v) = cache.get(&key).await {
+    let Some((cache, req)) = cache else { return run_piece(queue, job, max_retries).await };
+    if let Some(v) = cache.get(&req).await {
         return Ok(v);
     }
     let r = run_piece(queue, job, max_retries).await;
-    if let Ok(v) = &r {
-        cache.put(&key, v).await;
+    if let Some(entry) = r.as_ref().ok().and_then(|v| cache.put(&req, v)) {
+        // memcached in the background: a slow one does not hold the answer up
+        actix::spawn(async move { cache.put_remote(&req, &entry).await });
     }
     r
 }

@@ -98,9 +98,19 @@ impl ChunkCache {
     }
 
     pub async fn put(&self, key: &str, value: &Bytes) {
+        self.put_memory(key, value);
+        self.put_memcached(key, value).await;
+    }
+
+    /// The embedded layer only, at once.
+    pub fn put_memory(&self, key: &str, value: &Bytes) {
         if let Some(m) = &self.memory {
             m.put(key, value.clone());
         }
+    }
+
+    /// Memcached only (nothing without it).
+    pub async fn put_memcached(&self, key: &str, value: &Bytes) {
         if let Some(mc) = &self.memcached {
             mc.set(key, value).await;
         }
