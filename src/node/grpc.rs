@@ -135,6 +135,7 @@ pub fn start(
             let res = tonic::transport::Server::builder()
                 .http2_keepalive_interval(Some(std::time::Duration::from_secs(10)))
                 .http2_keepalive_timeout(Some(std::time::Duration::from_secs(5)))
+                .max_frame_size(Some(1 << 20))
                 .add_optional_service(pusher)
                 .add_optional_service(ingester)
                 .add_optional_service(index_gateway)
