@@ -5,8 +5,9 @@
 //! A node whose gossip seeds are all on loopback (one host, several processes)
 //! and a host without such a route announce 127.0.0.1.
 //!
-//! Used by `membership::start` (the gossip address) and `node::cluster::prepare`
-//! (the HTTP and gRPC addresses other members dial).
+//! Used by `node::cluster::prepare` (the HTTP and gRPC addresses other members
+//! dial); `membership::start` gossips from the same host unless its bind
+//! address names one interface.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 
@@ -34,20 +35,21 @@ pub fn seeds_on_loopback(seeds: &[String]) -> bool {
 }
 
 /// The first configured address that names one interface; else 127.0.0.1 when
-/// the seeds are all on loopback; else `outbound`; else 127.0.0.1.
+/// the seeds are all on loopback; else `outbound`; else 127.0.0.1. The two
+/// probes (DNS for the seeds, a route lookup) run only when nothing is configured.
 pub fn pick_host<'a>(
     configured: impl IntoIterator<Item = &'a str>,
-    seeds_loopback: bool,
-    outbound: Option<IpAddr>,
+    seeds_loopback: impl FnOnce() -> bool,
+    outbound: impl FnOnce() -> Option<IpAddr>,
 ) -> String {
     let wildcard = |s: &str| s.is_empty() || matches!(s, "0.0.0.0" | "::" | "[::]");
     if let Some(c) = configured.into_iter().find(|s| !wildcard(s)) {
         return c.to_string();
     }
-    match outbound {
-        Some(ip) if !seeds_loopback => ip.to_string(),
-        _ => "127.0.0.1".to_string(),
+    if seeds_loopback() {
+        return "127.0.0.1".to_string();
     }
+    outbound().map_or_else(|| "127.0.0.1".to_string(), |ip| ip.to_string())
 }
 
 /// `addr` as `host:port`: kept when it has a port, else `port` added (IPv6
@@ -66,14 +68,6 @@ pub fn with_default_port(addr: &str, port: u16) -> String {
     }
 }
 
-/// `host:port`, with an IPv6 literal in brackets.
-pub fn host_port(host: &str, port: u16) -> String {
-    match host.parse::<Ipv6Addr>() {
-        Ok(v6) => format!("[{v6}]:{port}"),
-        Err(_) => format!("{host}:{port}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,16 +76,17 @@ mod tests {
 
     #[test]
     fn configured_addresses_win_in_order_and_wildcards_are_skipped() {
-        assert_eq!(pick_host(["10.1.2.3", "127.0.0.1"], false, OUT), "10.1.2.3");
-        assert_eq!(pick_host(["", "0.0.0.0", "127.0.0.1"], false, OUT), "127.0.0.1");
-        assert_eq!(pick_host(["", "::", "[::]", "pod.example"], false, OUT), "pod.example");
+        let never = || -> bool { panic!("no probe when an address is configured") };
+        assert_eq!(pick_host(["10.1.2.3", "127.0.0.1"], never, || OUT), "10.1.2.3");
+        assert_eq!(pick_host(["", "0.0.0.0", "127.0.0.1"], never, || OUT), "127.0.0.1");
+        assert_eq!(pick_host(["", "::", "[::]", "pod.example"], never, || OUT), "pod.example");
     }
 
     #[test]
     fn without_configured_address_the_route_decides_unless_the_cluster_is_local() {
-        assert_eq!(pick_host(["", "0.0.0.0"], false, OUT), "10.4.0.7");
-        assert_eq!(pick_host(["", "0.0.0.0"], true, OUT), "127.0.0.1", "seeds on loopback");
-        assert_eq!(pick_host(["", "0.0.0.0"], false, None), "127.0.0.1", "no route");
+        assert_eq!(pick_host(["", "0.0.0.0"], || false, || OUT), "10.4.0.7");
+        assert_eq!(pick_host(["", "0.0.0.0"], || true, || OUT), "127.0.0.1", "seeds on loopback");
+        assert_eq!(pick_host(["", "0.0.0.0"], || false, || None), "127.0.0.1", "no route");
     }
 
     #[test]
@@ -112,13 +107,7 @@ mod tests {
         assert_eq!(with_default_port("[fd00::5]:7000", 7946), "[fd00::5]:7000");
         assert_eq!(with_default_port("seeds.example", 7946), "seeds.example:7946");
         assert_eq!(with_default_port("seeds.example:7000", 7946), "seeds.example:7000");
-    }
-
-    #[test]
-    fn ipv6_literals_get_brackets() {
-        assert_eq!(host_port("fd00::5", 9095), "[fd00::5]:9095");
-        assert_eq!(host_port("10.0.0.5", 9095), "10.0.0.5:9095");
-        assert_eq!(host_port("pod.example", 9095), "pod.example:9095");
+        assert_eq!(with_default_port("10.0.0.5", 9095), "10.0.0.5:9095");
     }
 
     #[test]

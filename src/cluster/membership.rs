@@ -93,18 +93,12 @@ pub async fn start(
     let m = &cfg.memberlist;
     let bind = m.bind_addr.first().map(String::as_str).unwrap_or("0.0.0.0");
     let listen = resolve(bind, m.bind_port)?;
-    let seeds_local = addr::seeds_on_loopback(&m.join_members);
-    let adv_host = addr::pick_host(
-        [
-            m.advertise_addr.as_str(),
-            &listen.ip().to_string(),
-            &cfg.server.http_listen_address,
-            &cfg.server.grpc_listen_address,
-        ],
-        seeds_local,
-        addr::outbound_ip(),
-    );
-    if !seeds_local && adv_host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+    // the configured address, the bind address, else the host `prepare` picked for the HTTP and gRPC addresses
+    let picked =
+        me.grpc_addr.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h.trim_start_matches('[').trim_end_matches(']'));
+    let adv_host = addr::pick_host([m.advertise_addr.as_str(), &listen.ip().to_string(), picked], || false, || None);
+    let loopback = adv_host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback && !addr::seeds_on_loopback(&m.join_members) {
         tracing::warn!(advertise = %adv_host, "gossip advertises a loopback address but its seeds are elsewhere: set memberlist.advertise_addr");
     }
     let advertise = resolve(&adv_host, if m.advertise_port != 0 { m.advertise_port } else { listen.port() })?;

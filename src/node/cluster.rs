@@ -46,14 +46,14 @@ pub fn prepare(cfg: &Config, targets: Vec<String>) -> (NodeInfo, SharedView) {
             &cfg.server.grpc_listen_address,
             m.bind_addr.first().map(String::as_str).unwrap_or(""),
         ],
-        addr::seeds_on_loopback(&m.join_members),
-        addr::outbound_ip(),
+        || addr::seeds_on_loopback(&m.join_members),
+        addr::outbound_ip,
     );
     let me = NodeInfo {
         id: node_id(cfg),
         targets,
-        http_addr: addr::host_port(&host, cfg.server.http_listen_port),
-        grpc_addr: addr::host_port(&host, cfg.server.grpc_listen_port),
+        http_addr: addr::with_default_port(&host, cfg.server.http_listen_port),
+        grpc_addr: addr::with_default_port(&host, cfg.server.grpc_listen_port),
         num_tokens: cfg.ingester.lifecycler.num_tokens,
     };
     let view = membership::local_view(&me);
