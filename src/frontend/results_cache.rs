@@ -161,10 +161,13 @@ mod tests {
         c.put(&other, &answer());
         assert!(c.get(&req).await.is_none());
 
-        let expired = cache(Duration::ZERO);
+        // an entry stored two hours ago, with a one-hour TTL
         let req = ResultsCache::request(&job("t", "/old"));
-        expired.put(&req, &answer());
-        std::thread::sleep(Duration::from_millis(2));
-        assert!(expired.get(&req).await.is_none(), "older than the TTL");
+        let old = Entry { request: req.request.clone(), stored_ns: now_ns() - 7_200_000_000_000, answer: answer() };
+        let hour = cache(Duration::from_secs(3600));
+        hour.cache.put_memory(&req.key, &Bytes::from(serde_json::to_vec(&old).unwrap()));
+        assert!(hour.get(&req).await.is_none(), "older than the TTL");
+        hour.put(&req, &answer());
+        assert!(hour.get(&req).await.is_some(), "a fresh entry for the same request is used");
     }
 }

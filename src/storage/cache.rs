@@ -1,5 +1,5 @@
-//! A bounded in-memory cache of immutable objects (chunks, index segments) by key,
-//! evicting the least recently inserted entries first once over its byte budget.
+//! A bounded in-memory cache of objects (chunks, index segments, query results) by
+//! key, evicting the least recently inserted entries first once over its byte budget.
 //!
 //! Used by the store reader; memcached can stand behind the same calls later.
 
@@ -43,12 +43,13 @@ impl ObjectCache {
             return;
         }
         let mut i = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if i.map.contains_key(key) {
-            return;
-        }
         i.bytes += value.len();
-        i.map.insert(key.to_string(), value);
-        i.order.push_back(key.to_string());
+        // a key stored again keeps its place in the eviction order with the new value
+        // (chunks never change; a results-cache entry is replaced once expired)
+        match i.map.insert(key.to_string(), value) {
+            Some(old) => i.bytes -= old.len(),
+            None => i.order.push_back(key.to_string()),
+        }
         while i.bytes > self.max_bytes {
             let Some(old) = i.order.pop_front() else { break };
             if let Some(v) = i.map.remove(&old) {
@@ -133,5 +134,8 @@ mod tests {
         c.put("huge", Bytes::from(vec![0u8; 11]));
         assert!(c.get("huge").is_none());
         assert_eq!(c.stats().0, 2);
+        c.put("b", Bytes::from_static(b"xy"));
+        assert_eq!(c.get("b").as_deref(), Some(&b"xy"[..]), "a key stored again holds the new value");
+        assert_eq!(c.stats().1, 3, "and its bytes are counted once");
     }
 }
