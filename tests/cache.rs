@@ -20,6 +20,7 @@ fn client_round_trips_binary_values() {
         let v: Bytes = (0..=255u8).cycle().take(100_000).collect::<Vec<_>>().into();
         assert_eq!(c.get("t/chunks/a").await, None);
         c.set("t/chunks/a", &v).await;
+        assert_eq!(m.stat("total_items"), 1, "the set reached this memcached and was stored");
         assert_eq!(c.get("t/chunks/a").await, Some(v));
         c.set("too big", &Bytes::from(vec![1u8; 2 << 20])).await;
         assert_eq!(c.get("too big").await, None, "items over max_item_size are not stored");

@@ -28,6 +28,27 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Waits until `child` accepts TCP connections on the loopback `port`.
+/// A connection whose local address equals its peer is the kernel's TCP
+/// self-connect (the probe picked `port` as its own source port while nothing
+/// listened yet), not the server: it is dropped and the wait goes on. A child
+/// that exits (say the port was taken) fails at once with its status.
+pub fn await_listener(name: &str, child: &mut Child, port: u16, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{name} exited before listening on {port}: {status}");
+        }
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            if s.local_addr().ok() != s.peer_addr().ok() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "{name} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -287,18 +308,14 @@ impl S3Server {
     }
 
     fn spawn(dir: &TempDir, port: u16) -> Child {
-        let child = Command::new("s3s-fs")
+        let mut child = Command::new("s3s-fs")
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", S3_KEY, "--secret-key", S3_SECRET])
             .arg(&dir.0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("s3s-fs must be installed (.ci/run installs it: cargo install s3s-fs --version 0.14.1 --features binary --locked)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        await_listener("s3s-fs", &mut child, port, Duration::from_secs(20));
         child
     }
 
@@ -323,17 +340,13 @@ pub struct MemcachedServer {
 impl MemcachedServer {
     pub fn start() -> MemcachedServer {
         let port = free_port();
-        let child = Command::new("memcached")
+        let mut child = Command::new("memcached")
             .args(["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0", "-m", "64", "-u", "root"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("memcached must be installed (.ci/run installs the Debian package)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "memcached did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        await_listener("memcached", &mut child, port, Duration::from_secs(10));
         MemcachedServer { child, port }
     }
 
