@@ -9,3 +9,4 @@ pub mod chunk;
 pub mod index;
 pub mod memcached;
 pub mod object;
+pub mod zstd_ctx;

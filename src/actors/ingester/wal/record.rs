@@ -140,33 +140,12 @@ pub fn encode_batch(batches: &[TenantBatch], zstd_level: i32) -> Vec<u8> {
     }
 }
 
-/// zstd with one compression context per thread and level: creating a context
-/// per record costs time and a few MB of allocator churn.
 fn compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
-    thread_local! {
-        static CCTX: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { std::cell::RefCell::new(None) };
-    }
-    CCTX.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.as_ref().is_none_or(|(l, _)| *l != level) {
-            *c = Some((level, zstd::bulk::Compressor::new(level)?));
-        }
-        c.as_mut().expect("set above").1.compress(raw)
-    })
+    crate::storage::zstd_ctx::compress(raw, crate::storage::zstd_ctx::Params::level(level))
 }
 
-/// zstd with one decompression context per thread (replay decodes thousands of records).
 fn decompress(data: &[u8], len: usize) -> Result<Vec<u8>, WalError> {
-    thread_local! {
-        static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
-    }
-    DCTX.with(|d| {
-        let mut d = d.borrow_mut();
-        if d.is_none() {
-            *d = Some(zstd::bulk::Decompressor::new().map_err(|_| WalError::Corrupt("zstd context"))?);
-        }
-        d.as_mut().expect("set above").decompress(data, len).map_err(|_| WalError::Corrupt("zstd"))
-    })
+    crate::storage::zstd_ctx::decompress(data, len).map_err(|_| WalError::Corrupt("zstd"))
 }
 
 /// Decodes a record payload written by [`encode_batch`].
