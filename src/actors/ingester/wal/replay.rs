@@ -152,6 +152,12 @@ pub fn read_dir(
         sum.checkpoint_seq = *seq;
         sum.last_seq = *seq;
         sum.streams = streams.len() as u64;
+        // the line bytes the checkpoint brings back, for the replay's raw MB/s
+        sum.raw_bytes += streams
+            .iter()
+            .flat_map(|(_, s)| s.closed.iter().map(|(_, c)| c).chain(s.open.as_ref()))
+            .map(|c| c.line_bytes)
+            .sum::<u64>();
         let mut streams = streams;
         while !streams.is_empty() {
             let rest = streams.split_off(streams.len().min(1000));
@@ -261,6 +267,7 @@ mod tests {
         assert_eq!(lines, ["r3", "r4", "r5"], "records up to the checkpoint are in it; the rest in order");
         assert_eq!(seqs, vec![3, 5], "small records are merged, up to the end of each segment");
         assert_eq!((sum.checkpoint_seq, sum.last_seq, sum.next_seq, sum.records), (2, 5, 6, 3));
+        assert_eq!(sum.raw_bytes, 6, "the line bytes replayed (an empty checkpoint adds none)");
         assert_eq!(status.blocker().as_deref(), Some("replaying WAL: 99%"), "done until the driver finishes");
         status.finish();
         assert!(status.blocker().is_none());
