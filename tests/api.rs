@@ -418,7 +418,8 @@ fn verify_config_flag() {
 
 #[test]
 fn ingestion_rate_limit_answers_429() {
-    let s = Skald::start("limits_config:\n  ingestion_rate_mb: 0.001\n  ingestion_burst_size_mb: 0.002\n");
+    // 104 bytes/s refills the 597 bytes left after the first push to 1500 in over 8 s: the second push is refused
+    let s = Skald::start("limits_config:\n  ingestion_rate_mb: 0.0001\n  ingestion_burst_size_mb: 0.002\n");
     let t = now_ns() - 1_000_000_000;
     let push = |i: i64| {
         let body = json!({"streams": [{"stream": {"app": "rl"}, "values": [[(t + i).to_string(), "x".repeat(1500)]]}]});
@@ -429,7 +430,7 @@ fn ingestion_rate_limit_answers_429() {
     assert_eq!(r.status().as_u16(), 429);
     assert_eq!(
         r.text().unwrap(),
-        "Ingestion rate limit exceeded for user rl (limit: 1048 bytes/sec) while attempting to ingest '1' lines totaling '1500' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased\n"
+        "Ingestion rate limit exceeded for user rl (limit: 104 bytes/sec) while attempting to ingest '1' lines totaling '1500' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased\n"
     );
     let m = client().get(s.url("/metrics")).send().unwrap().text().unwrap();
     assert!(m.contains(r#"loki_discarded_samples_total{reason="rate_limited",tenant="rl"} 1"#), "{m}");

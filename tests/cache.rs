@@ -14,7 +14,7 @@ use skald::storage::memcached::Memcached;
 #[test]
 fn client_round_trips_binary_values() {
     let m = MemcachedServer::start();
-    let c = Memcached::new(&format!("127.0.0.1:{}", m.port), Duration::from_secs(1), Duration::ZERO, 1 << 20).unwrap();
+    let c = Memcached::new(&format!("127.0.0.1:{}", m.port), Duration::from_secs(10), Duration::ZERO, 1 << 20).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let v: Bytes = (0..=255u8).cycle().take(100_000).collect::<Vec<_>>().into();
@@ -61,7 +61,7 @@ fn lines(s: &Skald, start: &str, end: &str) -> usize {
 fn querier_uses_memcached_for_chunks() {
     let m = MemcachedServer::start();
     let yaml = format!(
-        "auth_enabled: false\nchunk_store_config:\n  chunk_cache_config:\n    embedded_cache:\n      enabled: false\n    memcached:\n      expiration: 1h\n    memcached_client:\n      addresses: 127.0.0.1:{}\n      timeout: 1s\n",
+        "auth_enabled: false\nchunk_store_config:\n  chunk_cache_config:\n    embedded_cache:\n      enabled: false\n    memcached:\n      expiration: 1h\n    memcached_client:\n      addresses: 127.0.0.1:{}\n      timeout: 10s\n",
         m.port
     );
     let mut s = Skald::start(&yaml);

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 fn canary(s: &Skald, secs: u64, extra: &[&str]) -> (Option<i32>, Value) {
     let out = Command::new(BIN)
-        .args(["canary", "--url", &s.url(""), "--interval", "50ms", "--wait", "2s", "--spot-check-every", "3s"])
+        .args(["canary", "--url", &s.url(""), "--interval", "50ms", "--wait", "5s", "--spot-check-every", "3s"])
         .args(["--duration", &format!("{secs}s")])
         .args(extra)
         .stderr(Stdio::null())

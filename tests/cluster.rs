@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{client, free_port, wait_for, Skald};
 use serde_json::Value;
@@ -96,16 +96,20 @@ fn single_binary_ring_has_one_active_member() {
     assert_eq!(m["members"].as_array().unwrap().len(), 1);
 }
 
-fn replicated_node(i: usize, port: u16, seed: u16, rf: usize) -> Skald {
+fn replicated_node(i: usize, port: u16, seed: u16, rf: usize, heartbeat_timeout: &str) -> Skald {
     Skald::start(&format!(
         "auth_enabled: false\nmemberlist:\n  join_members: [127.0.0.1:{seed}]\n  bind_addr: [127.0.0.1]\n  bind_port: {port}\n  gossip_interval: 100ms\n\
-         ingester:\n  lifecycler:\n    id: node-{i}\n    ring:\n      replication_factor: {rf}\n      heartbeat_timeout: 3s\n"
+         ingester:\n  lifecycler:\n    id: node-{i}\n    ring:\n      replication_factor: {rf}\n      heartbeat_timeout: {heartbeat_timeout}\n"
     ))
 }
 
 fn cluster(rf: usize) -> Vec<Skald> {
+    cluster_with(rf, "3s")
+}
+
+fn cluster_with(rf: usize, heartbeat_timeout: &str) -> Vec<Skald> {
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let nodes: Vec<Skald> = (0..3).map(|i| replicated_node(i, ports[i], ports[0], rf)).collect();
+    let nodes: Vec<Skald> = (0..3).map(|i| replicated_node(i, ports[i], ports[0], rf, heartbeat_timeout)).collect();
     for n in &nodes {
         wait_for("three ACTIVE ring members on every node", Duration::from_secs(30), || {
             let r = json(n, "/ring");
@@ -153,7 +157,10 @@ fn pushes_reach_every_replica_over_grpc() {
     let nodes = cluster(3);
     assert_eq!(push_streams(&nodes[0], 20, "rf3"), 204);
     for n in &nodes {
-        assert_eq!(local_streams(n), 20, "with three replicas every ingester holds every stream");
+        // the push returns at quorum (two of three): the third copy may still be on its way
+        wait_for("every ingester to hold every stream (three replicas)", Duration::from_secs(30), || {
+            local_streams(n) == 20
+        });
         assert_eq!(queried_lines(n), 200, "replicas are read once each line");
     }
 }
@@ -198,20 +205,27 @@ fn global_ingestion_rate_is_shared_by_the_cluster_distributors() {
     let big = "x".repeat(4000);
     let body =
         serde_json::json!({"streams": [{"stream": {"app": "r"}, "values": [[common::now_ns().to_string(), big]]}]});
-    let r = client()
-        .post(nodes[0].url("/loki/api/v1/push"))
-        .header("Content-Type", "application/json")
-        .body(body.to_string())
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 429);
-    let text = r.text().unwrap();
-    assert!(text.contains("(limit: 1048 bytes/sec)"), "a third of the tenant's rate: {text}");
+    // a refused push spends no budget, so asking again is free: a distributor that gossip briefly
+    // thought dead (a stall on a loaded machine) makes the share a half for a moment, not for good
+    let mut text = String::new();
+    wait_for("the limit to be a third of the tenant's rate", Duration::from_secs(30), || {
+        let r = client()
+            .post(nodes[0].url("/loki/api/v1/push"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 429);
+        text = r.text().unwrap();
+        text.contains("(limit: 1048 bytes/sec)")
+    });
+    assert!(text.contains("Ingestion rate limit exceeded for user fake"), "{text}");
 }
 
 #[test]
 fn a_graceful_leave_takes_the_node_out_of_the_ring_and_a_restart_brings_it_back() {
-    let mut nodes = cluster(3);
+    // a heartbeat timeout far beyond every wait below: only an announced leave can take a node out in time
+    let mut nodes = cluster_with(3, "5m");
     let ids = |n: &Skald| -> Vec<String> {
         let mut v: Vec<String> = json(n, "/ring")["shards"]
             .as_array()
@@ -239,15 +253,13 @@ fn a_graceful_leave_takes_the_node_out_of_the_ring_and_a_restart_brings_it_back(
     nodes[1].start_again();
     wait_for("node-1 ACTIVE again", Duration::from_secs(30), || state_of(&nodes[0], "node-1") == "ACTIVE");
 
-    // /ingester/shutdown flushes and leaves: well before the 3 s heartbeat timeout, the ring forgets it
+    // /ingester/shutdown flushes and leaves: long before the 5 min heartbeat timeout, the ring forgets it
     let r = client().post(nodes[2].url("/ingester/shutdown")).send().unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    let t0 = Instant::now();
-    wait_for("node-2 to exit", Duration::from_secs(30), || nodes[2].exited().is_some());
-    wait_for("node-2 out of the ring on the others", Duration::from_secs(10), || {
+    wait_for("node-2 to exit", Duration::from_secs(60), || nodes[2].exited().is_some());
+    wait_for("node-2 out of the ring on the others", Duration::from_secs(60), || {
         ids(&nodes[0]) == ["node-0", "node-1"] && ids(&nodes[1]) == ["node-0", "node-1"]
     });
-    assert!(t0.elapsed() < Duration::from_secs(3), "a graceful leave is announced, not detected: {:?}", t0.elapsed());
     // writes still reach a quorum of the two left
     assert_eq!(push_streams(&nodes[0], 5, "two"), 204);
     nodes[2].start_again();

@@ -17,7 +17,7 @@ use skald::loadgen::tail_client::{Event, TailClient, TailClientError};
 #[test]
 fn frontend_answers_like_the_querier_and_bounds_parallelism() {
     let fe_grpc = free_port();
-    let q = querier("frontend_address", fe_grpc, "  tail_max_duration: 3s\n");
+    let q = querier("frontend_address", fe_grpc, "  tail_max_duration: 6s\n");
     let dir = common::TempDir::new("overrides");
     let file = dir.0.join("overrides.yaml");
     std::fs::write(&file, "overrides:\n  wide:\n    max_query_parallelism: 32\n").unwrap();
@@ -146,7 +146,7 @@ fn frontend_answers_like_the_querier_and_bounds_parallelism() {
     )
     .expect("tail through the frontend");
     let mut seen: Vec<String> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(40);
     let mut pushed = 0;
     while seen.len() < 3 {
         assert!(Instant::now() < deadline, "tail frames through the proxy: {seen:?}");
@@ -197,6 +197,10 @@ fn a_full_tenant_queue_answers_429_and_readiness_waits_for_a_querier() {
 
     let q = querier("frontend_address", grpc, "");
     let f = frontend(grpc, "  query_timeout: 3s\nfrontend:\n  max_outstanding_per_tenant: 1\n");
+    // the frontend is ready with one worker; the second may still be in its connect backoff
+    wait_for("both querier workers connected", Duration::from_secs(30), || {
+        common::metric(&f, "skald_query_queue_connected_workers") as usize == 2
+    });
     // the querier freezes: its two workers take two jobs, one more waits, the rest get 429
     let pid = q.pid().to_string();
     assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());

@@ -34,7 +34,7 @@ fn role_with(target: &str, id: &str, seed: u16, port: u16, store: &TempDir, stor
     let yaml = format!(
         "auth_enabled: false\n\
          memberlist:\n  join_members: [127.0.0.1:{seed}]\n  bind_addr: [127.0.0.1]\n  bind_port: {port}\n  gossip_interval: 100ms\n\
-         ingester:\n  lifecycler:\n    id: {id}\n    ring:\n      replication_factor: 3\n      heartbeat_timeout: 3s\n\
+         ingester:\n  lifecycler:\n    id: {id}\n    ring:\n      replication_factor: 3\n      heartbeat_timeout: 10s\n\
          storage_config:\n  filesystem:\n    directory: {}\n{storage}\
          limits_config:\n  per_stream_rate_limit: 1GB\n  per_stream_rate_limit_burst: 1GB\n  ingestion_rate_mb: 1000\n  ingestion_burst_size_mb: 1000\n  max_entries_limit_per_query: 1000000\n{extra}",
         store.0.display()

@@ -298,7 +298,7 @@ fn max_concurrent_tail_requests_closes_the_extra_tail_with_lokis_error() {
 
 #[test]
 fn pings_every_second_and_closes_at_tail_max_duration() {
-    let s = Skald::start(&format!("{CONFIG}querier:\n  tail_max_duration: 2500ms\n"));
+    let s = Skald::start(&format!("{CONFIG}querier:\n  tail_max_duration: 3500ms\n"));
     let mut c = open(&s, &[("query", r#"{app="idle"}"#)]);
     let started = Instant::now();
     let mut pings = 0;
