@@ -41,18 +41,30 @@ impl Params {
     }
 }
 
+/// Compression contexts kept per thread: one per settings in use (the WAL's and
+/// chunk blocks' usually run on different threads, but a thread that uses both
+/// must not rebuild a context, about 1 MB, at every switch).
+const CONTEXTS_PER_THREAD: usize = 4;
+
 thread_local! {
-    static CCTX: RefCell<Option<(Params, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+    static CCTX: RefCell<Vec<(Params, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(Vec::new()) };
     static DCTX: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
 /// Compresses `raw` with this thread's context for `params`.
 pub fn compress(raw: &[u8], params: Params) -> std::io::Result<Vec<u8>> {
-    CCTX.with_borrow_mut(|c| {
-        if c.as_ref().is_none_or(|(p, _)| *p != params) {
-            *c = Some((params, params.context()?));
-        }
-        c.as_mut().map_or_else(|| Err(std::io::Error::other("zstd context")), |(_, cctx)| cctx.compress(raw))
+    CCTX.with_borrow_mut(|cs| {
+        let i = match cs.iter().position(|(p, _)| *p == params) {
+            Some(i) => i,
+            None => {
+                if cs.len() >= CONTEXTS_PER_THREAD {
+                    cs.remove(0);
+                }
+                cs.push((params, params.context()?));
+                cs.len() - 1
+            }
+        };
+        cs[i].1.compress(raw)
     })
 }
 
@@ -84,7 +96,7 @@ mod tests {
     fn round_trips_with_each_params_on_one_thread() {
         let raw: Vec<u8> =
             (0..100_000u32).flat_map(|i| format!("line {} id={:x}\n", i % 97, i * 7919).into_bytes()).collect();
-        for p in [Params::level(1), Params { level: 5, lazy: true, search_log: 5, min_match: 7 }, Params::level(3)] {
+        for p in [Params::level(1), Params { level: 5, lazy: true, search_log: 5, min_match: 6 }, Params::level(3)] {
             let z = compress(&raw, p).unwrap();
             assert!(z.len() < raw.len() / 3, "{p:?} compresses");
             assert_eq!(decompress(&z, raw.len()).unwrap(), raw);
@@ -95,5 +107,11 @@ mod tests {
         let z = compress(&raw, Params::level(1)).unwrap();
         assert!(decompress(&z, raw.len() - 1).is_err(), "the capacity bounds the output");
         assert!(decompress(&z[..z.len() / 2], raw.len()).is_err(), "a truncated frame is an error");
+        assert_eq!(decompress(&z, raw.len()).unwrap(), raw, "a failed decode leaves the context usable");
+        // cached contexts keep their own settings: switching back gives the same bytes
+        let tuned = Params { level: 5, lazy: true, search_log: 5, min_match: 6 };
+        let first = compress(&raw, tuned).unwrap();
+        assert_ne!(compress(&raw, Params::level(1)).unwrap(), first);
+        assert_eq!(compress(&raw, tuned).unwrap(), first);
     }
 }

@@ -144,7 +144,7 @@ fn encode_chunk(w: &mut Writer, c: &ChunkSnapshot, layouts: bool) {
         }
         w.bytes(&b.data);
     }
-    match zstd::bulk::compress(&c.head, 1) {
+    match crate::storage::zstd_ctx::compress(&c.head, crate::storage::zstd_ctx::Params::level(1)) {
         Ok(z) if z.len() < c.head.len() => {
             w.buf.push(1);
             w.uvarint(c.head.len() as u64);
@@ -213,7 +213,7 @@ fn decode_chunk(r: &mut Reader<'_>, file: &Bytes, base: usize, layouts: bool) ->
             if len > 1 << 30 {
                 return Err(WalError::Corrupt("head block too large"));
             }
-            Bytes::from(zstd::bulk::decompress(z, len).map_err(|_| WalError::Corrupt("head block zstd"))?)
+            Bytes::from(crate::storage::zstd_ctx::decompress(z, len).map_err(|_| WalError::Corrupt("head block zstd"))?)
         }
     };
     Ok(ChunkSnapshot { encoding, block_size, blocks, head, min_ts, max_ts, count, line_bytes, closed })

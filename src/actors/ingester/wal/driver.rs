@@ -107,6 +107,7 @@ pub async fn replay(
     tracing::info!(
         seconds = secs,
         bytes = summary.bytes,
+        checkpoint_line_bytes = summary.checkpoint_line_bytes,
         raw_mb_per_s = summary.raw_bytes as f64 / 1e6 / secs.max(1e-9),
         "WAL replayed"
     );

@@ -75,7 +75,10 @@ pub struct ReplaySummary {
     pub records: u64,
     pub corruptions: usize,
     pub bytes: u64,
+    /// Line bytes decoded from segment records (the replay speed's numerator).
     pub raw_bytes: u64,
+    /// Line bytes the checkpoint brought back as they were in memory (not decoded again).
+    pub checkpoint_line_bytes: u64,
 }
 
 fn corruption(path: &Path, n: usize, what: &str) {
@@ -152,8 +155,7 @@ pub fn read_dir(
         sum.checkpoint_seq = *seq;
         sum.last_seq = *seq;
         sum.streams = streams.len() as u64;
-        // the line bytes the checkpoint brings back, for the replay's raw MB/s
-        sum.raw_bytes += streams
+        sum.checkpoint_line_bytes = streams
             .iter()
             .flat_map(|(_, s)| s.closed.iter().map(|(_, c)| c).chain(s.open.as_ref()))
             .map(|c| c.line_bytes)
@@ -231,6 +233,8 @@ pub fn read_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actors::ingester::stream::Stream;
+    use crate::actors::ingester::test_settings;
     use crate::actors::ingester::wal::checkpoint::{CheckpointWriter, WriteCheckpoint};
     use crate::actors::ingester::wal::record::{encode_batch, write_frame};
     use crate::actors::ingester::wal::segment_path;
@@ -250,7 +254,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(segment_path(&dir, 1), [record(1), record(2), record(3)].concat()).unwrap();
         std::fs::write(segment_path(&dir, 4), [record(4), record(5)].concat()).unwrap();
-        CheckpointWriter::new(dir.clone()).write_for_test(WriteCheckpoint { seq: 2, tenants: vec![] });
+        let mut st = Stream::new(Labels::parse(r#"{a="c"}"#).unwrap());
+        st.push(&[Entry::new(1, "in the checkpoint")], &test_settings(), "t", 0);
+        let snap = st.snapshot().unwrap();
+        CheckpointWriter::new(dir.clone())
+            .write_for_test(WriteCheckpoint { seq: 2, tenants: vec![("t".into(), vec![snap])] });
         std::fs::write(dir.join("checkpoint-00000000000000000009.tmp"), b"half written").unwrap();
 
         let status = ReplayStatus::default();
@@ -267,7 +275,8 @@ mod tests {
         assert_eq!(lines, ["r3", "r4", "r5"], "records up to the checkpoint are in it; the rest in order");
         assert_eq!(seqs, vec![3, 5], "small records are merged, up to the end of each segment");
         assert_eq!((sum.checkpoint_seq, sum.last_seq, sum.next_seq, sum.records), (2, 5, 6, 3));
-        assert_eq!(sum.raw_bytes, 6, "the line bytes replayed (an empty checkpoint adds none)");
+        assert_eq!(sum.raw_bytes, 6, "line bytes decoded from records");
+        assert_eq!(sum.checkpoint_line_bytes, 17, "line bytes the checkpoint brought back");
         assert_eq!(status.blocker().as_deref(), Some("replaying WAL: 99%"), "done until the driver finishes");
         status.finish();
         assert!(status.blocker().is_none());
