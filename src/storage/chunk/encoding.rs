@@ -1,8 +1,8 @@
 //! Block compression selected by `ingester.chunk_encoding`.
 //!
 //! Accepts Loki's names: none, gzip, snappy, lz4 (and lz4-64k/-256k/-1M/-4M, which
-//! Skald treats alike), flate; and zstd, which Loki lacks. Called by the head block
-//! at each cut and by every block read.
+//! Skald treats alike), flate, zstd (Skald's own zstd settings, see `ZSTD`). Called
+//! by the head block at each cut and by every block read.
 
 use std::io::{Read, Write};
 
