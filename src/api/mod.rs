@@ -7,6 +7,7 @@
 pub mod error;
 pub mod frontend;
 pub mod frontend_tail;
+pub mod legacy;
 pub mod lifecycle;
 pub mod limits;
 pub mod metric;

@@ -38,6 +38,12 @@ impl Params {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
     }
 
+    /// Replaces every value of `k` with `v`.
+    pub fn set(&mut self, k: &str, v: &str) {
+        self.0.retain(|(n, _)| n != k);
+        self.0.push((k.to_string(), v.to_string()));
+    }
+
     /// Every parameter in order (query string first, then the form body).
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0

@@ -1,6 +1,7 @@
-//! Query endpoints: query_range, query (instant), labels, label values, series.
-//! Every endpoint answers GET and POST (form body), as Loki does. Metric queries
-//! are evaluated and rendered by `metric`.
+//! Query endpoints: query_range, query (instant), labels, label values, series,
+//! and their legacy `/api/prom/` forms (reshaped by `legacy`). Every endpoint
+//! answers GET and POST (form body), as Loki does. Metric queries are evaluated
+//! and rendered by `metric`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,6 +30,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ("/loki/api/v1/label", Handler::Labels),
         ("/loki/api/v1/label/{name}/values", Handler::LabelValues),
         ("/loki/api/v1/series", Handler::Series),
+        ("/api/prom/query", Handler::LegacyQuery),
+        ("/api/prom/label", Handler::LegacyLabels),
+        ("/api/prom/label/{name}/values", Handler::LegacyLabelValues),
+        ("/api/prom/series", Handler::Series),
     ] {
         let h = move |req: HttpRequest, body: web::Bytes, st: web::Data<AppState>| dispatch(handler, req, body, st);
         cfg.route(path, web::get().to(h)).route(path, web::post().to(h));
@@ -42,6 +47,9 @@ enum Handler {
     Labels,
     LabelValues,
     Series,
+    LegacyQuery,
+    LegacyLabels,
+    LegacyLabelValues,
 }
 
 async fn dispatch(
@@ -64,6 +72,15 @@ async fn dispatch(
                 labels(q, &tenants, &params, Some(&name), &limits).await
             }
             Handler::Series => series(q, &tenants, &params, &limits).await,
+            Handler::LegacyQuery => {
+                let params = super::legacy::query_params(&params)?;
+                Ok(super::legacy::streams(query_range(&req, q, &tenants, &params, &limits).await?))
+            }
+            Handler::LegacyLabels => Ok(super::legacy::values(labels(q, &tenants, &params, None, &limits).await?)),
+            Handler::LegacyLabelValues => {
+                let name = req.match_info().get("name").unwrap_or_default().to_string();
+                Ok(super::legacy::values(labels(q, &tenants, &params, Some(&name), &limits).await?))
+            }
         }
     };
     let value = super::limits::with_timeout(&limits, &tenants.join("|"), run).await?;
