@@ -3,9 +3,10 @@
 //! (`{"streams":[{"labels","entries":[{"ts","line"}]}],"stats"}`), takes a
 //! `regexp` parameter that appends a `|~` filter and refuses metric queries;
 //! `label` and `label/{name}/values` answer `{"values":[...]}`; `series` answers
-//! as v1. Routed and run by `query`, which computes the v1 answer this reshapes.
+//! as v1. Routed and run by `query`, which computes the v1 answer this reshapes
+//! (a second pass over the answer, accepted on these rarely used paths).
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::params::Params;
@@ -66,8 +67,7 @@ fn stream(s: &Value) -> Value {
 
 /// A v1 labels or label-values answer as `{"values": [...]}`.
 pub(super) fn values(v1: Value) -> Value {
-    let values = v1.get("data").cloned().unwrap_or_else(|| Value::Array(Vec::new()));
-    Value::Object(Map::from_iter([("values".to_string(), values)]))
+    json!({"values": v1.get("data").cloned().unwrap_or_else(|| json!([]))})
 }
 
 #[cfg(test)]

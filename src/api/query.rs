@@ -23,19 +23,21 @@ use crate::querier::Querier;
 const MAX_POINTS: i64 = 11_000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for (path, handler) in [
-        ("/loki/api/v1/query_range", Handler::QueryRange),
-        ("/loki/api/v1/query", Handler::Instant),
-        ("/loki/api/v1/labels", Handler::Labels),
-        ("/loki/api/v1/label", Handler::Labels),
-        ("/loki/api/v1/label/{name}/values", Handler::LabelValues),
-        ("/loki/api/v1/series", Handler::Series),
-        ("/api/prom/query", Handler::LegacyQuery),
-        ("/api/prom/label", Handler::LegacyLabels),
-        ("/api/prom/label/{name}/values", Handler::LegacyLabelValues),
-        ("/api/prom/series", Handler::Series),
+    // (path, handler, legacy: the v1 answer reshaped by `legacy`)
+    for (path, handler, legacy) in [
+        ("/loki/api/v1/query_range", Handler::QueryRange, false),
+        ("/loki/api/v1/query", Handler::Instant, false),
+        ("/loki/api/v1/labels", Handler::Labels, false),
+        ("/loki/api/v1/label", Handler::Labels, false),
+        ("/loki/api/v1/label/{name}/values", Handler::LabelValues, false),
+        ("/loki/api/v1/series", Handler::Series, false),
+        ("/api/prom/query", Handler::QueryRange, true),
+        ("/api/prom/label", Handler::Labels, true),
+        ("/api/prom/label/{name}/values", Handler::LabelValues, true),
+        ("/api/prom/series", Handler::Series, true),
     ] {
-        let h = move |req: HttpRequest, body: web::Bytes, st: web::Data<AppState>| dispatch(handler, req, body, st);
+        let h =
+            move |req: HttpRequest, body: web::Bytes, st: web::Data<AppState>| dispatch(handler, legacy, req, body, st);
         cfg.route(path, web::get().to(h)).route(path, web::post().to(h));
     }
 }
@@ -47,23 +49,24 @@ enum Handler {
     Labels,
     LabelValues,
     Series,
-    LegacyQuery,
-    LegacyLabels,
-    LegacyLabelValues,
 }
 
 async fn dispatch(
     h: Handler,
+    legacy: bool,
     req: HttpRequest,
     body: web::Bytes,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let tenants = tenants_of(&req, &st.config)?;
-    let params = Params::from_request(&req, &body)?;
+    let mut params = Params::from_request(&req, &body)?;
+    if legacy && matches!(h, Handler::QueryRange) {
+        params = super::legacy::query_params(&params)?;
+    }
     let q = st.querier.as_ref().ok_or_else(|| ApiError::new(404, "this process runs no querier"))?;
     let limits = super::limits::for_tenants(&st.limits, &tenants);
     let run = async {
-        match h {
+        let v1 = match h {
             Handler::QueryRange => query_range(&req, q, &tenants, &params, &limits).await,
             Handler::Instant => instant(q, &tenants, &params, &limits).await,
             Handler::Labels => labels(q, &tenants, &params, None, &limits).await,
@@ -72,16 +75,13 @@ async fn dispatch(
                 labels(q, &tenants, &params, Some(&name), &limits).await
             }
             Handler::Series => series(q, &tenants, &params, &limits).await,
-            Handler::LegacyQuery => {
-                let params = super::legacy::query_params(&params)?;
-                Ok(super::legacy::streams(query_range(&req, q, &tenants, &params, &limits).await?))
-            }
-            Handler::LegacyLabels => Ok(super::legacy::values(labels(q, &tenants, &params, None, &limits).await?)),
-            Handler::LegacyLabelValues => {
-                let name = req.match_info().get("name").unwrap_or_default().to_string();
-                Ok(super::legacy::values(labels(q, &tenants, &params, Some(&name), &limits).await?))
-            }
-        }
+        }?;
+        Ok::<_, ApiError>(match h {
+            _ if !legacy => v1,
+            Handler::QueryRange => super::legacy::streams(v1),
+            Handler::Labels | Handler::LabelValues => super::legacy::values(v1),
+            Handler::Instant | Handler::Series => v1,
+        })
     };
     let value = super::limits::with_timeout(&limits, &tenants.join("|"), run).await?;
     Ok(HttpResponse::Ok().content_type("application/json; charset=UTF-8").body(value.to_string()))
