@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,8 +12,13 @@ use common::{client, now_ns, MemcachedServer, Skald};
 use serde_json::{json, Value};
 use skald::storage::memcached::Memcached;
 
+/// The two tests take turns: each owns its memcached, and neither's restarts or
+/// kills overlap the other's connections.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn client_round_trips_binary_values() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let m = MemcachedServer::start();
     let c = Memcached::new(&format!("127.0.0.1:{}", m.port), Duration::from_secs(10), Duration::ZERO, 1 << 20).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -59,6 +65,7 @@ fn lines(s: &Skald, start: &str, end: &str) -> usize {
 
 #[test]
 fn querier_uses_memcached_for_chunks() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let m = MemcachedServer::start();
     let yaml = format!(
         "auth_enabled: false\nchunk_store_config:\n  chunk_cache_config:\n    embedded_cache:\n      enabled: false\n    memcached:\n      expiration: 1h\n    memcached_client:\n      addresses: 127.0.0.1:{}\n      timeout: 10s\n",

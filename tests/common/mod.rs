@@ -129,6 +129,7 @@ impl Skald {
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.0.join("skald.log")).expect("log");
         let child = Command::new(BIN)
             .args(&self.args)
+            .stdin(Stdio::null())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
@@ -311,6 +312,7 @@ impl S3Server {
         let mut child = Command::new("s3s-fs")
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", S3_KEY, "--secret-key", S3_SECRET])
             .arg(&dir.0)
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -332,38 +334,68 @@ impl Drop for S3Server {
 }
 
 /// A real memcached (Debian package) on a free loopback port; killed on drop.
+/// Its stderr goes to a log file so that a failure can show what it said.
 pub struct MemcachedServer {
     child: Child,
     pub port: u16,
+    log: TempDir,
 }
 
 impl MemcachedServer {
+    /// Starts memcached and proves that the server answering on the port is this
+    /// child (its `stats` pid), not some other listener that took the port first;
+    /// on a foreign answer it tries again on a new port.
     pub fn start() -> MemcachedServer {
-        let port = free_port();
-        let mut child = Command::new("memcached")
-            .args(["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0", "-m", "64", "-u", "root"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("memcached must be installed (.ci/run installs the Debian package)");
-        await_listener("memcached", &mut child, port, Duration::from_secs(10));
-        MemcachedServer { child, port }
+        for _ in 0..5 {
+            let log = TempDir::new("memcached");
+            let port = free_port();
+            let err = std::fs::File::create(log.0.join("stderr")).expect("memcached log");
+            let mut child = Command::new("memcached")
+                .args(["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0", "-m", "64", "-u", "root"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(err)
+                .spawn()
+                .expect("memcached must be installed (.ci/run installs the Debian package)");
+            await_listener("memcached", &mut child, port, Duration::from_secs(10));
+            let m = MemcachedServer { child, port, log };
+            match m.try_stat("pid") {
+                Ok(Some(pid)) if pid == u64::from(m.child.id()) => return m,
+                answer => eprintln!("port {port} answered {answer:?}, not memcached pid {}: retrying", m.child.id()),
+            }
+        }
+        panic!("memcached did not start on a port of its own in 5 tries");
     }
 
-    /// One counter from memcached's `stats`.
+    /// One counter from memcached's `stats`; a server that cannot be reached
+    /// fails the test with its exit status and what it logged.
     pub fn stat(&self, name: &str) -> u64 {
+        match self.try_stat(name) {
+            Ok(v) => v.unwrap_or(0),
+            Err(e) => {
+                let proc = format!("/proc/{}/status", self.child.id());
+                let state = std::fs::read_to_string(proc).ok();
+                let status = state.as_deref().and_then(|s| s.lines().find(|l| l.starts_with("State:")));
+                let said = std::fs::read_to_string(self.log.0.join("stderr")).unwrap_or_default();
+                panic!("memcached on {} unreachable ({e}); process: {status:?}; stderr: {said}", self.port)
+            }
+        }
+    }
+
+    fn try_stat(&self, name: &str) -> std::io::Result<Option<u64>> {
         use std::io::{BufRead, BufReader, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect memcached");
-        s.write_all(b"stats\r\n").expect("stats");
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        s.write_all(b"stats\r\n")?;
         let mut r = BufReader::new(s);
         let mut line = String::new();
-        while r.read_line(&mut line).unwrap_or(0) > 0 && !line.starts_with("END") {
+        while r.read_line(&mut line)? > 0 && !line.starts_with("END") {
             if let Some(v) = line.strip_prefix(&format!("STAT {name} ")) {
-                return v.trim().parse().unwrap_or(0);
+                return Ok(v.trim().parse().ok());
             }
             line.clear();
         }
-        0
+        Ok(None)
     }
 }
 
