@@ -15,7 +15,13 @@ pub use super::json_path::{parse_path, PathElem};
 struct Reader<'l> {
     s: &'l str,
     i: usize,
+    /// Objects and arrays open around the position: the walk recurses per level,
+    /// so a line nested deeper than [`MAX_DEPTH`] is refused, not a stack overflow.
+    depth: usize,
 }
+
+/// Nesting a line may have (Loki's parser has no limit but a goroutine's growable stack).
+const MAX_DEPTH: usize = 1000;
 
 type R<T> = Result<T, String>;
 
@@ -130,6 +136,7 @@ impl<'l> Reader<'l> {
                 self.string()?;
             }
             Some(b'{') => {
+                self.enter()?;
                 self.i += 1;
                 if self.peek() == Some(b'}') {
                     self.i += 1;
@@ -146,8 +153,10 @@ impl<'l> Reader<'l> {
                         break;
                     }
                 }
+                self.depth -= 1;
             }
             Some(b'[') => {
+                self.enter()?;
                 self.i += 1;
                 if self.peek() == Some(b']') {
                     self.i += 1;
@@ -162,6 +171,7 @@ impl<'l> Reader<'l> {
                         break;
                     }
                 }
+                self.depth -= 1;
             }
             _ => {
                 self.scalar()?;
@@ -174,6 +184,22 @@ impl<'l> Reader<'l> {
     /// that need no sanitising are borrowed from the line; nested ones are built
     /// once, at their exact size.
     fn flatten(&mut self, prefix: &str, out: &mut dyn FnMut(Cow<'l, str>, Cow<'l, str>)) -> R<()> {
+        self.enter()?;
+        let r = self.flatten_members(prefix, out);
+        self.depth -= 1;
+        r
+    }
+
+    /// One more level open; refused past [`MAX_DEPTH`].
+    fn enter(&mut self) -> R<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.err("nested too deeply");
+        }
+        Ok(())
+    }
+
+    fn flatten_members(&mut self, prefix: &str, out: &mut dyn FnMut(Cow<'l, str>, Cow<'l, str>)) -> R<()> {
         self.eat(b'{')?;
         if self.peek() == Some(b'}') {
             self.i += 1;
@@ -278,7 +304,7 @@ impl<'l> Reader<'l> {
 /// (labels found before the error stay).
 pub fn flatten<'l>(line: &'l str, b: &mut LabelsBuilder<'l>) {
     b.begin_parse();
-    let mut r = Reader { s: line, i: 0 };
+    let mut r = Reader { s: line, i: 0, depth: 0 };
     let res = if r.peek() == Some(b'{') {
         r.flatten("", &mut |k, v| b.add_parsed(k, v)).and_then(|_| match r.peek() {
             None => Ok(()),
@@ -295,12 +321,12 @@ pub fn flatten<'l>(line: &'l str, b: &mut LabelsBuilder<'l>) {
 /// `| json a="path", ...`: only the listed paths (missing ones give "").
 pub fn extract<'l>(line: &'l str, params: &[(String, Vec<PathElem>)], b: &mut LabelsBuilder<'l>) {
     b.begin_parse();
-    if let Err(e) = (Reader { s: line, i: 0 }).skip() {
+    if let Err(e) = (Reader { s: line, i: 0, depth: 0 }).skip() {
         b.set_err(JSON_ERR, e);
         return;
     }
     for (name, path) in params {
-        let mut r = Reader { s: line, i: 0 };
+        let mut r = Reader { s: line, i: 0, depth: 0 };
         let v = r.find(path).ok().flatten().unwrap_or(Cow::Borrowed(""));
         b.add_parsed(Cow::Owned(name.clone()), v);
     }
@@ -310,7 +336,7 @@ pub fn extract<'l>(line: &'l str, params: &[(String, Vec<PathElem>)], b: &mut La
 /// Returns the new line when there was an `_entry`.
 pub fn unpack<'l>(line: &'l str, b: &mut LabelsBuilder<'l>) -> Option<Cow<'l, str>> {
     b.begin_parse();
-    let mut r = Reader { s: line, i: 0 };
+    let mut r = Reader { s: line, i: 0, depth: 0 };
     let mut entry = None;
     let mut pairs: Vec<(Cow<'l, str>, Cow<'l, str>)> = Vec::new();
     let res = (|| -> R<()> {
@@ -397,5 +423,23 @@ mod tests {
         let line = r#"{"_entry":"GET / 200","container":"envoy"}"#;
         assert_eq!(unpack(line, &mut b).as_deref(), Some("GET / 200"));
         assert_eq!(b.get("container"), Some("envoy"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let stream = vec![];
+        for deep in ["{\"a\":".repeat(100_000), "{\"a\":[".repeat(50_000), format!("{{\"a\":{}", "[".repeat(100_000))] {
+            let mut b = LabelsBuilder::new(&stream, &[]);
+            flatten(&deep, &mut b);
+            assert!(b.has_err(), "flatten");
+            let mut b = LabelsBuilder::new(&stream, &[]);
+            extract(&deep, &[("x".to_string(), parse_path("a").unwrap())], &mut b);
+            assert!(b.has_err(), "extract");
+        }
+        // as deep as allowed still parses
+        let ok = format!("{}1{}", "{\"a\":".repeat(MAX_DEPTH), "}".repeat(MAX_DEPTH));
+        let mut b = LabelsBuilder::new(&stream, &[]);
+        flatten(&ok, &mut b);
+        assert!(!b.has_err());
     }
 }
