@@ -123,6 +123,21 @@ fn frontend_answers_like_the_querier_and_bounds_parallelism() {
             |v: &Value| if v["data"]["result"].is_null() { v["data"].clone() } else { v["data"]["result"].clone() };
         assert_eq!(result(&via), result(&direct), "{path}");
     }
+    // Grafana's filter helpers (answers without `data`)
+    for (path, params) in [
+        ("/loki/api/v1/detected_labels", vec![("query", r#"{job="fe"}"#.to_string()), ("start", start.to_string())]),
+        (
+            "/loki/api/v1/detected_fields",
+            vec![("query", r#"{job="fe"}"#.to_string()), ("start", start.to_string()), ("end", end.to_string())],
+        ),
+    ] {
+        let direct = get_json(&q, "t", path, &params);
+        assert!(
+            direct.as_object().is_some_and(|o| o.values().any(|v| v.as_array().is_some_and(|a| !a.is_empty()))),
+            "{path}: {direct}"
+        );
+        assert_eq!(get_json(&f, "t", path, &params), direct, "{path}");
+    }
     // errors come back as the querier answered them
     let bad = [("query", "{job=".to_string())];
     assert_eq!(get(&f, "t", "/loki/api/v1/query_range", &bad), get(&q, "t", "/loki/api/v1/query_range", &bad));

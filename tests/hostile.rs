@@ -165,13 +165,16 @@ fn hostile_bodies_get_loki_answers() {
     let (_, text) = get(&s, "/loki/api/v1/query_range", &[("query", r#"{app="utf"}"#), ("direction", "forward")]);
     assert!(text.contains("bad \u{fffd}\u{fffd} line") && text.contains("json \u{fffd}"), "{text}");
 
-    // a stored line nested 50,000 deep: `| json` gives a parser error for it, the process keeps serving
+    // a stored line nested 50,000 deep: `| json` and field detection give a
+    // parser error for it, the process keeps serving
     let deep = "{\"a\":".repeat(50_000);
     let body = json!({"streams": [{"stream": {"app": "deep"}, "values": [[(t + 2).to_string(), deep]]}]});
     assert_eq!(post(&s, json_ct, None, body.to_string().into_bytes()).0, 204);
     let (code, text) = get(&s, "/loki/api/v1/query_range", &[("query", r#"{app="deep"} | json"#)]);
     assert_eq!(code, 200, "{}", &text[..text.len().min(300)]);
     assert!(text.contains("JSONParserErr"), "{}", &text[..text.len().min(300)]);
+    let (code, text) = get(&s, "/loki/api/v1/detected_fields", &[("query", r#"{app="deep"}"#)]);
+    assert_eq!(code, 200, "{}", &text[..text.len().min(300)]);
 
     assert_eq!(get(&s, "/ready", &[]).0, 200, "still serving: {}", s.stderr());
     assert!(!s.stderr().contains("panicked"), "{}", s.stderr());

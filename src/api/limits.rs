@@ -1,7 +1,7 @@
 //! Query limits that wrap whole requests: `query_timeout` (504 with Loki's text)
 //! and `max_query_lookback` (start clamped; a range entirely older is a 400).
 //!
-//! Used by the query and volume handlers with the calling tenant's limits.
+//! Used by the query, volume and detected-fields handlers with the calling tenant's limits.
 
 use std::future::Future;
 use std::sync::Arc;

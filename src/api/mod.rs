@@ -4,6 +4,7 @@
 //! `node` builds an [`AppState`] holding whichever services the running targets
 //! provide and mounts [`configure`]; endpoints of absent services are not routed.
 
+pub mod detected;
 pub mod error;
 pub mod frontend;
 pub mod frontend_tail;
@@ -15,6 +16,7 @@ pub mod ops;
 pub mod params;
 pub mod push;
 pub mod query;
+pub mod read;
 pub mod render;
 pub mod state;
 pub mod tail;
@@ -43,5 +45,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         query::configure(cfg);
         tail::configure(cfg);
         volume::configure(cfg);
+        detected::configure(cfg);
     }
 }

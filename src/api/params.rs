@@ -85,18 +85,18 @@ impl Params {
 
     /// `limit` (default 100) that must be a positive integer.
     pub fn limit(&self) -> Result<usize, ApiError> {
-        match self.get("limit") {
-            None => Ok(100),
-            Some(v) => {
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| ApiError::bad_request(format!("strconv.Atoi: parsing {v:?}: invalid syntax")))?;
-                if n <= 0 {
-                    return Err(ApiError::bad_request("limit must be a positive value"));
-                }
-                Ok(n as usize)
-            }
+        self.positive(&["limit"], 100)
+    }
+
+    /// The first of `names` given, as a positive integer, or `default`.
+    pub fn positive(&self, names: &[&str], default: usize) -> Result<usize, ApiError> {
+        let Some(v) = names.iter().find_map(|n| self.get(n)) else { return Ok(default) };
+        let n: i64 =
+            v.parse().map_err(|_| ApiError::bad_request(format!("strconv.Atoi: parsing {v:?}: invalid syntax")))?;
+        if n <= 0 {
+            return Err(ApiError::bad_request("limit must be a positive value"));
         }
+        Ok(n as usize)
     }
 
     pub fn direction(&self) -> Result<Direction, ApiError> {

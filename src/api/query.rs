@@ -151,20 +151,7 @@ async fn query_range(
             return Ok(super::metric::body("matrix", result, n, &ev, started));
         }
     };
-    if limit > limits.max_entries_limit_per_query && limits.max_entries_limit_per_query > 0 {
-        return Err(ApiError::bad_request(format!(
-            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {})",
-            limits.max_entries_limit_per_query
-        )));
-    }
-    check_query_length(limits, start, end)?;
-    if expr.matchers.len() > limits.max_streams_matchers_per_query {
-        return Err(ApiError::bad_request(format!(
-            "max streams matchers per query exceeded, matchers-count > limit ({} > {})",
-            expr.matchers.len(),
-            limits.max_streams_matchers_per_query
-        )));
-    }
+    check_log_query(limits, expr.matchers.len(), limit, start, end)?;
     let r = q.logs_for(tenants, LogRequest { expr: Arc::new(expr), start, end, limit, direction, interval_ns }).await?;
     let categorize = req
         .headers()
@@ -182,6 +169,30 @@ async fn query_range(
         out["warnings"] = json!(r.warnings);
     }
     Ok(out)
+}
+
+/// A log query's limits, in Loki's order: entries, time range, matchers.
+pub(super) fn check_log_query(
+    limits: &Limits,
+    matchers: usize,
+    limit: usize,
+    start: i64,
+    end: i64,
+) -> Result<(), ApiError> {
+    if limit > limits.max_entries_limit_per_query && limits.max_entries_limit_per_query > 0 {
+        return Err(ApiError::bad_request(format!(
+            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {})",
+            limits.max_entries_limit_per_query
+        )));
+    }
+    check_query_length(limits, start, end)?;
+    if matchers > limits.max_streams_matchers_per_query {
+        return Err(ApiError::bad_request(format!(
+            "max streams matchers per query exceeded, matchers-count > limit ({matchers} > {})",
+            limits.max_streams_matchers_per_query
+        )));
+    }
+    Ok(())
 }
 
 pub(super) fn check_query_length(limits: &Limits, start: i64, end: i64) -> Result<(), ApiError> {

@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::params::Params;
 use super::query::{check_query_length, step_ns};
+use super::read::ReadRequest;
 use super::state::AppState;
-use super::tenant::tenants_of;
 use crate::actors::ingester::VolumeRequest;
 use crate::config::Limits;
 use crate::logql::{parse, parse_selector, Matcher};
@@ -42,13 +42,8 @@ async fn dispatch(
     body: web::Bytes,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenants = tenants_of(&req, &st.config)?;
-    let p = Params::from_request(&req, &body)?;
-    let q = st.querier.as_ref().ok_or_else(|| ApiError::new(404, "this process runs no querier"))?;
-    let limits = super::limits::for_tenants(&st.limits, &tenants);
-    let value =
-        super::limits::with_timeout(&limits, &tenants.join("|"), answer(kind, &p, q, &tenants, &limits)).await?;
-    Ok(HttpResponse::Ok().content_type("application/json; charset=UTF-8").body(value.to_string()))
+    let r = ReadRequest::new(&req, &body, &st)?;
+    r.answer(answer(kind, &r.params, r.querier, &r.tenants, &r.limits)).await
 }
 
 async fn answer(kind: Kind, p: &Params, q: &Querier, tenants: &[String], limits: &Limits) -> Result<Value, ApiError> {

@@ -5,6 +5,7 @@
 //! The HTTP query handlers call it; it talks to the ingester through
 //! `Recipient`s only, so remote ingesters can stand behind the same messages.
 
+pub mod detected;
 pub mod fanout;
 pub mod multi;
 pub mod store;
