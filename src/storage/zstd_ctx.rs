@@ -83,6 +83,12 @@ pub fn decompress(data: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
     with_dctx(|d| d.decompress(data, capacity))
 }
 
+/// Decompresses a frame into the spare capacity of `out` (appending, no zeroing)
+/// and returns the bytes written; a frame larger than the spare capacity fails.
+pub fn decompress_append(data: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> {
+    with_dctx(|d| d.decompress_to_buffer(data, out))
+}
+
 /// Decompresses a frame into `out` and returns its length.
 pub fn decompress_into(data: &[u8], out: &mut [u8]) -> std::io::Result<usize> {
     with_dctx(|d| d.decompress_to_buffer(data, out))

@@ -6,6 +6,8 @@
 //! of every request acknowledged together, zstd-compressed. Checkpoints reuse the
 //! framing. Written by `SegmentWriter`/`CheckpointWriter`, read by `replay`.
 
+use std::sync::{Arc, Mutex};
+
 use bytes::Bytes;
 
 use super::codec::{Reader, Writer};
@@ -144,12 +146,74 @@ fn compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
     crate::storage::zstd_ctx::compress(raw, crate::storage::zstd_ctx::Params::level(level))
 }
 
-fn decompress(data: &[u8], len: usize) -> Result<Vec<u8>, WalError> {
-    crate::storage::zstd_ctx::decompress(data, len).map_err(|_| WalError::Corrupt("zstd"))
+/// Decompression buffers handed back when the last line slicing one is dropped,
+/// so that a replay decompresses into memory it has already touched instead of
+/// faulting in (and zeroing) fresh pages for every record. Shared by the replay
+/// reader and whoever drops the lines (the ingester shards); holds at most
+/// [`POOL_BUFFERS`] buffers and is freed with its last user.
+#[derive(Clone, Default)]
+pub struct BufferPool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+const POOL_BUFFERS: usize = 128;
+
+impl BufferPool {
+    /// An empty buffer with room for `len` bytes: a pooled one when one is big
+    /// enough, else a new one rounded up to a power of two so that it fits the
+    /// next records of about this size too.
+    fn take(&self, len: usize) -> Vec<u8> {
+        let mut free = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match free.iter().rposition(|b| b.capacity() >= len) {
+            Some(i) => free.swap_remove(i),
+            None => Vec::with_capacity(len.next_power_of_two()),
+        }
+    }
+}
+
+/// A pooled buffer holding one decompressed record; goes back to the pool on drop.
+struct Pooled {
+    buf: Vec<u8>,
+    pool: BufferPool,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let mut free = self.pool.0.lock().unwrap_or_else(|e| e.into_inner());
+        if free.len() < POOL_BUFFERS {
+            free.push(buf);
+        }
+    }
+}
+
+fn decompress(data: &[u8], len: usize, pool: Option<&BufferPool>) -> Result<Bytes, WalError> {
+    let corrupt = |_| WalError::Corrupt("zstd");
+    let Some(pool) = pool else {
+        return crate::storage::zstd_ctx::decompress(data, len).map(Bytes::from).map_err(corrupt);
+    };
+    let mut buf = pool.take(len);
+    let n = crate::storage::zstd_ctx::decompress_append(data, &mut buf).map_err(corrupt)?;
+    if n != len {
+        // a pooled buffer may have room for more than the record declared
+        return Err(WalError::Corrupt("record length"));
+    }
+    Ok(Bytes::from_owner(Pooled { buf, pool: pool.clone() }))
 }
 
 /// Decodes a record payload written by [`encode_batch`].
 pub fn decode_batch(payload: &[u8]) -> Result<Vec<TenantBatch>, WalError> {
+    decode_batch_in(payload, None)
+}
+
+/// [`decode_batch`], decompressing into a buffer from `pool` when one is given
+/// (replay: the lines slice the buffer, which returns to the pool with the last).
+pub fn decode_batch_in(payload: &[u8], pool: Option<&BufferPool>) -> Result<Vec<TenantBatch>, WalError> {
     let (&kind, rest) = payload.split_first().ok_or(WalError::Corrupt("empty record"))?;
     // Lines are slices of one buffer per record: no allocation per entry.
     let body = match kind {
@@ -160,7 +224,7 @@ pub fn decode_batch(payload: &[u8]) -> Result<Vec<TenantBatch>, WalError> {
             if len > MAX_FRAME * 16 {
                 return Err(WalError::Corrupt("record too large"));
             }
-            Bytes::from(decompress(&rest[r.pos..], len)?)
+            decompress(&rest[r.pos..], len, pool)?
         }
         _ => return Err(WalError::Corrupt("unknown record compression")),
     };
@@ -213,6 +277,29 @@ mod tests {
         let tiny = vec![TenantBatch { tenant: "t".into(), streams: vec![] }];
         assert_eq!(encode_batch(&tiny, 1)[0], RAW, "incompressible records are stored raw");
         assert_eq!(decode_batch(&encode_batch(&tiny, 1)).unwrap(), tiny);
+    }
+
+    #[test]
+    fn pooled_buffers_come_back_and_are_reused() {
+        let pool = BufferPool::default();
+        let payload = encode_batch(&batch(), 1);
+        let first = decode_batch_in(&payload, Some(&pool)).unwrap();
+        assert_eq!(first, batch());
+        assert!(pool.0.lock().unwrap().is_empty(), "the lines still hold the buffer");
+        let line = first[0].streams[0].entries[0].line.clone();
+        let ptr = line.as_ptr();
+        drop(first);
+        assert!(pool.0.lock().unwrap().is_empty(), "one line still holds it");
+        drop(line);
+        assert_eq!(pool.0.lock().unwrap().len(), 1, "back once the last line is gone");
+        let again = decode_batch_in(&payload, Some(&pool)).unwrap();
+        assert_eq!(again, batch());
+        assert_eq!(again[0].streams[0].entries[0].line.as_ptr(), ptr, "decoded into the same memory");
+        // a frame longer than its record declares is corrupt even when the buffer has room
+        let mut long = encode_batch(&batch(), 1);
+        long[1] -= 1; // the declared length (its first uvarint byte) one less
+        assert!(decode_batch_in(&long, Some(&pool)).is_err());
+        assert!(decode_batch(&long).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use super::checkpoint::{self, Loaded};
-use super::record::{decode_batch, scan, TenantBatch};
+use super::record::{decode_batch_in, scan, BufferPool, TenantBatch};
 use super::{list, wal_metrics, WalError};
 use crate::actors::ingester::stream::StreamSnapshot;
 
@@ -171,6 +171,7 @@ pub fn read_dir(
     }
 
     let mut pending = Coalesced::default();
+    let pool = BufferPool::default();
     for (first, path) in &l.segments {
         sum.next_seq = sum.next_seq.max(first + 1);
         let buf = match std::fs::read(path) {
@@ -200,7 +201,7 @@ pub fn read_dir(
             if f.seq <= sum.last_seq {
                 continue;
             }
-            match decode_batch(&buf[f.payload]) {
+            match decode_batch_in(&buf[f.payload], Some(&pool)) {
                 Ok(batches) => {
                     let raw = batches
                         .iter()
