@@ -3,7 +3,8 @@
 //! leaves out labels whose values are all identifiers, `detected_fields` finds
 //! fields in structured metadata, JSON and logfmt lines with their types and
 //! parsers, `detected_field/{name}/values` lists one field's values, and bad
-//! parameters get Loki's 400s.
+//! parameters get Loki's 400s; with `discover_log_levels` on, every line gets a
+//! `detected_level` that Grafana's log volume query groups by.
 
 mod common;
 
@@ -11,10 +12,7 @@ use common::{client, now_ns, push_streams, Skald};
 use serde_json::{json, Value};
 
 fn get(s: &Skald, path: &str, params: &[(&str, &str)]) -> (u16, Value) {
-    let r = client().get(s.url(path)).header("X-Scope-OrgID", "dt").query(params).send().unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    get_as(s, "dt", path, params)
 }
 
 #[test]
@@ -113,4 +111,73 @@ fn labels_fields_and_values_for_grafana() {
         assert_eq!(code, 400, "{path} {extra:?}: {v}");
         assert!(v.as_str().unwrap_or_default().contains(text), "{path} {extra:?}: {v}");
     }
+}
+
+#[test]
+fn discovered_levels_group_grafana_log_volume() {
+    let s = Skald::start("auth_enabled: true\nlimits_config:\n  discover_log_levels: true\n");
+    let t = now_ns() - 60_000_000_000;
+    let lines = [
+        json!([(t + 1).to_string(), "ts=1 level=WARNING msg=\"disk at 91%\""]),
+        json!([(t + 2).to_string(), r#"{"log":{"severity":"ERR"},"msg":"write failed"}"#]),
+        json!([(t + 3).to_string(), "GET /health 200 took 3ms"]),
+        json!([(t + 4).to_string(), "panic: fatal error in worker"]),
+        json!([(t + 5).to_string(), "given level normalised", {"detected_level": "Dbg"}]),
+    ];
+    let (code, body) = push_streams(&s, "lv", json!([{"stream": {"app": "lv"}, "values": lines}]));
+    assert_eq!(code, 204, "{body}");
+    let (start, end) = ((t - 1).to_string(), (t + 1_000).to_string());
+
+    // each line's level, as categorize-labels answers show structured metadata
+    let r = client()
+        .get(s.url("/loki/api/v1/query_range"))
+        .header("X-Scope-OrgID", "lv")
+        .header("X-Loki-Response-Encoding-Flags", "categorize-labels")
+        .query(&[("query", r#"{app="lv"}"#), ("start", &start), ("end", &end), ("direction", "forward")])
+        .send()
+        .unwrap();
+    let v: Value = r.json().unwrap();
+    let mut got: Vec<(String, String)> = Vec::new();
+    for stream in v["data"]["result"].as_array().expect("streams") {
+        for value in stream["values"].as_array().unwrap() {
+            let level = value[2]["structuredMetadata"]["detected_level"].as_str().unwrap_or("none");
+            got.push((value[1].as_str().unwrap().to_string(), level.to_string()));
+        }
+    }
+    got.sort();
+    let want = [
+        ("GET /health 200 took 3ms", "unknown"),
+        ("given level normalised", "debug"),
+        ("panic: fatal error in worker", "fatal"),
+        ("ts=1 level=WARNING msg=\"disk at 91%\"", "warn"),
+        (r#"{"log":{"severity":"ERR"},"msg":"write failed"}"#, "error"),
+    ];
+    assert_eq!(got, want.iter().map(|(l, v)| (l.to_string(), v.to_string())).collect::<Vec<_>>(), "{v}");
+
+    // Grafana's log volume query groups by it
+    let (code, v) = get_as(
+        &s,
+        "lv",
+        "/loki/api/v1/query",
+        &[("query", r#"sum by (detected_level) (count_over_time({app="lv"}[1h]))"#), ("time", &end)],
+    );
+    assert_eq!(code, 200, "{v}");
+    let mut levels: Vec<&str> = v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["metric"]["detected_level"].as_str().unwrap())
+        .collect();
+    levels.sort();
+    assert_eq!(levels, vec!["debug", "error", "fatal", "unknown", "warn"], "{v}");
+    // and the drilldown limits say discovery is on
+    let (_, v) = get_as(&s, "lv", "/loki/api/v1/drilldown-limits", &[]);
+    assert_eq!(v["limits"]["discover_log_levels"], true, "{v}");
+}
+
+fn get_as(s: &Skald, tenant: &str, path: &str, params: &[(&str, &str)]) -> (u16, Value) {
+    let r = client().get(s.url(path)).header("X-Scope-OrgID", tenant).query(params).send().unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }

@@ -98,7 +98,7 @@ async fn drilldown_limits(req: HttpRequest, st: web::Data<AppState>) -> Result<H
     let l = st.limits.get(&tenant);
     Ok(HttpResponse::Ok().json(json!({
         "limits": {
-            "discover_log_levels": false,
+            "discover_log_levels": l.discover_log_levels,
             "discover_service_name": l.discover_service_name,
             "max_entries_limit_per_query": l.max_entries_limit_per_query,
             "max_line_size_truncate": l.max_line_size_truncate,

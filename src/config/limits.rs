@@ -34,6 +34,13 @@ pub struct Limits {
     pub max_structured_metadata_size: ByteSize,
     pub max_structured_metadata_entries_count: usize,
     pub discover_service_name: Vec<String>,
+    /// Add `detected_level` structured metadata to every entry (Loki 3.x turns
+    /// this on by default; Skald leaves it off, see docs/configuration.md).
+    pub discover_log_levels: bool,
+    /// Where a level is looked for, in this order (labels, metadata, line fields).
+    pub log_level_fields: Vec<String>,
+    /// How deep into a JSON line the level fields are looked for (0: any depth).
+    pub log_level_from_json_max_depth: usize,
     pub max_entries_limit_per_query: usize,
     pub max_query_length: Dur,
     /// Queries see nothing older than now minus this (0: no limit).
@@ -97,6 +104,23 @@ impl Default for Limits {
             ]
             .map(String::from)
             .to_vec(),
+            discover_log_levels: false,
+            log_level_fields: [
+                "level",
+                "LEVEL",
+                "Level",
+                "log.level",
+                "severity",
+                "SEVERITY",
+                "Severity",
+                "SeverityText",
+                "lvl",
+                "LVL",
+                "Lvl",
+            ]
+            .map(String::from)
+            .to_vec(),
+            log_level_from_json_max_depth: 2,
             max_entries_limit_per_query: 5000,
             max_query_length: Dur::secs(721 * 3600),
             max_query_lookback: Dur::secs(0),

@@ -7,6 +7,7 @@
 
 pub mod decode;
 pub mod labels;
+pub mod levels;
 pub mod memory;
 pub mod ratelimit;
 pub mod router;

@@ -157,8 +157,15 @@ pub fn validate(
             continue;
         }
         let mut entries = s.entries;
+        let discover = l.discover_log_levels && l.allow_structured_metadata;
         entries.retain_mut(|e| match check_entry(e, &labels, l, now) {
-            None => true,
+            None => {
+                // after validation: the added pair does not count against the metadata limits
+                if discover {
+                    super::levels::discover(e, &labels, l);
+                }
+                true
+            }
             Some((reason, msg)) => {
                 m.discard(reason, tenant, 1, (e.line.len() + e.metadata_size()) as u64);
                 errors.add(msg);

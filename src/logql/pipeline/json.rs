@@ -245,6 +245,44 @@ impl<'l> Reader<'l> {
         }
     }
 
+    /// Depth-first through an object's members: the first string value whose key
+    /// `wanted` accepts; objects nested fewer than `levels` deep are entered too.
+    fn find_string_member(&mut self, wanted: &dyn Fn(&str) -> bool, levels: usize) -> R<Option<Cow<'l, str>>> {
+        self.enter()?;
+        self.eat(b'{')?;
+        if self.peek() == Some(b'}') {
+            self.depth -= 1;
+            return Ok(None);
+        }
+        loop {
+            let k = self.string()?;
+            self.eat(b':')?;
+            match self.peek() {
+                Some(b'"') => {
+                    let v = self.string()?;
+                    if wanted(&k) {
+                        return Ok(Some(v));
+                    }
+                }
+                Some(b'{') if levels > 1 => {
+                    if let Some(v) = self.find_string_member(wanted, levels - 1)? {
+                        return Ok(Some(v));
+                    }
+                }
+                _ => {
+                    self.skip()?;
+                }
+            }
+            if self.peek() == Some(b',') {
+                self.i += 1;
+                continue;
+            }
+            self.eat(b'}')?;
+            self.depth -= 1;
+            return Ok(None);
+        }
+    }
+
     /// Follows a path from the current value; returns the value's text (strings unquoted).
     fn find(&mut self, path: &[PathElem]) -> R<Option<Cow<'l, str>>> {
         let Some((first, rest)) = path.split_first() else {
@@ -330,6 +368,15 @@ pub fn extract<'l>(line: &'l str, params: &[(String, Vec<PathElem>)], b: &mut La
         let v = r.find(path).ok().flatten().unwrap_or(Cow::Borrowed(""));
         b.add_parsed(Cow::Owned(name.clone()), v);
     }
+}
+
+/// The first string member (depth first, in document order) of a JSON object
+/// line whose key `wanted` accepts, looking `levels` objects deep (0: as deep as
+/// the parser goes). `None` when there is none or the line is not a JSON object.
+/// Used by the distributor's level detection.
+pub fn find_string_field<'l>(line: &'l str, wanted: &dyn Fn(&str) -> bool, levels: usize) -> Option<Cow<'l, str>> {
+    let levels = if levels == 0 { MAX_DEPTH } else { levels };
+    (Reader { s: line, i: 0, depth: 0 }).find_string_member(wanted, levels).ok().flatten()
 }
 
 /// `| unpack`: top-level string members become labels; `_entry` replaces the line.

@@ -77,6 +77,13 @@ fn next_pair<'l>(s: &'l str, i: &mut usize) -> Option<Result<Pair<'l>, String>> 
     Some(Ok((key, Some(Cow::Borrowed(&s[vstart..*i])))))
 }
 
+/// The line's pairs in order, up to the first malformed one (go-logfmt's
+/// decoder stops there too). Used by the distributor's level detection.
+pub fn pairs(line: &str) -> impl Iterator<Item = (&str, Option<Cow<'_, str>>)> {
+    let mut i = 0;
+    std::iter::from_fn(move || next_pair(line, &mut i)?.ok())
+}
+
 fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut it = raw.chars();

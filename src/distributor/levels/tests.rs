@@ -1,0 +1,74 @@
+use super::*;
+
+fn level(labels: &str, meta: &[(&str, &str)], line: &str) -> String {
+    level_with(labels, meta, line, &Limits::default())
+}
+
+fn level_with(labels: &str, meta: &[(&str, &str)], line: &str, l: &Limits) -> String {
+    let mut e = Entry::new(1, line.to_string());
+    e.metadata = meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    discover(&mut e, &Labels::parse(labels).unwrap(), l);
+    let found: Vec<&(String, String)> = e.metadata.iter().filter(|(k, _)| k == LEVEL_KEY).collect();
+    assert_eq!(found.len(), 1, "exactly one detected_level: {:?}", e.metadata);
+    found[0].1.clone()
+}
+
+#[test]
+fn labels_then_metadata_then_otlp() {
+    assert_eq!(level(r#"{app="a", level="WARNING"}"#, &[("level", "debug")], "error here"), "warn");
+    assert_eq!(level(r#"{app="a", lvl="notice"}"#, &[], "error here"), "notice", "unknown spellings are kept");
+    // the list's order decides between two names, not the label's
+    assert_eq!(level(r#"{app="a", lvl="dbg", severity="ERR"}"#, &[], ""), "error");
+    assert_eq!(level(r#"{app="a"}"#, &[("severity", "Fatal")], "info"), "fatal");
+    for (n, want) in [
+        ("0", "unknown"),
+        ("3", "trace"),
+        ("8", "debug"),
+        ("9", "info"),
+        ("13", "warn"),
+        ("17", "error"),
+        ("24", "fatal"),
+        ("99", "unknown"),
+        ("x", "info"),
+    ] {
+        assert_eq!(level(r#"{app="a"}"#, &[("severity_number", n)], "debug words"), want, "{n}");
+    }
+    // a level already there is normalised, never doubled
+    assert_eq!(level(r#"{app="a", level="info"}"#, &[("detected_level", "ERR")], ""), "error");
+    assert_eq!(level(r#"{app="a"}"#, &[("detected_level", "custom")], ""), "custom");
+}
+
+#[test]
+fn json_lines_by_field_and_depth() {
+    assert_eq!(level(r#"{app="a"}"#, &[], r#"{"msg":"error in text","level":"Info"}"#), "info");
+    assert_eq!(level(r#"{app="a"}"#, &[], r#" {"log":{"severity":"wrn"}} "#), "warn");
+    // deeper than log_level_from_json_max_depth (2): the words decide
+    assert_eq!(level(r#"{app="a"}"#, &[], r#"{"a":{"b":{"level":"dbg"}},"m":"fatal crash"}"#), "fatal");
+    let any_depth = Limits { log_level_from_json_max_depth: 0, ..Limits::default() };
+    assert_eq!(level_with(r#"{app="a"}"#, &[], r#"{"a":{"b":{"level":"dbg"}}}"#, &any_depth), "debug");
+    // a number is not a level field; a field that is no level falls back to the words
+    assert_eq!(level(r#"{app="a"}"#, &[], r#"{"level":3,"m":"warn"}"#), "warn");
+    assert_eq!(level(r#"{app="a"}"#, &[], r#"{"level":"unknown","m":"trace"}"#), "trace");
+    // broken JSON: the words
+    assert_eq!(level(r#"{app="a"}"#, &[], r#"{"level": "info" oops}"#), "info");
+}
+
+#[test]
+fn logfmt_lines_any_case_and_list_order() {
+    assert_eq!(level(r#"{app="a"}"#, &[], "ts=1 LEVEL=dbg msg=\"error later\""), "debug");
+    assert_eq!(level(r#"{app="a"}"#, &[], "lvl=warn severity=error"), "error", "severity comes before lvl in the list");
+    assert_eq!(level(r#"{app="a"}"#, &[], "level msg=fatal"), "fatal", "a bare key has no value: words");
+    assert_eq!(level(r#"{app="a"}"#, &[], "k=v"), "unknown");
+}
+
+#[test]
+fn words_stand_alone_and_only_the_first_occurrence_counts() {
+    assert_eq!(level(r#"{app="a"}"#, &[], "GET /x 500 Internal Server Error"), "error");
+    assert_eq!(level(r#"{app="a"}"#, &[], "[WARN] disk at 91%"), "warn");
+    assert_eq!(level(r#"{app="a"}"#, &[], "debugger attached; info"), "info", "debugger is not debug");
+    assert_eq!(level(r#"{app="a"}"#, &[], "errors: 0"), "unknown", "err inside errors does not stand alone");
+    assert_eq!(level(r#"{app="a"}"#, &[], "tracer_error"), "unknown", "underscores join words");
+    assert_eq!(level(r#"{app="a"}"#, &[], "all fine"), "unknown");
+    assert_eq!(level(r#"{app="a"}"#, &[], ""), "unknown");
+    assert_eq!(level(r#"{app="a"}"#, &[], "ÉRROR error"), "error");
+}
