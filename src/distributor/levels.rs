@@ -39,11 +39,23 @@ pub fn discover(e: &mut Entry, labels: &Labels, l: &Limits) {
         return;
     }
     let level = level_of(e, labels, l);
-    e.metadata.push((LEVEL_KEY.to_string(), level.into_owned()));
+    if !level.is_empty() {
+        e.metadata.push((LEVEL_KEY.to_string(), level.into_owned()));
+    }
+}
+
+/// `log_level_fields`, or Loki's list when it is empty.
+fn level_fields(l: &Limits) -> &[String] {
+    static DEFAULT: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    if l.log_level_fields.is_empty() {
+        DEFAULT.get_or_init(|| Limits::default().log_level_fields)
+    } else {
+        &l.log_level_fields
+    }
 }
 
 fn level_of<'e>(e: &'e Entry, labels: &'e Labels, l: &Limits) -> Cow<'e, str> {
-    let fields = &l.log_level_fields;
+    let fields = level_fields(l);
     let first_named = |pairs: &'e [(String, String)]| {
         fields.iter().find_map(|f| pairs.iter().find(|(k, _)| k == f).map(|(_, v)| v.as_str()))
     };
@@ -53,12 +65,14 @@ fn level_of<'e>(e: &'e Entry, labels: &'e Labels, l: &Limits) -> Cow<'e, str> {
     if let Some((_, n)) = e.metadata.iter().find(|(k, v)| k == OTLP_SEVERITY_NUMBER && !v.is_empty()) {
         return Cow::Borrowed(otlp_severity(n));
     }
-    Cow::Borrowed(from_line(&String::from_utf8_lossy(&e.line), l))
+    // lines are valid UTF-8 once decoded; the lossy path is only a fallback
+    let line = std::str::from_utf8(&e.line).map_or_else(|_| String::from_utf8_lossy(&e.line), Cow::Borrowed);
+    Cow::Borrowed(from_line(&line, l))
 }
 
 /// The normalised name of a level spelling, if it is one.
 fn known(v: &str) -> Option<&'static str> {
-    const SPELLINGS: [(&str, &str); 15] = [
+    const SPELLINGS: [(&str, &str); 14] = [
         ("trace", "trace"),
         ("trc", "trace"),
         ("debug", "debug"),
@@ -73,7 +87,6 @@ fn known(v: &str) -> Option<&'static str> {
         ("err", "error"),
         ("critical", "critical"),
         ("fatal", "fatal"),
-        ("unknown", "unknown"),
     ];
     SPELLINGS.iter().find(|(s, _)| s.eq_ignore_ascii_case(v)).map(|(_, n)| *n)
 }
@@ -94,7 +107,7 @@ fn otlp_severity(n: &str) -> &'static str {
 }
 
 fn from_line(line: &str, l: &Limits) -> &'static str {
-    let fields = &l.log_level_fields;
+    let fields = level_fields(l);
     let value: Option<Cow<'_, str>> = if is_json_object(line) {
         let wanted = |k: &str| fields.iter().any(|f| f == k);
         json::find_string_field(line, &wanted, l.log_level_from_json_max_depth)
@@ -103,8 +116,7 @@ fn from_line(line: &str, l: &Limits) -> &'static str {
     } else {
         return from_words(line);
     };
-    // "unknown" is a level for labels and metadata, not for a field of the line
-    value.as_deref().and_then(known).filter(|v| *v != "unknown").unwrap_or_else(|| from_words(line))
+    value.as_deref().and_then(known).unwrap_or_else(|| from_words(line))
 }
 
 fn is_json_object(line: &str) -> bool {
@@ -128,8 +140,10 @@ fn logfmt_level<'l>(line: &'l str, fields: &[String]) -> Option<Cow<'l, str>> {
 }
 
 /// The first level word found standing alone in the line (only its first
-/// occurrence is looked at, as Loki does), else `unknown`.
+/// occurrence is looked at, as Loki does), else `unknown`. The line is
+/// lowercased (ASCII) into a buffer kept per thread.
 fn from_words(line: &str) -> &'static str {
+    use memchr::memmem::Finder;
     const WORDS: [(&str, &str); 9] = [
         ("trace", "trace"),
         ("debug", "debug"),
@@ -141,17 +155,28 @@ fn from_words(line: &str) -> &'static str {
         ("warn", "warn"),
         ("info", "info"),
     ];
-    let lower = line.as_bytes().to_ascii_lowercase();
-    let boundary =
-        |i: Option<usize>| i.and_then(|i| lower.get(i)).is_none_or(|b| !char::from(*b).is_alphanumeric() && *b != b'_');
-    for (word, level) in WORDS {
-        if let Some(at) = memchr::memmem::find(&lower, word.as_bytes()) {
-            if boundary(at.checked_sub(1)) && boundary(Some(at + word.len())) {
-                return level;
+    static FINDERS: std::sync::OnceLock<Vec<Finder<'static>>> = std::sync::OnceLock::new();
+    thread_local! {
+        static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let finders = FINDERS.get_or_init(|| WORDS.iter().map(|(w, _)| Finder::new(w.as_bytes())).collect());
+    LOWER.with_borrow_mut(|lower| {
+        lower.clear();
+        lower.extend(line.bytes().map(|b| b.to_ascii_lowercase()));
+        // a neighbour that is a letter, a digit or `_` joins the word (bytes read as Latin-1, as Go does)
+        let joins = |i: Option<usize>| {
+            i.and_then(|i| lower.get(i))
+                .is_some_and(|b| *b == b'_' || b.is_ascii_digit() || char::from(*b).is_alphabetic())
+        };
+        for (f, (word, level)) in finders.iter().zip(WORDS) {
+            if let Some(at) = f.find(lower) {
+                if !joins(at.checked_sub(1)) && !joins(Some(at + word.len())) {
+                    return level;
+                }
             }
         }
-    }
-    "unknown"
+        "unknown"
+    })
 }
 
 #[cfg(test)]

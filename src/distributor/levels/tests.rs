@@ -49,8 +49,28 @@ fn json_lines_by_field_and_depth() {
     // a number is not a level field; a field that is no level falls back to the words
     assert_eq!(level(r#"{app="a"}"#, &[], r#"{"level":3,"m":"warn"}"#), "warn");
     assert_eq!(level(r#"{app="a"}"#, &[], r#"{"level":"unknown","m":"trace"}"#), "trace");
-    // broken JSON: the words
-    assert_eq!(level(r#"{app="a"}"#, &[], r#"{"level": "info" oops}"#), "info");
+    // broken before a level field: the words
+    assert_eq!(level(r#"{app="a"}"#, &[], r#"{"m":"fatal" oops,"level":"dbg"}"#), "fatal");
+    // an empty nested object is passed over, not taken for the end of the line's object
+    assert_eq!(level(r#"{app="a"}"#, &[], r#"{"ctx":{},"level":"info","msg":"error x"}"#), "info");
+    // nested arrays are skipped; an escaped key still matches
+    assert_eq!(level(r#"{app="a"}"#, &[], r#"{"a":[{"level":"debug"}],"lev\u0065l":"warn"}"#), "warn");
+    // a backslash before a non-ASCII character, and nesting past the parser's limit: no panic
+    assert_eq!(level(r#"{app="a"}"#, &[], r#"{"m":"\é","level":"trc"}"#), "trace");
+    let deep = format!("{}{}", "{\"a\":".repeat(5_000), "}".repeat(5_000));
+    assert_eq!(level_with(r#"{app="a"}"#, &[], &deep, &any_depth), "unknown");
+}
+
+#[test]
+fn empty_values_add_nothing_and_unknown_spellings_stay() {
+    let mut e = Entry::new(1, "error".to_string());
+    e.metadata = vec![("level".into(), String::new())];
+    discover(&mut e, &Labels::parse(r#"{app="a"}"#).unwrap(), &Limits::default());
+    assert!(e.metadata.iter().all(|(k, _)| k != LEVEL_KEY), "an empty level is no level: {:?}", e.metadata);
+    assert_eq!(level(r#"{app="a", level="UNKNOWN"}"#, &[], ""), "UNKNOWN");
+    // an empty field list means Loki's list
+    let none = Limits { log_level_fields: Vec::new(), ..Limits::default() };
+    assert_eq!(level_with(r#"{app="a"}"#, &[], "LVL=wrn", &none), "warn");
 }
 
 #[test]

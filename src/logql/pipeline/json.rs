@@ -90,7 +90,13 @@ impl<'l> Reader<'l> {
                             }
                             out.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
                         }
-                        c => out.push(c as char),
+                        c if c.is_ascii() => out.push(c as char),
+                        _ => {
+                            // a backslash before a non-ASCII character: keep the character whole
+                            let ch = self.s[self.i - 1..].chars().next().unwrap_or('\u{FFFD}');
+                            out.push(ch);
+                            self.i += ch.len_utf8() - 1;
+                        }
                     }
                 }
                 _ => {
@@ -249,9 +255,15 @@ impl<'l> Reader<'l> {
     /// `wanted` accepts; objects nested fewer than `levels` deep are entered too.
     fn find_string_member(&mut self, wanted: &dyn Fn(&str) -> bool, levels: usize) -> R<Option<Cow<'l, str>>> {
         self.enter()?;
+        let r = self.find_in_members(wanted, levels);
+        self.depth -= 1;
+        r
+    }
+
+    fn find_in_members(&mut self, wanted: &dyn Fn(&str) -> bool, levels: usize) -> R<Option<Cow<'l, str>>> {
         self.eat(b'{')?;
         if self.peek() == Some(b'}') {
-            self.depth -= 1;
+            self.i += 1;
             return Ok(None);
         }
         loop {
@@ -278,7 +290,6 @@ impl<'l> Reader<'l> {
                 continue;
             }
             self.eat(b'}')?;
-            self.depth -= 1;
             return Ok(None);
         }
     }
@@ -488,5 +499,31 @@ mod tests {
         let mut b = LabelsBuilder::new(&stream, &[]);
         flatten(&ok, &mut b);
         assert!(!b.has_err());
+    }
+
+    #[test]
+    fn escapes_before_non_ascii_and_cut_lines_do_not_panic() {
+        let stream = vec![];
+        let lines = [
+            r#"{"m":"\é"}"#,
+            r#"{"\é":"v"}"#,
+            r#"{"m":"\"#,
+            r#"{"m":"\u00"#,
+            r#"{"m":"\u00é9"}"#,
+            "{\"m\":\"\\\u{1F600}x\"}",
+        ];
+        for line in lines {
+            for cut in (0..=line.len()).filter(|i| line.is_char_boundary(*i)) {
+                let part = &line[..cut];
+                let mut b = LabelsBuilder::new(&stream, &[]);
+                flatten(part, &mut b);
+                let _ = find_string_field(part, &|_| true, 0);
+                let mut b = LabelsBuilder::new(&stream, &[]);
+                extract(part, &[("x".to_string(), parse_path("m").unwrap())], &mut b);
+            }
+        }
+        let mut b = LabelsBuilder::new(&stream, &[]);
+        flatten(r#"{"m":"\é"}"#, &mut b);
+        assert_eq!(b.get("m"), Some("é"));
     }
 }
