@@ -92,3 +92,65 @@ fn words_stand_alone_and_only_the_first_occurrence_counts() {
     assert_eq!(level(r#"{app="a"}"#, &[], ""), "unknown");
     assert_eq!(level(r#"{app="a"}"#, &[], "ÉRROR error"), "error");
 }
+
+/// Token soup for JSON and logfmt lines: any sequence of these never panics
+/// level discovery or the `| json` / `| logfmt` parsers it shares code with.
+const SOUP: &[&str] = &[
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"",
+    ":",
+    ",",
+    "\\",
+    "=",
+    " ",
+    "\\u",
+    "00e9",
+    "d83d",
+    "\\ud83d",
+    "é",
+    "😀",
+    "\u{FFFD}",
+    "level",
+    "\"level\"",
+    "info",
+    "ERR",
+    "null",
+    "1e9",
+    "-",
+    "\n",
+    "\t",
+    "{\"a\":",
+    "\"lvl\":\"wrn\"",
+    "{\"",
+    "\":\"",
+    "\\é",
+    "\\😀",
+    "\\\"",
+    "\\u00",
+    "k=\"",
+    "=\"\\",
+];
+
+#[test]
+fn token_soup_never_panics() {
+    use proptest::prelude::*;
+    let strategy = proptest::collection::vec(proptest::sample::select(SOUP), 0..40).prop_map(|v| v.concat());
+    crate::logql::fuzz::run(3_000, strategy, |line| {
+        let stream = Vec::new();
+        let mut b = crate::logql::pipeline::labels::LabelsBuilder::new(&stream, &[]);
+        json::flatten(&line, &mut b);
+        let mut b = crate::logql::pipeline::labels::LabelsBuilder::new(&stream, &[]);
+        json::unpack(&line, &mut b);
+        let mut b = crate::logql::pipeline::labels::LabelsBuilder::new(&stream, &[]);
+        let opts = logfmt::LogfmtOpts { strict: true, keep_empty: true, params: Vec::new() };
+        logfmt::parse(&line, &opts, &mut b);
+        let got = level(r#"{app="a"}"#, &[], &line);
+        if got.is_empty() {
+            return Err(format!("no level for {line:?}"));
+        }
+        Ok(())
+    });
+}
