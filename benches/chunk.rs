@@ -22,14 +22,14 @@ fn corpus(kind: Kind) -> Vec<Vec<u8>> {
     let mut ts = 1_700_000_000_000_000_000i64;
     while done < TOTAL {
         let mut h = HeadBlock::default();
-        while h.raw.len() < BLOCK {
+        while h.raw_len() < BLOCK {
             text.clear();
             line(&mut rng, kind, 200, &mut text);
             ts += 1_000_000;
             h.append(ts, text.as_bytes(), &[]);
         }
-        done += h.raw.len();
-        blocks.push(h.raw.clone());
+        done += h.raw_len();
+        blocks.push(h.rows());
     }
     blocks
 }

@@ -1,4 +1,4 @@
-//! Raw entry encoding, the uncompressed head block and compressed blocks.
+//! Raw entry encoding and compressed blocks (the head block is in `head`).
 //!
 //! An entry in a block's raw bytes: timestamp (i64 LE), line length (uvarint), line,
 //! metadata pair count (uvarint), then for each pair name length, name, value
@@ -41,7 +41,7 @@ impl<'a> EntryRef<'a> {
 }
 
 /// Upper bound of an entry's encoded size.
-fn encoded_len(line: &[u8], metadata: &[(String, String)]) -> usize {
+pub(super) fn encoded_len(line: &[u8], metadata: &[(String, String)]) -> usize {
     8 + 10 + line.len() + 10 + metadata.iter().map(|(n, v)| n.len() + v.len() + 20).sum::<usize>()
 }
 
@@ -50,15 +50,7 @@ pub fn encode_entry(buf: &mut Vec<u8>, ts: i64, line: &[u8], metadata: &[(String
     // instead of doubling from 8 bytes through every small write
     buf.reserve(encoded_len(line, metadata));
     buf.extend_from_slice(&ts.to_le_bytes());
-    put_uvarint(buf, line.len() as u64);
-    buf.extend_from_slice(line);
-    put_uvarint(buf, metadata.len() as u64);
-    for (n, v) in metadata {
-        put_uvarint(buf, n.len() as u64);
-        buf.extend_from_slice(n.as_bytes());
-        put_uvarint(buf, v.len() as u64);
-        buf.extend_from_slice(v.as_bytes());
-    }
+    encode_body(buf, line, metadata);
 }
 
 pub(super) fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
@@ -87,6 +79,32 @@ fn read_bytes<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     let s = b.get(*pos..pos.checked_add(n)?)?;
     *pos += n;
     Some(s)
+}
+
+/// An entry's body (line, metadata: what follows the timestamp in the row layout)
+/// at `pos`, which moves past it.
+pub(super) fn read_body<'a>(b: &'a [u8], pos: &mut usize, ts: i64) -> Option<EntryRef<'a>> {
+    let line = read_bytes(b, pos)?;
+    let meta_count = read_uvarint(b, pos)? as usize;
+    let meta_start = *pos;
+    for _ in 0..meta_count {
+        read_bytes(b, pos)?;
+        read_bytes(b, pos)?;
+    }
+    Some(EntryRef { ts, line, meta: &b[meta_start..*pos], meta_count })
+}
+
+/// Writes an entry's body (see [`read_body`]).
+pub(super) fn encode_body(buf: &mut Vec<u8>, line: &[u8], metadata: &[(String, String)]) {
+    put_uvarint(buf, line.len() as u64);
+    buf.extend_from_slice(line);
+    put_uvarint(buf, metadata.len() as u64);
+    for (n, v) in metadata {
+        put_uvarint(buf, n.len() as u64);
+        buf.extend_from_slice(n.as_bytes());
+        put_uvarint(buf, v.len() as u64);
+        buf.extend_from_slice(v.as_bytes());
+    }
 }
 
 /// Iterates the entries of raw block bytes; stops (with `corrupt` set) on bad data.
@@ -132,133 +150,12 @@ impl<'a> Iterator for RawIter<'a> {
                     ts
                 }
             };
-            let line = read_bytes(self.b, &mut self.pos)?;
-            let meta_count = read_uvarint(self.b, &mut self.pos)? as usize;
-            let meta_start = self.pos;
-            for _ in 0..meta_count {
-                read_bytes(self.b, &mut self.pos)?;
-                read_bytes(self.b, &mut self.pos)?;
-            }
-            Some(EntryRef { ts, line, meta: &self.b[meta_start..self.pos], meta_count })
+            read_body(self.b, &mut self.pos, ts)
         })();
         if r.is_none() {
             self.corrupt = true;
         }
         r
-    }
-}
-
-/// The block being appended to, uncompressed, with a time index.
-///
-/// `index` holds (timestamp, offset in `raw`) sorted by timestamp (arrival order
-/// among equal timestamps). Entries mostly arrive in order, so an insert is a push
-/// or a short move; the index makes the duplicate check a binary search and lets
-/// an out-of-order block be cut in time order without decoding it.
-#[derive(Debug, Default)]
-pub struct HeadBlock {
-    pub raw: Vec<u8>,
-    pub(super) index: Vec<(i64, u32)>,
-    pub count: u32,
-    pub min_ts: i64,
-    pub max_ts: i64,
-    /// False once an entry arrived older than the newest one: reorder at cut time.
-    pub sorted: bool,
-}
-
-impl HeadBlock {
-    pub fn append(&mut self, ts: i64, line: &[u8], metadata: &[(String, String)]) {
-        let offset = self.raw.len() as u32;
-        if self.count == 0 {
-            self.min_ts = ts;
-            self.max_ts = ts;
-            self.sorted = true;
-            self.index.reserve_exact(1);
-            self.index.push((ts, offset));
-        } else if ts >= self.max_ts {
-            self.max_ts = ts;
-            self.index.push((ts, offset));
-        } else {
-            self.sorted = false;
-            self.min_ts = self.min_ts.min(ts);
-            let at = self.index.partition_point(|e| e.0 <= ts);
-            self.index.insert(at, (ts, offset));
-        }
-        // Grow by half rather than doubling: thousands of head blocks live at once,
-        // and doubling leaves up to half of each unused.
-        let need = encoded_len(line, metadata);
-        if self.raw.capacity() - self.raw.len() < need {
-            self.raw.reserve_exact((self.raw.len() / 2).max(need));
-        }
-        encode_entry(&mut self.raw, ts, line, metadata);
-        self.count += 1;
-    }
-
-    /// Bytes of memory held, spare capacity included.
-    pub fn memory_bytes(&self) -> usize {
-        self.raw.capacity() + self.index.capacity() * std::mem::size_of::<(i64, u32)>()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    pub fn iter(&self) -> RawIter<'_> {
-        RawIter::new(&self.raw)
-    }
-
-    /// True when an entry with exactly this timestamp and line is already here.
-    pub fn contains(&self, ts: i64, line: &[u8]) -> bool {
-        if self.count == 0 || ts < self.min_ts || ts > self.max_ts {
-            return false;
-        }
-        let from = self.index.partition_point(|e| e.0 < ts);
-        self.index[from..]
-            .iter()
-            .take_while(|e| e.0 == ts)
-            .any(|&(_, off)| RawIter::new(&self.raw[off as usize..]).next().is_some_and(|e| e.line == line))
-    }
-
-    /// Orders (if needed), compresses and empties the head block. The emptied
-    /// block keeps its buffers: a stream that fills a block goes on to fill the
-    /// next, and reusing memory already touched saves faulting in fresh pages.
-    pub fn cut(&mut self, encoding: Encoding) -> Block {
-        let (data, raw_len, columnar) = if self.sorted {
-            super::columnar::compress_rows(&self.raw, self.count, encoding)
-        } else {
-            super::columnar::compress_rows(&self.reorder(&self.raw), self.count, encoding)
-        };
-        let block = Block {
-            min_ts: self.min_ts,
-            max_ts: self.max_ts,
-            count: self.count,
-            raw_len,
-            crc: crc32fast::hash(&data),
-            data: Bytes::from(data),
-            columnar,
-        };
-        let (mut raw, mut index) = (std::mem::take(&mut self.raw), std::mem::take(&mut self.index));
-        raw.clear();
-        index.clear();
-        *self = HeadBlock { raw, index, ..HeadBlock::default() };
-        block
-    }
-}
-
-impl HeadBlock {
-    /// Copies the entries of `raw` in index (time) order.
-    fn reorder(&self, raw: &[u8]) -> Vec<u8> {
-        // entry i ends where the entry appended after it starts
-        let mut by_offset: Vec<u32> = self.index.iter().map(|e| e.1).collect();
-        by_offset.sort_unstable();
-        let end_of = |off: u32| {
-            let i = by_offset.partition_point(|o| *o <= off);
-            by_offset.get(i).map(|o| *o as usize).unwrap_or(raw.len())
-        };
-        let mut out = Vec::with_capacity(raw.len());
-        for &(_, off) in &self.index {
-            out.extend_from_slice(&raw[off as usize..end_of(off)]);
-        }
-        out
     }
 }
 
@@ -315,47 +212,6 @@ impl Block {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn head_block_round_trip_and_sort() {
-        let mut h = HeadBlock::default();
-        let meta = vec![("trace_id".to_string(), "abc".to_string())];
-        h.append(30, b"c", &[]);
-        h.append(10, b"a", &meta);
-        h.append(20, b"b", &[]);
-        assert!(!h.sorted);
-        assert!(h.contains(10, b"a"));
-        assert!(!h.contains(10, b"x"));
-        let b = h.cut(Encoding::Snappy);
-        assert!(h.is_empty());
-        let raw = b.decompress(Encoding::Snappy).unwrap();
-        assert!(b.columnar, "cut blocks are columnar");
-        #[allow(clippy::type_complexity)]
-        let got: Vec<(i64, Vec<u8>, Vec<(String, String)>)> =
-            b.iter(&raw).map(|e| (e.ts, e.line.to_vec(), e.metadata())).collect();
-        assert_eq!(got, vec![(10, b"a".to_vec(), meta), (20, b"b".to_vec(), vec![]), (30, b"c".to_vec(), vec![])]);
-        assert_eq!((b.min_ts, b.max_ts, b.count), (10, 30, 3));
-    }
-
-    #[test]
-    fn out_of_order_entries_are_cut_in_time_order() {
-        let mut h = HeadBlock::default();
-        let meta = [("k".to_string(), "v".repeat(300))];
-        let order = [5i64, 1, 9, 3, 3, 7, 2, 8];
-        for (i, ts) in order.iter().enumerate() {
-            let m = if i % 2 == 0 { &meta[..] } else { &[] };
-            h.append(*ts, format!("line-{ts}-{i}").as_bytes(), m);
-        }
-        assert!(h.contains(3, b"line-3-4") && h.contains(3, b"line-3-3") && !h.contains(3, b"line-3-9"));
-        let b = h.cut(Encoding::Lz4);
-        let raw = b.decompress(Encoding::Lz4).unwrap();
-        let got: Vec<(i64, String, usize)> =
-            b.iter(&raw).map(|e| (e.ts, String::from_utf8(e.line.to_vec()).unwrap(), e.metadata().len())).collect();
-        let ts: Vec<i64> = got.iter().map(|g| g.0).collect();
-        assert_eq!(ts, vec![1, 2, 3, 3, 5, 7, 8, 9]);
-        assert_eq!(got[2].1, "line-3-3", "equal timestamps keep arrival order");
-        assert_eq!(got[4], (5, "line-5-0".to_string(), 1));
-    }
 
     #[test]
     fn truncated_raw_is_flagged() {

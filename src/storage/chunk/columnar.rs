@@ -9,10 +9,11 @@
 //! Entries of a cut block are time-sorted, so the deltas are small and alike and
 //! compress to almost nothing, and lines follow each other without an 8-byte
 //! timestamp between them, so the compressor finds longer matches: lz4 goes from
-//! 6.5 to 7.5 on access logs (docs/benchmarks.md). The head block keeps the row
-//! layout (entries appended one by one); `HeadBlock::cut` converts.
+//! 6.5 to 7.5 on access logs (docs/benchmarks.md). The head block keeps its
+//! entries' bodies in this layout already and writes the column at its cut (`head`).
 //!
-//! Used by `block` (cut, iteration); `Block::columnar` says which layout a block has.
+//! Used by `block` (iteration), `head` (cut) and the chunk benchmark (`compress_rows`);
+//! `Block::columnar` says which layout a block has.
 
 use super::block::{put_uvarint, read_uvarint, RawIter};
 

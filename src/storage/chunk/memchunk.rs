@@ -43,11 +43,11 @@ impl MemChunk {
         self.max_ts = self.max_ts.max(ts);
         self.count += 1;
         self.line_bytes += line.len() as u64;
-        if self.head.raw.len() >= self.block_size {
+        if self.head.raw_len() >= self.block_size {
             self.cut_head();
             // This stream fills blocks: size the next head block once instead of
             // growing it step by step (each step a realloc and a copy).
-            self.head.raw.reserve_exact(self.block_size + self.block_size / 16);
+            self.head.reserve(self.block_size + self.block_size / 16);
         }
     }
 
@@ -68,7 +68,7 @@ impl MemChunk {
 
     /// Compressed bytes plus the uncompressed head: what `chunk_target_size` is compared with.
     pub fn size(&self) -> usize {
-        self.compressed_bytes + self.head.raw.len()
+        self.compressed_bytes + self.head.raw_len()
     }
 
     /// Bytes held in memory, including the head block's spare capacity.
@@ -113,7 +113,7 @@ impl MemChunk {
     }
 
     /// Calls `f` for every entry with `start <= ts < end`, blocks in time order
-    /// (entries of the head block in arrival order).
+    /// (each block's entries, the head block's too, in time order).
     pub fn for_each_in_range(&self, start: i64, end: i64, mut f: impl FnMut(EntryRef<'_>)) -> Result<(), ChunkError> {
         if self.count == 0 || self.max_ts < start || self.min_ts >= end {
             return Ok(());

@@ -1,19 +1,21 @@
 //! Chunks: a stream's entries as compressed blocks plus an uncompressed head block.
 //!
 //! `encoding` compresses blocks, `block` serialises entries into a block's raw
-//! bytes, `memchunk` is the growing chunk a stream actor appends to and queries,
+//! bytes, `head` is the uncompressed block being appended to, `memchunk` is the growing chunk a stream actor appends to and queries,
 //! `file` is the versioned, checksummed object a closed chunk is flushed as.
 
 pub mod block;
 pub mod columnar;
 pub mod encoding;
 pub mod file;
+pub mod head;
 pub mod memchunk;
 pub mod snapshot;
 
-pub use block::{Block, HeadBlock};
+pub use block::Block;
 pub use encoding::Encoding;
 pub use file::{ChunkFile, ChunkMeta};
+pub use head::HeadBlock;
 pub use memchunk::MemChunk;
 pub use snapshot::ChunkSnapshot;
 

@@ -6,7 +6,6 @@
 
 use bytes::Bytes;
 
-use super::block::RawIter;
 use super::{Block, ChunkError, Encoding, HeadBlock, MemChunk};
 
 #[derive(Debug, Clone)]
@@ -29,7 +28,7 @@ impl MemChunk {
             encoding: self.encoding,
             block_size: self.block_size,
             blocks: self.blocks.clone(),
-            head: Bytes::copy_from_slice(&self.head.raw),
+            head: Bytes::from(self.head.rows()),
             min_ts: self.min_ts,
             max_ts: self.max_ts,
             count: self.count,
@@ -40,7 +39,7 @@ impl MemChunk {
 
     /// Rebuilds the chunk; fails when the head block's entries do not decode.
     pub fn restore(s: ChunkSnapshot) -> Result<MemChunk, ChunkError> {
-        let head = head_from_raw(&s.head)?;
+        let head = HeadBlock::from_rows(&s.head)?;
         Ok(MemChunk {
             encoding: s.encoding,
             block_size: s.block_size,
@@ -54,33 +53,6 @@ impl MemChunk {
             closed: s.closed,
         })
     }
-}
-
-/// A head block holding `raw`'s entries, with its time index rebuilt.
-fn head_from_raw(raw: &[u8]) -> Result<HeadBlock, ChunkError> {
-    let mut h = HeadBlock { raw: raw.to_vec(), ..HeadBlock::default() };
-    let mut it = RawIter::new(raw);
-    let mut offset = 0usize;
-    while let Some(e) = it.next() {
-        if h.count == 0 {
-            (h.min_ts, h.max_ts, h.sorted) = (e.ts, e.ts, true);
-            h.index.push((e.ts, offset as u32));
-        } else if e.ts >= h.max_ts {
-            h.max_ts = e.ts;
-            h.index.push((e.ts, offset as u32));
-        } else {
-            h.sorted = false;
-            h.min_ts = h.min_ts.min(e.ts);
-            let at = h.index.partition_point(|x| x.0 <= e.ts);
-            h.index.insert(at, (e.ts, offset as u32));
-        }
-        h.count += 1;
-        offset = raw.len() - it.remaining();
-    }
-    if it.corrupt {
-        return Err(ChunkError::Corrupt("head block entries"));
-    }
-    Ok(h)
 }
 
 #[cfg(test)]
