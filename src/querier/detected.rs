@@ -171,7 +171,7 @@ fn is_error_label(name: &str) -> bool {
 /// `_extracted` suffix, as the query parsers give them.
 fn parse_line<'l>(line: &'l str, stream: &'l [(String, String)]) -> (Vec<(String, String)>, Option<&'static str>) {
     let collect = |b: LabelsBuilder<'l>| -> Vec<(String, String)> {
-        b.labels
+        b.into_labels()
             .into_iter()
             .filter(|(_, _, c)| *c == Category::Parsed)
             .map(|(k, v, _)| (k.into_owned(), v.into_owned()))

@@ -65,7 +65,7 @@ impl Extractor {
     /// The labels stay borrowed: the caller copies them only for a new series.
     pub fn extract<'l>(&self, labels: Vec<Label<'l>>, line_len: usize) -> Option<(f64, SampleLabels<'l>)> {
         let mut b = LabelsBuilder::new(&[], &[]);
-        b.labels = labels;
+        b.replace_labels(labels);
         let v = match &self.value {
             Value::Count => 1.0,
             Value::Bytes => line_len as f64,

@@ -63,7 +63,7 @@ pub fn label_format<'l>(ops: &[(String, LabelFmtOp)], ts: i64, line: &str, b: &m
         .iter()
         .filter_map(|(_, op)| match op {
             LabelFmtOp::Rename(src) => {
-                b.labels.iter().find(|(k, _, _)| k == src).map(|(_, v, c)| (src.clone(), v.to_string(), *c))
+                b.labels().iter().find(|(k, _, _)| k == src).map(|(_, v, c)| (src.clone(), v.to_string(), *c))
             }
             _ => None,
         })
@@ -109,7 +109,7 @@ pub fn drop(ms: &[NamedMatcher], b: &mut LabelsBuilder<'_>) {
 
 pub fn keep(ms: &[NamedMatcher], b: &mut LabelsBuilder<'_>) {
     let keep: Vec<bool> = b
-        .labels
+        .labels()
         .iter()
         .map(|(k, v, _)| {
             k == ERROR_LABEL
@@ -121,7 +121,7 @@ pub fn keep(ms: &[NamedMatcher], b: &mut LabelsBuilder<'_>) {
         })
         .collect();
     let mut it = keep.into_iter();
-    b.labels.retain(|_| it.next().unwrap_or(false));
+    b.retain_labels(|_| it.next().unwrap_or(false));
 }
 
 /// Strips ANSI escape sequences (`ESC [ params final`); `None` when there are none.
@@ -168,8 +168,8 @@ mod tests {
         let mut b = LabelsBuilder::new(&stream, &[]);
         b.set_err("X", "d".into());
         keep(&[NamedMatcher::Name("app".into())], &mut b);
-        assert_eq!(b.labels.len(), 3);
+        assert_eq!(b.labels().len(), 3);
         drop(&[NamedMatcher::Name(ERROR_LABEL.into())], &mut b);
-        assert_eq!(b.labels.len(), 2);
+        assert_eq!(b.labels().len(), 2);
     }
 }

@@ -5,6 +5,7 @@
 //! the result is sorted and handed back to the caller (the ingester's stream query).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 pub const ERROR_LABEL: &str = "__error__";
 pub const ERROR_DETAILS_LABEL: &str = "__error_details__";
@@ -22,10 +23,17 @@ pub type Label<'l> = (Cow<'l, str>, Cow<'l, str>, Category);
 
 pub struct LabelsBuilder<'l> {
     pub stream: &'l [(String, String)],
-    pub labels: Vec<Label<'l>>,
+    labels: Vec<Label<'l>>,
     /// Index where the labels added by the running parser stage start.
     mark: usize,
+    /// Name to position in `labels`, built once the set is large: a line with
+    /// thousands of keys would otherwise cost a scan of the set per key. Names are
+    /// unique in `labels`; anything that removes or reorders labels drops it.
+    by_name: Option<HashMap<String, usize>>,
 }
+
+/// Label sets at least this large are looked up through `by_name`.
+const INDEX_FROM: usize = 32;
 
 impl<'l> LabelsBuilder<'l> {
     pub fn new(stream: &'l [(String, String)], meta: &'l [(String, String)]) -> Self {
@@ -33,7 +41,7 @@ impl<'l> LabelsBuilder<'l> {
         labels.extend(
             stream.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str()), Category::Stream)),
         );
-        let mut b = LabelsBuilder { stream, labels, mark: 0 };
+        let mut b = LabelsBuilder { stream, labels, mark: 0, by_name: None };
         for (k, v) in meta {
             let key = b.clash_free(Cow::Borrowed(k.as_str()));
             b.set(key, Cow::Borrowed(v.as_str()), Category::Metadata);
@@ -42,7 +50,54 @@ impl<'l> LabelsBuilder<'l> {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.labels.iter().find(|(k, _, _)| k == name).map(|(_, v, _)| v.as_ref())
+        let i = match &self.by_name {
+            Some(ix) => ix.get(name).copied(),
+            None => self.labels.iter().position(|(k, _, _)| k == name),
+        };
+        i.map(|i| self.labels[i].1.as_ref())
+    }
+
+    /// The working set, in the order labels were added.
+    pub fn labels(&self) -> &[Label<'l>] {
+        &self.labels
+    }
+
+    /// Keeps the labels `keep` accepts.
+    pub fn retain_labels(&mut self, keep: impl FnMut(&Label<'l>) -> bool) {
+        self.labels.retain(keep);
+        self.by_name = None;
+        self.mark = self.mark.min(self.labels.len());
+    }
+
+    /// Replaces the working set (names must be unique).
+    pub fn replace_labels(&mut self, labels: Vec<Label<'l>>) {
+        self.labels = labels;
+        self.by_name = None;
+        self.mark = self.mark.min(self.labels.len());
+    }
+
+    /// The working set, unsorted.
+    pub fn into_labels(self) -> Vec<Label<'l>> {
+        self.labels
+    }
+
+    /// Where `name` is in the set.
+    fn position(&mut self, name: &str) -> Option<usize> {
+        if self.by_name.is_none() && self.labels.len() < INDEX_FROM {
+            return self.labels.iter().position(|(k, _, _)| k == name);
+        }
+        let labels = &self.labels;
+        let ix = self
+            .by_name
+            .get_or_insert_with(|| labels.iter().enumerate().map(|(i, (k, _, _))| (k.to_string(), i)).collect());
+        ix.get(name).copied()
+    }
+
+    fn push(&mut self, label: Label<'l>) {
+        if let Some(ix) = &mut self.by_name {
+            ix.insert(label.0.to_string(), self.labels.len());
+        }
+        self.labels.push(label);
     }
 
     pub fn has_err(&self) -> bool {
@@ -60,14 +115,16 @@ impl<'l> LabelsBuilder<'l> {
 
     /// Sets a label, replacing the value of an existing one (keeping its category).
     pub fn set(&mut self, name: Cow<'l, str>, value: Cow<'l, str>, cat: Category) {
-        match self.labels.iter_mut().find(|(k, _, _)| *k == name) {
-            Some(slot) => slot.1 = value,
-            None => self.labels.push((name, value, cat)),
+        match self.position(&name) {
+            Some(i) => self.labels[i].1 = value,
+            None => self.push((name, value, cat)),
         }
     }
 
     pub fn del(&mut self, name: &str) {
-        self.labels.retain(|(k, _, _)| k != name);
+        if self.get(name).is_some() {
+            self.retain_labels(|(k, _, _)| k != name);
+        }
     }
 
     /// `key_extracted` when the key names a stream label.
@@ -90,10 +147,10 @@ impl<'l> LabelsBuilder<'l> {
             return;
         }
         let key = self.clash_free(key);
-        match self.labels.iter().position(|(k, _, _)| *k == key) {
+        match self.position(&key) {
             Some(i) if i >= self.mark => {}
             Some(i) => self.labels[i].1 = value,
-            None => self.labels.push((key, value, Category::Parsed)),
+            None => self.push((key, value, Category::Parsed)),
         }
     }
 
@@ -149,5 +206,37 @@ mod tests {
         assert_eq!(sanitize_key("user-agent.ü", true), "user_agent__");
         assert_eq!(sanitize_key(" 1a:b ", true), "_1a_b");
         assert_eq!(sanitize_key("1a", false), "1a");
+    }
+
+    #[test]
+    fn large_sets_behave_like_small_ones() {
+        // the same operations on a set below and above INDEX_FROM give the same answers
+        for n in [5usize, 500] {
+            let stream = vec![("app".to_string(), "a".to_string())];
+            let mut b = LabelsBuilder::new(&stream, &[]);
+            b.begin_parse();
+            let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+            for k in &keys {
+                b.add_parsed(Cow::Owned(k.clone()), "first".into());
+            }
+            b.add_parsed("k0".into(), "again".into());
+            b.add_parsed("app".into(), "clash".into());
+            assert_eq!(b.get("k0"), Some("first"), "n={n}: first wins in a stage");
+            assert_eq!(b.get("app_extracted"), Some("clash"));
+            b.begin_parse();
+            b.add_parsed("k1".into(), "next stage".into());
+            assert_eq!(b.get("k1"), Some("next stage"), "n={n}: a later stage overwrites");
+            b.del("k1");
+            assert_eq!(b.get("k1"), None);
+            b.set("k1".into(), "set".into(), Category::Parsed);
+            b.set(format!("k{}", n - 1).into(), "reset".into(), Category::Parsed);
+            assert_eq!(b.get("k1"), Some("set"));
+            assert_eq!(b.get(&format!("k{}", n - 1)), Some("reset"));
+            b.retain_labels(|(k, _, _)| k != "k2");
+            assert_eq!((b.get("k2"), b.get("k3")), (None, Some("first")));
+            let names: std::collections::HashSet<String> = b.labels().iter().map(|l| l.0.to_string()).collect();
+            assert_eq!(names.len(), b.labels().len(), "n={n}: names stay unique");
+            assert_eq!(b.labels().len(), n + 1 + 1 - 1, "n={n}: app, app_extracted, k0..k(n-1) less k2");
+        }
     }
 }

@@ -203,13 +203,15 @@ fn with_line<'l, T>(
         Cow::Borrowed(l) => f(l, b),
         Cow::Owned(s) => {
             let mut inner = LabelsBuilder::new(b.stream, &[]);
-            inner.labels = b.labels.clone();
+            inner.replace_labels(b.labels().to_vec());
             let out = f(s, &mut inner);
-            b.labels = inner
-                .labels
-                .into_iter()
-                .map(|(k, v, c)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned()), c))
-                .collect();
+            b.replace_labels(
+                inner
+                    .into_labels()
+                    .into_iter()
+                    .map(|(k, v, c)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned()), c))
+                    .collect(),
+            );
             out
         }
     }
