@@ -87,15 +87,20 @@ impl<'l> LabelsBuilder<'l> {
             return self.labels.iter().position(|(k, _, _)| k == name);
         }
         let labels = &self.labels;
-        let ix = self
-            .by_name
-            .get_or_insert_with(|| labels.iter().enumerate().map(|(i, (k, _, _))| (k.to_string(), i)).collect());
+        let ix = self.by_name.get_or_insert_with(|| {
+            // the first of equal names, as the scan finds it
+            let mut ix = HashMap::with_capacity(labels.len() * 2);
+            for (i, (k, _, _)) in labels.iter().enumerate() {
+                ix.entry(k.to_string()).or_insert(i);
+            }
+            ix
+        });
         ix.get(name).copied()
     }
 
     fn push(&mut self, label: Label<'l>) {
         if let Some(ix) = &mut self.by_name {
-            ix.insert(label.0.to_string(), self.labels.len());
+            ix.entry(label.0.to_string()).or_insert(self.labels.len());
         }
         self.labels.push(label);
     }

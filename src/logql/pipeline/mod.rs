@@ -269,6 +269,22 @@ mod tests {
     }
 
     #[test]
+    fn lines_with_many_keys_take_the_indexed_path_with_the_same_answers() {
+        // 40 keys is past the label set's index threshold; the answers must be what
+        // the small-set path gives: parsed keys, `_extracted` clashes, first wins,
+        // drop, rename, and a filter on the last key
+        let mut line: String = (0..40).map(|i| format!("k{i}=v{i} ")).collect();
+        line.push_str("app=x k0=again");
+        let (_, labels) = run(r#"{app="a"} | logfmt | drop k3 | label_format n=k4 | k39="v39""#, &line).expect("kept");
+        let mut want: Vec<(String, String)> =
+            (0..40).filter(|i| *i != 3 && *i != 4).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
+        want.extend([("app".into(), "a".into()), ("app_extracted".into(), "x".into()), ("n".into(), "v4".into())]);
+        want.sort();
+        assert_eq!(labels, want);
+        assert!(run(r#"{app="a"} | logfmt | k39="nope""#, &line).is_none());
+    }
+
+    #[test]
     fn end_to_end_stages() {
         let (line, labels) = run(
             r#"{app="a"} | logfmt | status >= 500 | line_format "{{.method}} {{.status}}""#,
