@@ -8,11 +8,11 @@
 
 mod common;
 
-use common::{client, now_ns, push_streams, Skald};
+use common::{client, get_value, now_ns, push_streams, Skald};
 use serde_json::{json, Value};
 
 fn get(s: &Skald, path: &str, params: &[(&str, &str)]) -> (u16, Value) {
-    get_as(s, "dt", path, params)
+    get_value(s, "dt", path, params)
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn discovered_levels_group_grafana_log_volume() {
     assert_eq!(got, want.iter().map(|(l, v)| (l.to_string(), v.to_string())).collect::<Vec<_>>(), "{v}");
 
     // Grafana's log volume query groups by it
-    let (code, v) = get_as(
+    let (code, v) = get_value(
         &s,
         "lv",
         "/loki/api/v1/query",
@@ -171,13 +171,6 @@ fn discovered_levels_group_grafana_log_volume() {
     levels.sort();
     assert_eq!(levels, vec!["debug", "error", "fatal", "unknown", "warn"], "{v}");
     // and the drilldown limits say discovery is on
-    let (_, v) = get_as(&s, "lv", "/loki/api/v1/drilldown-limits", &[]);
+    let (_, v) = get_value(&s, "lv", "/loki/api/v1/drilldown-limits", &[]);
     assert_eq!(v["limits"]["discover_log_levels"], true, "{v}");
-}
-
-fn get_as(s: &Skald, tenant: &str, path: &str, params: &[(&str, &str)]) -> (u16, Value) {
-    let r = client().get(s.url(path)).header("X-Scope-OrgID", tenant).query(params).send().unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }

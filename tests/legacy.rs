@@ -5,14 +5,11 @@
 
 mod common;
 
-use common::{client, now_ns, push_streams, Skald};
+use common::{get_value, now_ns, push_streams, Skald};
 use serde_json::{json, Value};
 
 fn get(s: &Skald, path: &str, params: &[(&str, &str)]) -> (u16, Value) {
-    let r = client().get(s.url(path)).header("X-Scope-OrgID", "old").query(params).send().unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    get_value(s, "old", path, params)
 }
 
 #[test]

@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::params::Params;
+use super::read::ReadRequest;
 use super::render::{stats_json, streams_json, CATEGORIZE_LABELS, ENCODING_FLAGS_HEADER};
 use super::state::AppState;
-use super::tenant::tenants_of;
 use crate::actors::ingester::{Direction, LogRequest, TimeRange};
 use crate::config::Limits;
 use crate::logql::{parse, parse_selector, Expr, Matcher};
@@ -58,33 +58,30 @@ async fn dispatch(
     body: web::Bytes,
     st: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenants = tenants_of(&req, &st.config)?;
-    let mut params = Params::from_request(&req, &body)?;
+    let mut r = ReadRequest::new(&req, &body, &st)?;
     if legacy && matches!(h, Handler::QueryRange) {
-        params = super::legacy::query_params(&params)?;
+        r.params = super::legacy::query_params(&r.params)?;
     }
-    let q = st.querier.as_ref().ok_or_else(|| ApiError::new(404, "this process runs no querier"))?;
-    let limits = super::limits::for_tenants(&st.limits, &tenants);
-    let run = async {
+    let (q, tenants, params, limits) = (r.querier, &r.tenants, &r.params, &r.limits);
+    r.answer(async {
         let v1 = match h {
-            Handler::QueryRange => query_range(&req, q, &tenants, &params, &limits).await,
-            Handler::Instant => instant(q, &tenants, &params, &limits).await,
-            Handler::Labels => labels(q, &tenants, &params, None, &limits).await,
+            Handler::QueryRange => query_range(&req, q, tenants, params, limits).await,
+            Handler::Instant => instant(q, tenants, params, limits).await,
+            Handler::Labels => labels(q, tenants, params, None, limits).await,
             Handler::LabelValues => {
                 let name = req.match_info().get("name").unwrap_or_default().to_string();
-                labels(q, &tenants, &params, Some(&name), &limits).await
+                labels(q, tenants, params, Some(&name), limits).await
             }
-            Handler::Series => series(q, &tenants, &params, &limits).await,
+            Handler::Series => series(q, tenants, params, limits).await,
         }?;
-        Ok::<_, ApiError>(match h {
+        Ok(match h {
             _ if !legacy => v1,
             Handler::QueryRange => super::legacy::streams(v1),
             Handler::Labels | Handler::LabelValues => super::legacy::values(v1),
             Handler::Instant | Handler::Series => v1,
         })
-    };
-    let value = super::limits::with_timeout(&limits, &tenants.join("|"), run).await?;
-    Ok(HttpResponse::Ok().content_type("application/json; charset=UTF-8").body(value.to_string()))
+    })
+    .await
 }
 
 /// `step` as float seconds or a duration; default `max(floor(range/250s), 1s)`.

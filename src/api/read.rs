@@ -3,7 +3,7 @@
 //! and the tenants' limits; and how it answers: the work under the tenants'
 //! `query_timeout`, rendered as JSON.
 //!
-//! Used by the volume and detected-fields handlers.
+//! Used by the query, volume and detected-fields handlers.
 
 use std::future::Future;
 use std::sync::Arc;

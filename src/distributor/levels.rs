@@ -65,9 +65,8 @@ fn level_of<'e>(e: &'e Entry, labels: &'e Labels, l: &Limits) -> Cow<'e, str> {
     if let Some((_, n)) = e.metadata.iter().find(|(k, v)| k == OTLP_SEVERITY_NUMBER && !v.is_empty()) {
         return Cow::Borrowed(otlp_severity(n));
     }
-    // lines are valid UTF-8 once decoded; the lossy path is only a fallback
-    let line = std::str::from_utf8(&e.line).map_or_else(|_| String::from_utf8_lossy(&e.line), Cow::Borrowed);
-    Cow::Borrowed(from_line(&line, l))
+    // decoding made the line valid UTF-8
+    Cow::Borrowed(from_line(e.line_str(), l))
 }
 
 /// The normalised name of a level spelling, if it is one.

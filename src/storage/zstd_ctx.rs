@@ -83,14 +83,10 @@ pub fn decompress(data: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
     with_dctx(|d| d.decompress(data, capacity))
 }
 
-/// Decompresses a frame into the spare capacity of `out` (appending, no zeroing)
-/// and returns the bytes written; a frame larger than the spare capacity fails.
-pub fn decompress_append(data: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> {
-    with_dctx(|d| d.decompress_to_buffer(data, out))
-}
-
-/// Decompresses a frame into `out` and returns its length.
-pub fn decompress_into(data: &[u8], out: &mut [u8]) -> std::io::Result<usize> {
+/// Decompresses a frame into `out` and returns its length: a slice is written
+/// from its start, a `Vec` is appended to within its spare capacity (no zeroing).
+/// A frame larger than the room there fails.
+pub fn decompress_into<B: zstd::zstd_safe::WriteBuf + ?Sized>(data: &[u8], out: &mut B) -> std::io::Result<usize> {
     with_dctx(|d| d.decompress_to_buffer(data, out))
 }
 
@@ -107,7 +103,7 @@ mod tests {
             assert!(z.len() < raw.len() / 3, "{p:?} compresses");
             assert_eq!(decompress(&z, raw.len()).unwrap(), raw);
             let mut out = vec![0u8; raw.len()];
-            assert_eq!(decompress_into(&z, &mut out).unwrap(), raw.len());
+            assert_eq!(decompress_into(&z, &mut out[..]).unwrap(), raw.len());
             assert_eq!(out, raw);
         }
         let z = compress(&raw, Params::level(1)).unwrap();

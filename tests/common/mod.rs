@@ -262,6 +262,14 @@ pub fn push_streams(s: &Skald, tenant: &str, streams: serde_json::Value) -> (u16
     (r.status().as_u16(), r.text().unwrap())
 }
 
+/// A GET for `tenant`: the status and the body as JSON (a string when it is not JSON).
+pub fn get_value(s: &Skald, tenant: &str, path: &str, params: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let r = client().get(s.url(path)).header("X-Scope-OrgID", tenant).query(params).send().unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
 pub fn client() -> reqwest::blocking::Client {
     skald::tls::ensure_crypto_provider();
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()

@@ -188,27 +188,17 @@ impl<'l> Reader<'l> {
 
     /// Walks an object, emitting flattened leaves as it goes. Top-level keys
     /// that need no sanitising are borrowed from the line; nested ones are built
-    /// once, at their exact size.
+    /// once, at their exact size. (Its own member loop rather than [`object`]:
+    /// `| json` recurses here once per nesting level, and a closure frame per
+    /// level would halve the depth a thread's stack allows in debug builds.)
+    ///
+    /// [`object`]: Self::object
     fn flatten(&mut self, prefix: &str, out: &mut dyn FnMut(Cow<'l, str>, Cow<'l, str>)) -> R<()> {
         self.enter()?;
-        let r = self.flatten_members(prefix, out);
-        self.depth -= 1;
-        r
-    }
-
-    /// One more level open; refused past [`MAX_DEPTH`].
-    fn enter(&mut self) -> R<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return self.err("nested too deeply");
-        }
-        Ok(())
-    }
-
-    fn flatten_members(&mut self, prefix: &str, out: &mut dyn FnMut(Cow<'l, str>, Cow<'l, str>)) -> R<()> {
         self.eat(b'{')?;
         if self.peek() == Some(b'}') {
             self.i += 1;
+            self.depth -= 1;
             return Ok(());
         }
         loop {
@@ -247,51 +237,61 @@ impl<'l> Reader<'l> {
                 self.i += 1;
                 continue;
             }
-            return self.eat(b'}');
+            self.eat(b'}')?;
+            self.depth -= 1;
+            return Ok(());
         }
     }
 
     /// Depth-first through an object's members: the first string value whose key
     /// `wanted` accepts; objects nested fewer than `levels` deep are entered too.
     fn find_string_member(&mut self, wanted: &dyn Fn(&str) -> bool, levels: usize) -> R<Option<Cow<'l, str>>> {
-        self.enter()?;
-        let r = self.find_in_members(wanted, levels);
-        self.depth -= 1;
-        r
+        self.object(|r, k| match r.peek() {
+            Some(b'"') => {
+                let v = r.string()?;
+                Ok(wanted(&k).then_some(v))
+            }
+            Some(b'{') if levels > 1 => r.find_string_member(wanted, levels - 1),
+            _ => r.skip().map(|_| None),
+        })
     }
 
-    fn find_in_members(&mut self, wanted: &dyn Fn(&str) -> bool, levels: usize) -> R<Option<Cow<'l, str>>> {
+    /// Walks the object at the position one member at a time: `member` reads the
+    /// value after each key and may stop the walk with an answer. One nesting
+    /// level, counted against [`MAX_DEPTH`] (an error leaves the count as it is:
+    /// every caller drops the reader after an error).
+    fn object<T>(&mut self, mut member: impl FnMut(&mut Self, Cow<'l, str>) -> R<Option<T>>) -> R<Option<T>> {
+        self.enter()?;
         self.eat(b'{')?;
-        if self.peek() == Some(b'}') {
+        let found = if self.peek() == Some(b'}') {
             self.i += 1;
-            return Ok(None);
-        }
-        loop {
-            let k = self.string()?;
-            self.eat(b':')?;
-            match self.peek() {
-                Some(b'"') => {
-                    let v = self.string()?;
-                    if wanted(&k) {
-                        return Ok(Some(v));
-                    }
+            None
+        } else {
+            loop {
+                let k = self.string()?;
+                self.eat(b':')?;
+                if let Some(t) = member(self, k)? {
+                    break Some(t);
                 }
-                Some(b'{') if levels > 1 => {
-                    if let Some(v) = self.find_string_member(wanted, levels - 1)? {
-                        return Ok(Some(v));
-                    }
+                if self.peek() == Some(b',') {
+                    self.i += 1;
+                    continue;
                 }
-                _ => {
-                    self.skip()?;
-                }
+                self.eat(b'}')?;
+                break None;
             }
-            if self.peek() == Some(b',') {
-                self.i += 1;
-                continue;
-            }
-            self.eat(b'}')?;
-            return Ok(None);
+        };
+        self.depth -= 1;
+        Ok(found)
+    }
+
+    /// One more level open; refused past [`MAX_DEPTH`].
+    fn enter(&mut self) -> R<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.err("nested too deeply");
         }
+        Ok(())
     }
 
     /// Follows a path from the current value; returns the value's text (strings unquoted).
@@ -304,26 +304,9 @@ impl<'l> Reader<'l> {
             };
         };
         match (first, self.peek()) {
-            (PathElem::Key(want), Some(b'{')) => {
-                self.i += 1;
-                if self.peek() == Some(b'}') {
-                    return Ok(None);
-                }
-                loop {
-                    let k = self.string()?;
-                    self.eat(b':')?;
-                    if k == want.as_str() {
-                        return self.find(rest);
-                    }
-                    self.skip()?;
-                    if self.peek() == Some(b',') {
-                        self.i += 1;
-                        continue;
-                    }
-                    self.eat(b'}')?;
-                    return Ok(None);
-                }
-            }
+            (PathElem::Key(want), Some(b'{')) => self
+                .object(|r, k| if k == want.as_str() { r.find(rest).map(Some) } else { r.skip().map(|_| None) })
+                .map(Option::flatten),
             (PathElem::Index(n), Some(b'[')) => {
                 self.i += 1;
                 if self.peek() == Some(b']') {
@@ -397,31 +380,19 @@ pub fn unpack<'l>(line: &'l str, b: &mut LabelsBuilder<'l>) -> Option<Cow<'l, st
     let mut r = Reader { s: line, i: 0, depth: 0 };
     let mut entry = None;
     let mut pairs: Vec<(Cow<'l, str>, Cow<'l, str>)> = Vec::new();
-    let res = (|| -> R<()> {
-        r.eat(b'{')?;
-        if r.peek() == Some(b'}') {
-            return Ok(());
-        }
-        loop {
-            let k = r.string()?;
-            r.eat(b':')?;
-            if r.peek() == Some(b'"') {
-                let v = r.string()?;
-                if k == "_entry" {
-                    entry = Some(v);
-                } else {
-                    pairs.push((k, v));
-                }
+    let res = r.object(|r, k| {
+        if r.peek() == Some(b'"') {
+            let v = r.string()?;
+            if k == "_entry" {
+                entry = Some(v);
             } else {
-                r.skip()?;
+                pairs.push((k, v));
             }
-            if r.peek() == Some(b',') {
-                r.i += 1;
-                continue;
-            }
-            return r.eat(b'}');
+        } else {
+            r.skip()?;
         }
-    })();
+        Ok(None::<()>)
+    });
     if let Err(e) = res {
         b.set_err(JSON_ERR, e);
         return None;

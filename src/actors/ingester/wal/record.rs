@@ -198,7 +198,7 @@ fn decompress(data: &[u8], len: usize, pool: Option<&BufferPool>) -> Result<Byte
         return crate::storage::zstd_ctx::decompress(data, len).map(Bytes::from).map_err(corrupt);
     };
     let mut buf = pool.take(len);
-    let n = crate::storage::zstd_ctx::decompress_append(data, &mut buf).map_err(corrupt)?;
+    let n = crate::storage::zstd_ctx::decompress_into(data, &mut buf).map_err(corrupt)?;
     if n != len {
         // a pooled buffer may have room for more than the record declared
         return Err(WalError::Corrupt("record length"));
