@@ -32,7 +32,7 @@ start() {
     "$BIN" -config.file="$DIR/config.yaml" -server.http-listen-port=$PORT -server.grpc-listen-port=$((PORT + 1)) \
         -server.http-listen-address=127.0.0.1 -common.path-prefix="$DIR/data" -log.level=info 2>>"$DIR/skald.log" &
     PID=$!
-    until curl -sf "127.0.0.1:$PORT/ready" >/dev/null; do sleep 0.02; done
+    wait_ready "$PID"
     READY=$(echo "$(date +%s.%N) - $t0" | bc | awk '{printf "%.3f", $1}')
 }
 

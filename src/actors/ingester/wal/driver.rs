@@ -39,6 +39,7 @@ pub async fn replay(
     stop: Arc<AtomicBool>,
 ) -> ReplaySummary {
     let started = Instant::now();
+    let small_pages = super::hugepages::HugePagesOff::new();
     wal_metrics().replay_active.set(1);
     let (tx, mut rx) = mpsc::channel::<ReplayItem>(8);
     let (done_tx, done_rx) = oneshot::channel();
@@ -103,6 +104,7 @@ pub async fn replay(
         Err(_) => ReplaySummary::default(),
     };
     wal_metrics().replay_active.set(0);
+    drop(small_pages);
     let secs = started.elapsed().as_secs_f64();
     tracing::info!(
         seconds = secs,

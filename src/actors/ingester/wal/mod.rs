@@ -13,6 +13,7 @@
 pub mod checkpoint;
 pub mod codec;
 pub mod driver;
+mod hugepages;
 pub mod record;
 pub mod replay;
 pub mod segment;

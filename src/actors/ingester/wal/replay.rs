@@ -6,6 +6,7 @@
 //! [`read_dir`] runs on a plain thread and hands items to the supervisor's
 //! replay driver; [`ReplayStatus`] is what `/ready` reports meanwhile.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
@@ -13,6 +14,7 @@ use super::checkpoint::{self, Loaded};
 use super::record::{decode_batch_in, scan, BufferPool, TenantBatch};
 use super::{list, wal_metrics, WalError};
 use crate::actors::ingester::stream::StreamSnapshot;
+use crate::model::Fingerprint;
 
 /// Progress of the replay, shared with `/ready`.
 #[derive(Default, Debug)]
@@ -90,12 +92,16 @@ fn corruption(path: &Path, n: usize, what: &str) {
 
 /// Consecutive records merged into one item: fewer messages and wake-ups
 /// between the reader and the actors that apply them (a record holds only the
-/// pushes of one group commit). Order is kept: tenants' streams are appended in
-/// record order.
+/// pushes of one group commit). A stream's pushes in the merged records become
+/// one push (its entries in record order), so the tenant and shard actors handle
+/// each stream once per item instead of once per record. Order is kept: every
+/// stream's entries are appended in record order.
 #[derive(Default)]
 struct Coalesced {
     seq: u64,
     batches: Vec<TenantBatch>,
+    /// (tenant's index in `batches`, fingerprint) -> the stream's push in that batch.
+    index: HashMap<(usize, Fingerprint), usize>,
     raw: u64,
 }
 
@@ -108,9 +114,24 @@ impl Coalesced {
         self.seq = seq;
         self.raw += raw;
         for b in batches {
-            match self.batches.iter_mut().find(|p| p.tenant == b.tenant) {
-                Some(p) => p.streams.extend(b.streams),
-                None => self.batches.push(b),
+            let t = match self.batches.iter().position(|p| p.tenant == b.tenant) {
+                Some(t) => t,
+                None => {
+                    self.batches.push(TenantBatch { tenant: b.tenant, streams: Vec::with_capacity(b.streams.len()) });
+                    self.batches.len() - 1
+                }
+            };
+            let streams = &mut self.batches[t].streams;
+            for s in b.streams {
+                match self.index.get(&(t, s.fingerprint)) {
+                    // Equal fingerprints with other labels (a collision) stay apart.
+                    Some(&i) if streams[i].labels == s.labels => streams[i].entries.extend(s.entries),
+                    Some(_) => streams.push(s),
+                    None => {
+                        self.index.insert((t, s.fingerprint), streams.len());
+                        streams.push(s);
+                    }
+                }
             }
         }
         self.raw >= COALESCE_BYTES
@@ -122,6 +143,7 @@ impl Coalesced {
             return true;
         }
         self.raw = 0;
+        self.index.clear();
         emit(ReplayItem::Record { seq: self.seq, batches: std::mem::take(&mut self.batches) })
     }
 }
@@ -283,5 +305,52 @@ mod tests {
         assert!(status.blocker().is_none());
         assert!(!dir.join("checkpoint-00000000000000000009.tmp").exists(), "leftover temp files are removed");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn push(labels: &str, lines: &[&str]) -> StreamPush {
+        let entries = lines.iter().enumerate().map(|(i, l)| Entry::new(i as i64, l.to_string())).collect();
+        StreamPush::new(Labels::parse(labels).unwrap(), entries)
+    }
+
+    fn batch(tenant: &str, streams: Vec<StreamPush>) -> TenantBatch {
+        TenantBatch { tenant: tenant.into(), streams }
+    }
+
+    #[test]
+    fn merged_records_hold_one_push_per_stream_with_entries_in_record_order() {
+        let mut c = Coalesced::default();
+        assert!(!c.add(1, vec![batch("t", vec![push(r#"{a="1"}"#, &["x1", "x2"]), push(r#"{a="2"}"#, &["y1"])])], 3));
+        // A fingerprint collision: same fingerprint as {a="1"}, other labels. It must stay apart.
+        let mut twin = push(r#"{a="twin"}"#, &["z1"]);
+        twin.fingerprint = Labels::parse(r#"{a="1"}"#).unwrap().fingerprint();
+        let r2 =
+            vec![batch("u", vec![push(r#"{a="1"}"#, &["u1"])]), batch("t", vec![twin, push(r#"{a="1"}"#, &["x3"])])];
+        assert!(!c.add(2, r2, 3));
+        assert!(c.add(3, vec![batch("t", vec![push(r#"{a="2"}"#, &["y2"])])], COALESCE_BYTES));
+        let mut out = Vec::new();
+        assert!(c.emit(&mut |item| {
+            out.push(item);
+            true
+        }));
+        let [ReplayItem::Record { seq: 3, batches }] = &out[..] else { panic!("one merged record, seq 3") };
+        type View<'a> = Vec<(&'a str, Vec<(String, Vec<&'a [u8]>)>)>;
+        let view: View = batches
+            .iter()
+            .map(|b| {
+                let streams = b
+                    .streams
+                    .iter()
+                    .map(|s| (s.labels.to_string(), s.entries.iter().map(|e| &e.line[..]).collect()))
+                    .collect();
+                (b.tenant.as_str(), streams)
+            })
+            .collect();
+        let t = vec![
+            (r#"{a="1"}"#.to_string(), vec![&b"x1"[..], b"x2", b"x3"]),
+            (r#"{a="2"}"#.to_string(), vec![&b"y1"[..], b"y2"]),
+            (r#"{a="twin"}"#.to_string(), vec![&b"z1"[..]]),
+        ];
+        assert_eq!(view, vec![("t", t), ("u", vec![(r#"{a="1"}"#.to_string(), vec![&b"u1"[..]])])]);
+        assert!(c.batches.is_empty() && c.index.is_empty() && c.raw == 0, "emptied for the next item");
     }
 }
