@@ -25,22 +25,25 @@ start_skald() {
 # exits first). Bash builtins only (/dev/tcp, read -t): a curl and a sleep per poll
 # would take ~6% of a 2-core machine from a WAL replay being timed.
 wait_ready() {
-    local status nap
+    local status nap sock pipe
+    pipe=$(trap -p PIPE)
+    trap '' PIPE # a reset between connect and write must not kill the script
     exec {nap}<> <(:)
     while kill -0 "$1" 2>/dev/null; do
-        if exec 3<>"/dev/tcp/127.0.0.1/$PORT"; then
-            printf 'GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
-            IFS= read -r -t 5 status <&3 || status=
-            exec 3>&-
-            if [[ $status == *" 200 "* ]]; then
-                exec {nap}>&-
-                return 0
+        status=
+        if exec {sock}<>"/dev/tcp/127.0.0.1/$PORT"; then
+            if printf 'GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&"$sock"; then
+                IFS= read -r -t 5 status <&"$sock" || status=
             fi
+            exec {sock}>&-
+            [[ $status == *" 200 "* ]] && break
         fi 2>/dev/null
         read -r -t 0.02 -u "$nap" || true
     done
     exec {nap}>&-
-    return 1
+    trap - PIPE
+    eval "$pipe"
+    [[ $status == *" 200 "* ]]
 }
 
 # CPU ticks (1/100 s) the skald process has used.

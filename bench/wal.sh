@@ -32,7 +32,7 @@ start() {
     "$BIN" -config.file="$DIR/config.yaml" -server.http-listen-port=$PORT -server.grpc-listen-port=$((PORT + 1)) \
         -server.http-listen-address=127.0.0.1 -common.path-prefix="$DIR/data" -log.level=info 2>>"$DIR/skald.log" &
     PID=$!
-    wait_ready "$PID"
+    wait_ready "$PID" || { echo "skald exited before it was ready:" >&2; tail -n 50 "$DIR/skald.log" >&2; exit 1; }
     READY=$(echo "$(date +%s.%N) - $t0" | bc | awk '{printf "%.3f", $1}')
 }
 

@@ -40,7 +40,9 @@ impl Drop for HugePagesOff {
         st.0 -= 1;
         if st.0 == 0 {
             if let Some(v) = st.1.take() {
-                set_thp_disabled(v);
+                if !set_thp_disabled(v) {
+                    tracing::warn!("could not turn transparent huge pages back on after the WAL replay");
+                }
             }
         }
     }
@@ -50,7 +52,9 @@ impl Drop for HugePagesOff {
 fn thp_disabled() -> Option<bool> {
     // SAFETY: PR_GET_THP_DISABLE takes no pointer arguments; it only reads a flag of
     // this process's memory map and returns it (or -1 on kernels without it).
-    let r = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+    // The variadic arguments are passed as full-width longs: the kernel refuses
+    // non-zero upper bits in the unused ones.
+    let r = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, ZERO, ZERO, ZERO, ZERO) };
     (r >= 0).then_some(r != 0)
 }
 
@@ -58,8 +62,11 @@ fn thp_disabled() -> Option<bool> {
 fn set_thp_disabled(off: bool) -> bool {
     // SAFETY: PR_SET_THP_DISABLE takes plain integers; it sets a flag of this
     // process's memory map that later page faults consult. No memory is touched.
-    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, libc::c_ulong::from(off), 0, 0, 0) == 0 }
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, libc::c_ulong::from(off), ZERO, ZERO, ZERO) == 0 }
 }
+
+#[cfg(target_os = "linux")]
+const ZERO: libc::c_ulong = 0;
 
 #[cfg(not(target_os = "linux"))]
 fn thp_disabled() -> Option<bool> {

@@ -6,7 +6,6 @@
 //! [`read_dir`] runs on a plain thread and hands items to the supervisor's
 //! replay driver; [`ReplayStatus`] is what `/ready` reports meanwhile.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
@@ -14,7 +13,7 @@ use super::checkpoint::{self, Loaded};
 use super::record::{decode_batch_in, scan, BufferPool, TenantBatch};
 use super::{list, wal_metrics, WalError};
 use crate::actors::ingester::stream::StreamSnapshot;
-use crate::model::Fingerprint;
+use crate::model::{FastMap, Fingerprint};
 
 /// Progress of the replay, shared with `/ready`.
 #[derive(Default, Debug)]
@@ -101,7 +100,7 @@ struct Coalesced {
     seq: u64,
     batches: Vec<TenantBatch>,
     /// (tenant's index in `batches`, fingerprint) -> the stream's push in that batch.
-    index: HashMap<(usize, Fingerprint), usize>,
+    index: FastMap<(usize, Fingerprint), usize>,
     raw: u64,
 }
 
