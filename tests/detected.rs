@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{client, get_value, now_ns, push_streams, Skald};
+use common::{client, get_value, now_ns, push_streams, result_label_values, Skald};
 use serde_json::{json, Value};
 
 fn get(s: &Skald, path: &str, params: &[(&str, &str)]) -> (u16, Value) {
@@ -162,14 +162,7 @@ fn discovered_levels_group_grafana_log_volume() {
         &[("query", r#"sum by (detected_level) (count_over_time({app="lv"}[1h]))"#), ("time", &end)],
     );
     assert_eq!(code, 200, "{v}");
-    let mut levels: Vec<&str> = v["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["metric"]["detected_level"].as_str().unwrap())
-        .collect();
-    levels.sort();
-    assert_eq!(levels, vec!["debug", "error", "fatal", "unknown", "warn"], "{v}");
+    assert_eq!(result_label_values(&v, "detected_level"), ["debug", "error", "fatal", "unknown", "warn"], "{v}");
     // and the drilldown limits say discovery is on
     let (_, v) = get_value(&s, "lv", "/loki/api/v1/drilldown-limits", &[]);
     assert_eq!(v["limits"]["discover_log_levels"], true, "{v}");

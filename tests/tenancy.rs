@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{client, now_ns, push_streams, Skald};
+use common::{client, now_ns, push_streams, result_label_values, Skald};
 use serde_json::{json, Value};
 
 fn push(s: &Skald, tenant: &str, streams: Value) {
@@ -180,14 +180,7 @@ fn multi_tenant_queries_tag_results_with_tenant_id() {
 
     assert_eq!(both("/loki/api/v1/index/stats", &[("query", r#"{app=~".+"}"#)])["entries"], 3);
     let vol = both("/loki/api/v1/index/volume", &[("query", r#"{app=~".+"}"#), ("targetLabels", "__tenant_id__")]);
-    let mut per_tenant: Vec<&str> = vol["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["metric"]["__tenant_id__"].as_str().unwrap())
-        .collect();
-    per_tenant.sort();
-    assert_eq!(per_tenant, ["a", "b"]);
+    assert_eq!(result_label_values(&vol, "__tenant_id__"), ["a", "b"]);
     assert_eq!(both("/loki/api/v1/label/__tenant_id__/values", &[])["data"], json!(["a", "b"]));
     assert_eq!(both("/loki/api/v1/label/app/values", &[])["data"], json!(["x", "y"]));
     let series = both("/loki/api/v1/series", &[("match[]", r#"{app="x"}"#)]);

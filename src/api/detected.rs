@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::params::Params;
 use super::query::{check_log_query, step_ns};
-use super::read::ReadRequest;
+use super::read::{get_and_post, lookback_range, ReadRequest};
 use super::state::AppState;
 use crate::actors::ingester::{Direction, LogRequest, TimeRange};
 use crate::config::Limits;
@@ -30,14 +30,12 @@ const DEFAULT_LINE_LIMIT: usize = 100;
 const DEFAULT_FIELD_LIMIT: usize = 1000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for (path, kind) in [
+    let routes = [
         ("/loki/api/v1/detected_labels", Kind::Labels),
         ("/loki/api/v1/detected_fields", Kind::Fields),
         ("/loki/api/v1/detected_field/{name}/values", Kind::Values),
-    ] {
-        let h = move |req: HttpRequest, body: web::Bytes, st: web::Data<AppState>| dispatch(kind, req, body, st);
-        cfg.route(path, web::get().to(h)).route(path, web::post().to(h));
-    }
+    ];
+    get_and_post(cfg, &routes, dispatch);
 }
 
 #[derive(Clone, Copy)]
@@ -66,17 +64,8 @@ async fn dispatch(
     .await
 }
 
-/// `(start, end)` checked and clamped to the tenant's lookback.
-fn range(p: &Params, limits: &Limits) -> Result<(i64, i64), ApiError> {
-    let (start, end) = p.bounds()?;
-    if end < start {
-        return Err(ApiError::bad_request("end timestamp must not be before or equal to start time"));
-    }
-    Ok((super::limits::clamp_lookback(limits, start, end)?, end))
-}
-
 async fn labels(q: &Querier, tenants: &[String], p: &Params, limits: &Limits) -> Result<Value, ApiError> {
-    let (start, end) = range(p, limits)?;
+    let (start, end) = lookback_range(p, limits)?;
     // An empty query asks about every stream; `{}` is refused like any selector
     // without a matcher that needs a value.
     let groups = match p.get("query") {
@@ -106,7 +95,7 @@ async fn fields(
         Expr::Log(l) => l,
         Expr::Sample(_) => return Err(ApiError::bad_request("only log selector is supported")),
     };
-    let (start, end) = range(p, limits)?;
+    let (start, end) = lookback_range(p, limits)?;
     let line_limit = p.positive(&["line_limit"], DEFAULT_LINE_LIMIT)?;
     let limit = p.positive(&["limit", "field_limit"], DEFAULT_FIELD_LIMIT)?;
     step_ns(p, start, end)?;

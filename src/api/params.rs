@@ -78,6 +78,15 @@ impl Params {
         Ok((start, end))
     }
 
+    /// [`Params::bounds`], refused with Loki's 400 when `end` is before `start`.
+    pub fn ordered_bounds(&self) -> Result<(i64, i64), ApiError> {
+        let (start, end) = self.bounds()?;
+        if end < start {
+            return Err(ApiError::bad_request("end timestamp must not be before or equal to start time"));
+        }
+        Ok((start, end))
+    }
+
     /// `time` of an instant query (default now).
     pub fn instant_time(&self) -> Result<i64, ApiError> {
         Ok(self.time("time")?.unwrap_or_else(now_ns))

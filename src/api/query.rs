@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::params::Params;
-use super::read::ReadRequest;
+use super::read::{get_and_post, ReadRequest};
 use super::render::{stats_json, streams_json, CATEGORIZE_LABELS, ENCODING_FLAGS_HEADER};
 use super::state::AppState;
 use crate::actors::ingester::{Direction, LogRequest, TimeRange};
@@ -23,23 +23,20 @@ use crate::querier::Querier;
 const MAX_POINTS: i64 = 11_000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // (path, handler, legacy: the v1 answer reshaped by `legacy`)
-    for (path, handler, legacy) in [
-        ("/loki/api/v1/query_range", Handler::QueryRange, false),
-        ("/loki/api/v1/query", Handler::Instant, false),
-        ("/loki/api/v1/labels", Handler::Labels, false),
-        ("/loki/api/v1/label", Handler::Labels, false),
-        ("/loki/api/v1/label/{name}/values", Handler::LabelValues, false),
-        ("/loki/api/v1/series", Handler::Series, false),
-        ("/api/prom/query", Handler::QueryRange, true),
-        ("/api/prom/label", Handler::Labels, true),
-        ("/api/prom/label/{name}/values", Handler::LabelValues, true),
-        ("/api/prom/series", Handler::Series, true),
-    ] {
-        let h =
-            move |req: HttpRequest, body: web::Bytes, st: web::Data<AppState>| dispatch(handler, legacy, req, body, st);
-        cfg.route(path, web::get().to(h)).route(path, web::post().to(h));
-    }
+    // (path, (handler, legacy: the v1 answer reshaped by `legacy`))
+    let routes = [
+        ("/loki/api/v1/query_range", (Handler::QueryRange, false)),
+        ("/loki/api/v1/query", (Handler::Instant, false)),
+        ("/loki/api/v1/labels", (Handler::Labels, false)),
+        ("/loki/api/v1/label", (Handler::Labels, false)),
+        ("/loki/api/v1/label/{name}/values", (Handler::LabelValues, false)),
+        ("/loki/api/v1/series", (Handler::Series, false)),
+        ("/api/prom/query", (Handler::QueryRange, true)),
+        ("/api/prom/label", (Handler::Labels, true)),
+        ("/api/prom/label/{name}/values", (Handler::LabelValues, true)),
+        ("/api/prom/series", (Handler::Series, true)),
+    ];
+    get_and_post(cfg, &routes, |(handler, legacy), req, body, st| dispatch(handler, legacy, req, body, st));
 }
 
 #[derive(Clone, Copy)]
@@ -116,10 +113,7 @@ async fn query_range(
 ) -> Result<Value, ApiError> {
     let started = Instant::now();
     let query = p.query()?;
-    let (start, end) = p.bounds()?;
-    if end < start {
-        return Err(ApiError::bad_request("end timestamp must not be before or equal to start time"));
-    }
+    let (start, end) = p.ordered_bounds()?;
     let limit = p.limit()?;
     let direction = p.direction()?;
     let step = step_ns(p, start, end)?;

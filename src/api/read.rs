@@ -1,14 +1,15 @@
 //! What every read handler starts from: the request's tenants, its parameters
 //! (query string and POST form), this process's querier (a 404 where none runs)
 //! and the tenants' limits; and how it answers: the work under the tenants'
-//! `query_timeout`, rendered as JSON.
+//! `query_timeout`, rendered as JSON. Also the GET-and-POST routing and the
+//! range check they share.
 //!
 //! Used by the query, volume and detected-fields handlers.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use super::error::ApiError;
@@ -17,6 +18,26 @@ use super::state::AppState;
 use super::tenant::tenants_of;
 use crate::config::Limits;
 use crate::querier::Querier;
+
+/// Mounts `handler` for GET and POST on each path, with the path's `kind`.
+pub fn get_and_post<K, F, Fut>(cfg: &mut web::ServiceConfig, routes: &[(&str, K)], handler: F)
+where
+    K: Copy + 'static,
+    F: Fn(K, HttpRequest, web::Bytes, web::Data<AppState>) -> Fut + Copy + 'static,
+    Fut: Future<Output = Result<HttpResponse, ApiError>> + 'static,
+{
+    for &(path, kind) in routes {
+        let h = move |req: HttpRequest, body: web::Bytes, st: web::Data<AppState>| handler(kind, req, body, st);
+        cfg.route(path, web::get().to(h)).route(path, web::post().to(h));
+    }
+}
+
+/// `(start, end)` from the parameters, ordered, with the start moved up to the
+/// tenants' `max_query_lookback`.
+pub fn lookback_range(p: &Params, limits: &Limits) -> Result<(i64, i64), ApiError> {
+    let (start, end) = p.ordered_bounds()?;
+    Ok((super::limits::clamp_lookback(limits, start, end)?, end))
+}
 
 pub struct ReadRequest<'a> {
     pub tenants: Vec<String>,

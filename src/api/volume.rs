@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::params::Params;
 use super::query::{check_query_length, step_ns};
-use super::read::ReadRequest;
+use super::read::{get_and_post, lookback_range, ReadRequest};
 use super::state::AppState;
 use crate::actors::ingester::VolumeRequest;
 use crate::config::Limits;
@@ -19,14 +19,12 @@ use crate::querier::volume::{aggregate, totals, AggregateBy, VolumeSeries};
 use crate::querier::Querier;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for (path, kind) in [
+    let routes = [
         ("/loki/api/v1/index/stats", Kind::Stats),
         ("/loki/api/v1/index/volume", Kind::Volume),
         ("/loki/api/v1/index/volume_range", Kind::VolumeRange),
-    ] {
-        let h = move |req: HttpRequest, body: web::Bytes, st: web::Data<AppState>| dispatch(kind, req, body, st);
-        cfg.route(path, web::get().to(h)).route(path, web::post().to(h));
-    }
+    ];
+    get_and_post(cfg, &routes, dispatch);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -48,11 +46,7 @@ async fn dispatch(
 
 async fn answer(kind: Kind, p: &Params, q: &Querier, tenants: &[String], limits: &Limits) -> Result<Value, ApiError> {
     let matchers = matchers_only(p.query()?)?;
-    let (start, end) = p.bounds()?;
-    if end < start {
-        return Err(ApiError::bad_request("end timestamp must not be before or equal to start time"));
-    }
-    let start = super::limits::clamp_lookback(limits, start, end)?;
+    let (start, end) = lookback_range(p, limits)?;
     let value = if kind == Kind::Stats {
         let r = q.volume_for(tenants, request(matchers, start, end, None)).await?;
         let t = totals(&r);

@@ -270,6 +270,18 @@ pub fn get_value(s: &Skald, tenant: &str, path: &str, params: &[(&str, &str)]) -
     (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
 
+/// One label's value in every series of a query answer (`data.result[].metric`), sorted.
+pub fn result_label_values(v: &serde_json::Value, label: &str) -> Vec<String> {
+    let mut out: Vec<String> = v["data"]["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no result in {v}"))
+        .iter()
+        .map(|r| r["metric"][label].as_str().unwrap_or_else(|| panic!("no {label} in {r}")).to_string())
+        .collect();
+    out.sort();
+    out
+}
+
 pub fn client() -> reqwest::blocking::Client {
     skald::tls::ensure_crypto_provider();
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
