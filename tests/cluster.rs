@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{client, free_port, wait_for, Skald};
 use serde_json::Value;
+use skald::proto::logproto;
 
 fn node(i: usize, port: u16, seed: u16) -> Skald {
     Skald::start(&format!(
@@ -148,16 +149,46 @@ fn queried_lines(s: &Skald) -> usize {
     v["data"]["result"].as_array().unwrap().iter().map(|s| s["values"].as_array().unwrap().len()).sum()
 }
 
+/// Pushes `n` streams (`g0`, `g1`, ...) of 10 lines each through Loki's gRPC `Pusher` service of `s`.
+fn push_streams_grpc(s: &Skald, n: usize, tag: &str) {
+    let now = common::now_ns();
+    let streams = (0..n)
+        .map(|i| logproto::StreamAdapter {
+            labels: format!(r#"{{app="repl", stream="g{i}"}}"#),
+            entries: (0..10)
+                .map(|j| logproto::EntryAdapter {
+                    timestamp: Some(prost_types::Timestamp {
+                        seconds: (now + j) / 1_000_000_000,
+                        nanos: ((now + j) % 1_000_000_000) as i32,
+                    }),
+                    line: format!("{tag} stream {i} line {j}").into(),
+                    ..Default::default()
+                })
+                .collect(),
+            hash: 0,
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let url = format!("http://127.0.0.1:{}", s.grpc_port);
+        let mut c = logproto::pusher_client::PusherClient::connect(url).await.unwrap();
+        c.push(logproto::PushRequest { streams, ..Default::default() }).await.expect("gRPC push accepted");
+    });
+}
+
 #[test]
 fn pushes_reach_every_replica_over_grpc() {
     let nodes = cluster(3);
     assert_eq!(push_streams(&nodes[0], 20, "rf3"), 204);
+    // Loki's gRPC push: a node's gRPC server runs on its ingester's front thread, whose tasks
+    // reach the other ingesters through bridges of their own
+    push_streams_grpc(&nodes[1], 20, "grpc");
     for n in &nodes {
         // the push returns at quorum (two of three): the third copy may still be on its way
         wait_for("every ingester to hold every stream (three replicas)", Duration::from_secs(30), || {
-            local_streams(n) == 20
+            local_streams(n) == 40
         });
-        assert_eq!(queried_lines(n), 200, "replicas are read once each line");
+        assert_eq!(queried_lines(n), 400, "replicas are read once each line");
     }
 }
 

@@ -75,7 +75,7 @@ impl RingRouter {
         }
         if !calls.is_empty() {
             // quorum reached: the slower replicas still get their copy, without holding up the client
-            // (tokio, not actix: gRPC pushes run this on the tonic runtime)
+            // (tokio, not actix: gRPC pushes run this in tonic's tasks, outside any actix LocalSet)
             tokio::spawn(async move { while calls.next().await.is_some() {} });
         }
         tally.result(tenant)

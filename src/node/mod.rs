@@ -13,7 +13,7 @@ pub mod modules;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, Arbiter};
+use actix::{Actor, Addr, Arbiter, ArbiterHandle};
 use anyhow::Context as _;
 
 use crate::actors::ingester::flush::FlushActor;
@@ -38,6 +38,8 @@ pub use modules::{start_order, Module};
 struct Built {
     ingester: Option<Addr<IngesterSupervisor>>,
     arbiters: Vec<Arbiter>,
+    /// The ingester's front arbiter: its supervisor, tenant actors and the gRPC server.
+    front: Option<ArbiterHandle>,
     distributor: Option<Distributor>,
     querier: Option<Querier>,
     store: Option<ObjectClient>,
@@ -68,7 +70,8 @@ fn pool(cfg: &Config, b: &mut Built) -> Option<Arc<IngesterPool>> {
         let (id, view) = b.view.clone()?;
         let timeout = cfg.ingester.lifecycler.ring.heartbeat_timeout.0.as_millis() as i64;
         let push_timeout = cfg.ingester_client.remote_timeout.0;
-        b.pool = Some(Arc::new(IngesterPool::new(view, id, b.ingester.clone(), timeout, push_timeout)));
+        b.pool =
+            Some(Arc::new(IngesterPool::new(view, id, b.ingester.clone(), timeout, push_timeout, Arbiter::current())));
     }
     b.pool.clone()
 }
@@ -104,7 +107,9 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             b.store = Some(store);
         }
         Module::Ingester => {
-            // one arbiter per core for the stream shards, one more for the tenant actors
+            // one arbiter per core for the stream shards, one more (the front) for the supervisor, the
+            // tenant actors and the gRPC server: a push from a remote distributor is decoded, logged and
+            // routed on one thread, without a wake-up between gRPC worker, supervisor and tenant
             let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) + 1;
             b.arbiters = (0..n).map(|_| Arbiter::new()).collect();
             let handles: Vec<_> = b.arbiters.iter().map(|a| a.handle()).collect();
@@ -122,15 +127,17 @@ fn init(m: Module, cfg: &Arc<Config>, b: &mut Built) -> anyhow::Result<()> {
             };
             let settings = StreamSettings::from_config(&cfg.ingester);
             let period = cfg.ingester.flush_check_period.0.max(Duration::from_millis(100));
-            let mut sup = IngesterSupervisor::new(settings, period, handles, flushers).with_limits(limits(b));
+            let mut sup = IngesterSupervisor::new(settings, period, handles.clone(), flushers).with_limits(limits(b));
             if let Some(w) = WalSettings::from_config(cfg) {
                 std::fs::create_dir_all(&w.dir)
                     .with_context(|| format!("creating the WAL directory {}", w.dir.display()))?;
                 tracing::info!(dir = %w.dir.display(), "write-ahead log enabled");
-                sup = sup.with_wal(w.clone());
+                sup = sup.with_wal(w.clone()).context("starting the WAL writer")?;
                 b.wal = Some(w);
             }
-            b.ingester = Some(sup.start());
+            let front = handles.last().expect("two or more arbiters").clone();
+            b.ingester = Some(IngesterSupervisor::start_in_arbiter(&front, move |_| sup));
+            b.front = Some(front);
         }
         Module::Distributor => {
             let local = b.ingester.clone();
@@ -290,7 +297,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         }
         cluster.announce_ready(replay.clone());
         let (ing, gateway, queue) = (built.ingester.clone(), built.index_gateway.clone(), built.read.queue.clone());
-        let grpc = grpc::start(&cfg, built.distributor.clone(), ing, gateway, queue)?;
+        let grpc = grpc::start(&cfg, built.distributor.clone(), ing, gateway, queue, built.front.clone())?;
         let _workers = frontend::start_workers(&cfg, built.querier.is_some(), node_name());
         services.set(Module::Server.name(), ServiceState::Running);
         tracing::info!(http = cfg.server.http_listen_port, grpc = cfg.server.grpc_listen_port, "Skald is ready");
@@ -315,7 +322,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             let flushed = stop_ingester(&cfg, ing, built.wal.is_some(), built.store.is_some()).await;
             cluster.say_goodbye(flushed, cfg.memberlist.gossip_interval.0).await;
         }
-        grpc.stop();
+        grpc.stop().await;
         for m in order.iter().rev() {
             services.set(m.name(), ServiceState::Terminated);
             tracing::debug!(module = m.name(), "stopped");

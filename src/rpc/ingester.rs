@@ -1,4 +1,5 @@
-//! `IngesterBridge`: one actor per remote ingester, holding its tonic client and
+//! `IngesterBridge`: an actor per remote ingester (and calling arbiter, see
+//! `pool`), holding its tonic client and
 //! handling the ingester's messages exactly as the local `IngesterSupervisor`
 //! does: `Push` here, the queries in `ingester_read`, live tails in
 //! `ingester_tail`. The receiving side is `service::IngesterService`.

@@ -145,9 +145,10 @@ impl IngesterSupervisor {
     }
 
     /// Turns the WAL on: pushes are refused until replay finishes (`ReplayDone`).
-    pub fn with_wal(mut self, settings: crate::actors::ingester::wal::WalSettings) -> Self {
-        self.wal = Some(wal::WalState::start(settings));
-        self
+    /// Fails only when the WAL writer's thread cannot be started.
+    pub fn with_wal(mut self, settings: crate::actors::ingester::wal::WalSettings) -> std::io::Result<Self> {
+        self.wal = Some(wal::WalState::start(settings)?);
+        Ok(self)
     }
 
     /// Hands one push to its tenant, in sequence order.

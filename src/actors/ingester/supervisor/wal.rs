@@ -21,7 +21,7 @@ use crate::actors::ingester::tenant::{PushReply, TenantRestore, TenantSnapshot};
 use crate::actors::ingester::wal::checkpoint::{CheckpointWriter, WriteCheckpoint};
 use crate::actors::ingester::wal::record::TenantBatch;
 use crate::actors::ingester::wal::replay::{ReplayItem, ReplaySummary};
-use crate::actors::ingester::wal::segment::{Roll, SegmentWriter, WriteBatch, WriteDone};
+use crate::actors::ingester::wal::segment::{SegmentWriter, WriteBatch, WriteDone, WriterMailbox};
 use crate::actors::ingester::wal::{disk_bytes, wal_metrics, WalSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +33,7 @@ enum Phase {
 
 pub(super) struct WalState {
     settings: Arc<WalSettings>,
-    writer: Addr<SegmentWriter>,
+    writer: WriterMailbox,
     checkpointer: Addr<CheckpointWriter>,
     phase: Phase,
     next_seq: u64,
@@ -48,12 +48,13 @@ pub(super) struct WalState {
 }
 
 impl WalState {
-    pub(super) fn start(settings: WalSettings) -> WalState {
+    /// Fails only when the writer's thread cannot be started.
+    pub(super) fn start(settings: WalSettings) -> std::io::Result<WalState> {
         let (dir, size, level) = (settings.dir.clone(), settings.segment_bytes, settings.zstd_level);
-        let writer = SyncArbiter::start(1, move || SegmentWriter::new(dir.clone(), size, level));
+        let writer = SegmentWriter::new(dir, size, level).spawn()?;
         let dir = settings.dir.clone();
         let checkpointer = SyncArbiter::start(1, move || CheckpointWriter::new(dir.clone()));
-        WalState {
+        Ok(WalState {
             settings: Arc::new(settings),
             writer,
             checkpointer,
@@ -65,7 +66,7 @@ impl WalState {
             in_flight: false,
             pending: Vec::new(),
             idle_waiters: Vec::new(),
-        }
+        })
     }
 
     fn idle(&self) -> bool {
@@ -125,14 +126,14 @@ impl IngesterSupervisor {
         let seq = w.next_seq;
         w.next_seq += 1;
         w.in_flight = true;
-        let req = w.writer.send(WriteBatch { seq, batches });
+        let req = w.writer.write(WriteBatch { seq, batches });
         ctx.spawn(req.into_actor(self).map(move |res, act, ctx| act.written(seq, res, replies, ctx)));
     }
 
     fn written(
         &mut self,
         seq: u64,
-        res: Result<WriteDone, actix::MailboxError>,
+        res: Result<WriteDone, oneshot::error::RecvError>,
         replies: Vec<PushReply>,
         ctx: &mut Context<Self>,
     ) {
@@ -166,7 +167,7 @@ impl IngesterSupervisor {
         }
         w.checkpointing = true;
         let seq = w.dispatched;
-        w.writer.do_send(Roll);
+        w.writer.roll();
         let (checkpointer, dir) = (w.checkpointer.clone(), w.settings.dir.clone());
         let parts: Vec<_> = self
             .tenants

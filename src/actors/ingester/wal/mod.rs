@@ -6,8 +6,9 @@
 //! Files in `ingester.wal.dir`: `segment-<first seq>` (frames of [`record`]) and
 //! `checkpoint-<seq>` (the state after every record up to `seq`). The
 //! `IngesterSupervisor` sequences records and drives both writers
-//! ([`segment::SegmentWriter`], [`checkpoint::CheckpointWriter`], each a
-//! `SyncArbiter` actor); [`replay`] reads the directory back. Format:
+//! ([`segment::SegmentWriter`] on a thread of its own with a channel mailbox,
+//! [`checkpoint::CheckpointWriter`] a `SyncArbiter` actor); [`replay`] reads the
+//! directory back. Format:
 //! docs/storage-format.md.
 
 pub mod checkpoint;

@@ -2,22 +2,23 @@
 //! fsyncs before answering, so the supervisor acknowledges pushes only once
 //! they are durable.
 //!
-//! Runs on a one-thread `SyncArbiter`; only the `IngesterSupervisor` talks to
-//! it. A failed write (a full disk) is cut back off the file, so the segment
+//! Runs on a thread of its own with a channel for a mailbox ([`SegmentWriter::spawn`]),
+//! not on a `SyncArbiter`: actix forwards a `SyncArbiter`'s messages and answers
+//! through the system's arbiter, i.e. two more thread wake-ups per record for an
+//! ingester whose supervisor runs on its front arbiter. Answers go straight back
+//! to the awaiting supervisor. Only the `IngesterSupervisor` talks to it. A failed write (a full disk) is cut back off the file, so the segment
 //! stays a clean sequence of frames, and reported to the caller.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 
-use actix::{Actor, Handler, Message, SyncContext};
+use tokio::sync::oneshot;
 
 use super::record::{encode_batch, write_frame, TenantBatch};
 use super::{segment_path, sync_dir, wal_metrics, WalError};
 
 /// Write one group commit as record `seq`; the batches come back with the result.
-#[derive(Message)]
-#[rtype(result = "WriteDone")]
 pub struct WriteBatch {
     pub seq: u64,
     pub batches: Vec<TenantBatch>,
@@ -30,9 +31,30 @@ pub struct WriteDone {
 }
 
 /// Close the current segment; the next record starts a new one.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Roll;
+/// The writer's mailbox; the thread ends when the mailbox is dropped.
+pub struct WriterMailbox {
+    tx: std::sync::mpsc::Sender<Job>,
+}
+
+enum Job {
+    Write(WriteBatch, oneshot::Sender<WriteDone>),
+    /// Start a new segment with the next record (a checkpoint is being written).
+    Roll,
+}
+
+impl WriterMailbox {
+    /// Writes one record; resolves once it is durable (or failed), or errs when the writer is gone.
+    pub fn write(&self, batch: WriteBatch) -> oneshot::Receiver<WriteDone> {
+        let (reply, rx) = oneshot::channel();
+        // a send error drops `reply`, so the receiver reports the writer gone
+        let _ = self.tx.send(Job::Write(batch, reply));
+        rx
+    }
+
+    pub fn roll(&self) {
+        let _ = self.tx.send(Job::Roll);
+    }
+}
 
 struct Open {
     file: File,
@@ -97,13 +119,24 @@ impl SegmentWriter {
     }
 }
 
-impl Actor for SegmentWriter {
-    type Context = SyncContext<Self>;
-}
+impl SegmentWriter {
+    /// Starts the writer on its own thread ("wal-writer").
+    pub fn spawn(mut self) -> std::io::Result<WriterMailbox> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new().name("wal-writer".into()).spawn(move || {
+            while let Ok(job) = rx.recv() {
+                match job {
+                    Job::Write(batch, reply) => {
+                        let _ = reply.send(self.handle_write(batch));
+                    }
+                    Job::Roll => self.current = None,
+                }
+            }
+        })?;
+        Ok(WriterMailbox { tx })
+    }
 
-impl Handler<WriteBatch> for SegmentWriter {
-    type Result = actix::MessageResult<WriteBatch>;
-    fn handle(&mut self, msg: WriteBatch, _: &mut SyncContext<Self>) -> Self::Result {
+    fn handle_write(&mut self, msg: WriteBatch) -> WriteDone {
         let result = self.write(msg.seq, &msg.batches);
         match &result {
             Ok(n) => {
@@ -116,14 +149,7 @@ impl Handler<WriteBatch> for SegmentWriter {
                 tracing::error!(seq = msg.seq, error = %e, "WAL write failed; the pushes in this record are refused");
             }
         }
-        actix::MessageResult(WriteDone { batches: msg.batches, result })
-    }
-}
-
-impl Handler<Roll> for SegmentWriter {
-    type Result = ();
-    fn handle(&mut self, _: Roll, _: &mut SyncContext<Self>) {
-        self.current = None;
+        WriteDone { batches: msg.batches, result }
     }
 }
 
