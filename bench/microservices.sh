@@ -16,7 +16,9 @@ export RUN_DIR="$DIR/cluster" PORT_OFFSET=$OFF LOCAL_BIN="$BIN"
 export SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000 \
     SKALD_LIMITS_CONFIG__MAX_GLOBAL_STREAMS_PER_USER=0 SKALD_LIMITS_CONFIG__PER_STREAM_RATE_LIMIT=0 \
     SKALD_LIMITS_CONFIG__MAX_CONCURRENT_TAIL_REQUESTS=1000
-trap 'deploy/local/cluster.sh down >/dev/null 2>&1 || true; pkill -f "server.http-listen-port=$PORT" || true; rm -rf "$DIR"' EXIT
+# like lib.sh's trap, waits for the single binary's last checkpoint before removing its directory
+trap 'deploy/local/cluster.sh down >/dev/null 2>&1 || true; pkill -f "server.http-listen-port=$PORT" || true
+    while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
 LOAD=(--streams 1000 --streams-per-request 100 --batch 1000 --concurrency 4 --duration "$DURATION")
 
 skald_pids() {
