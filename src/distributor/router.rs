@@ -58,10 +58,22 @@ impl RingRouter {
                 batches.entry(inst.id.clone()).or_insert_with(|| (self.pool.peer(inst), Vec::new())).1.push(i);
             }
         }
+        // a stream is cloned for all but the last batch that carries it, and moved into that one
+        let mut uses = vec![0usize; streams.len()];
+        batches.values().flat_map(|(_, idx)| idx).for_each(|&i| uses[i] += 1);
+        let mut slots: Vec<Option<StreamPush>> = streams.into_iter().map(Some).collect();
+        let mut take = |i: usize| {
+            uses[i] -= 1;
+            if uses[i] == 0 {
+                slots[i].take()
+            } else {
+                slots[i].clone()
+            }
+        };
         let mut calls: FuturesUnordered<_> = batches
             .into_values()
             .map(|(r, idx)| {
-                let part: Vec<StreamPush> = idx.iter().map(|&i| streams[i].clone()).collect();
+                let part: Vec<StreamPush> = idx.iter().filter_map(|&i| take(i)).collect();
                 let req = r.send(Push { tenant: tenant.to_string(), streams: part });
                 async move { (idx, req.await) }
             })

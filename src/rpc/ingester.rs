@@ -20,24 +20,25 @@ use crate::proto::logproto::{EntryAdapter, LabelPairAdapter, StreamAdapter};
 /// How long one remote query may take before it counts as failed (Loki's default query timeout).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub fn to_proto(streams: &[StreamPush]) -> Vec<StreamAdapter> {
+/// The wire form of a push; takes the streams so lines move instead of being shared.
+pub fn to_proto(streams: Vec<StreamPush>) -> Vec<StreamAdapter> {
     streams
-        .iter()
+        .into_iter()
         .map(|s| StreamAdapter {
             labels: s.labels.to_string(),
             entries: s
                 .entries
-                .iter()
+                .into_iter()
                 .map(|e| EntryAdapter {
                     timestamp: Some(prost_types::Timestamp {
                         seconds: e.ts.div_euclid(1_000_000_000),
                         nanos: e.ts.rem_euclid(1_000_000_000) as i32,
                     }),
-                    line: e.line.clone(),
+                    line: e.line,
                     structured_metadata: e
                         .metadata
-                        .iter()
-                        .map(|(n, v)| LabelPairAdapter { name: n.clone(), value: v.clone() })
+                        .into_iter()
+                        .map(|(name, value)| LabelPairAdapter { name, value })
                         .collect(),
                     parsed: vec![],
                 })
@@ -110,7 +111,7 @@ impl Handler<Push> for IngesterBridge {
         Box::pin(async move {
             let mut client = client?;
             let mut req =
-                tonic::Request::new(IngesterPushRequest { tenant: msg.tenant, streams: to_proto(&msg.streams) });
+                tonic::Request::new(IngesterPushRequest { tenant: msg.tenant, streams: to_proto(msg.streams) });
             req.set_timeout(timeout);
             let r = client
                 .push(req)
@@ -137,7 +138,7 @@ mod tests {
         e.metadata = vec![("trace_id".into(), "abc".into())];
         let streams =
             vec![StreamPush::new(Labels::parse(r#"{app="a", env="x"}"#).unwrap(), vec![e, Entry::new(7, "x")])];
-        assert_eq!(from_proto(to_proto(&streams)).unwrap(), streams);
+        assert_eq!(from_proto(to_proto(streams.clone())).unwrap(), streams);
         let bad = vec![StreamAdapter { labels: "not labels".into(), entries: vec![], hash: 0 }];
         assert!(from_proto(bad).is_err());
     }
