@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use common::{client, free_port, wait_for, Skald};
 use serde_json::Value;
+use skald::model::{Entry, Labels, StreamPush};
 use skald::proto::logproto;
+use skald::rpc::ingester::to_proto;
 
 fn node(i: usize, port: u16, seed: u16) -> Skald {
     Skald::start(&format!(
@@ -153,26 +155,20 @@ fn queried_lines(s: &Skald) -> usize {
 fn push_streams_grpc(s: &Skald, n: usize, tag: &str) {
     let now = common::now_ns();
     let streams = (0..n)
-        .map(|i| logproto::StreamAdapter {
-            labels: format!(r#"{{app="repl", stream="g{i}"}}"#),
-            entries: (0..10)
-                .map(|j| logproto::EntryAdapter {
-                    timestamp: Some(prost_types::Timestamp {
-                        seconds: (now + j) / 1_000_000_000,
-                        nanos: ((now + j) % 1_000_000_000) as i32,
-                    }),
-                    line: format!("{tag} stream {i} line {j}").into(),
-                    ..Default::default()
-                })
-                .collect(),
-            hash: 0,
+        .map(|i| {
+            let labels = Labels::parse(&format!(r#"{{app="repl", stream="g{i}"}}"#)).unwrap();
+            StreamPush::new(
+                labels,
+                (0..10).map(|j| Entry::new(now + j, format!("{tag} stream {i} line {j}"))).collect(),
+            )
         })
         .collect();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let url = format!("http://127.0.0.1:{}", s.grpc_port);
         let mut c = logproto::pusher_client::PusherClient::connect(url).await.unwrap();
-        c.push(logproto::PushRequest { streams, ..Default::default() }).await.expect("gRPC push accepted");
+        let req = logproto::PushRequest { streams: to_proto(streams), ..Default::default() };
+        c.push(req).await.expect("gRPC push accepted");
     });
 }
 

@@ -17,10 +17,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-
-use actix::dev::ToEnvelope;
 use std::thread::ThreadId;
 
+use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Arbiter, ArbiterHandle, Handler, MailboxError, Message};
 
 use super::ingester::IngesterBridge;

@@ -6,8 +6,10 @@
 //! not on a `SyncArbiter`: actix forwards a `SyncArbiter`'s messages and answers
 //! through the system's arbiter, i.e. two more thread wake-ups per record for an
 //! ingester whose supervisor runs on its front arbiter. Answers go straight back
-//! to the awaiting supervisor. Only the `IngesterSupervisor` talks to it. A failed write (a full disk) is cut back off the file, so the segment
-//! stays a clean sequence of frames, and reported to the caller.
+//! to the awaiting supervisor. Only the `IngesterSupervisor` talks to it.
+//!
+//! A failed write (a full disk) is cut back off the file, so the segment stays a
+//! clean sequence of frames, and reported to the caller.
 
 use std::fs::File;
 use std::io::Write;
@@ -30,7 +32,6 @@ pub struct WriteDone {
     pub result: Result<usize, WalError>,
 }
 
-/// Close the current segment; the next record starts a new one.
 /// The writer's mailbox; the thread ends when the mailbox is dropped.
 pub struct WriterMailbox {
     tx: std::sync::mpsc::Sender<Job>,
@@ -38,7 +39,7 @@ pub struct WriterMailbox {
 
 enum Job {
     Write(WriteBatch, oneshot::Sender<WriteDone>),
-    /// Start a new segment with the next record (a checkpoint is being written).
+    /// Close the current segment; the next record starts a new one (a checkpoint is being written).
     Roll,
 }
 
@@ -117,9 +118,7 @@ impl SegmentWriter {
             }
         }
     }
-}
 
-impl SegmentWriter {
     /// Starts the writer on its own thread ("wal-writer").
     pub fn spawn(mut self) -> std::io::Result<WriterMailbox> {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
