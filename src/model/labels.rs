@@ -5,7 +5,7 @@
 //! [`Fingerprint`] computed here; the query API renders label maps from here.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A sorted set of label pairs with its fingerprint computed once. Cheap to clone;
 /// equality first compares pointers, so clones of one set compare in O(1).
@@ -16,6 +16,8 @@ pub struct Labels(Arc<Inner>);
 struct Inner {
     pairs: Box<[(String, String)]>,
     fingerprint: Fingerprint,
+    /// The canonical string, rendered on first use by [`Labels::rendered`].
+    rendered: OnceLock<Box<str>>,
 }
 
 impl PartialEq for Labels {
@@ -61,7 +63,7 @@ impl Labels {
         pairs.retain(|(_, v)| !v.is_empty());
         pairs.sort();
         let fingerprint = fingerprint_of(&pairs);
-        Labels(Arc::new(Inner { pairs: pairs.into_boxed_slice(), fingerprint }))
+        Labels(Arc::new(Inner { pairs: pairs.into_boxed_slice(), fingerprint, rendered: OnceLock::new() }))
     }
 
     /// A result label set of a query pipeline: sorted, empty values kept
@@ -69,7 +71,7 @@ impl Labels {
     pub fn from_pairs_keep_empty(mut pairs: Vec<(String, String)>) -> Labels {
         pairs.sort();
         let fingerprint = fingerprint_of(&pairs);
-        Labels(Arc::new(Inner { pairs: pairs.into_boxed_slice(), fingerprint }))
+        Labels(Arc::new(Inner { pairs: pairs.into_boxed_slice(), fingerprint, rendered: OnceLock::new() }))
     }
 
     pub fn pairs(&self) -> &[(String, String)] {
@@ -97,6 +99,12 @@ impl Labels {
     /// FNV-1a over names and values with separators, computed at construction.
     pub fn fingerprint(&self) -> Fingerprint {
         self.0.fingerprint
+    }
+
+    /// The canonical string (what `Display` writes), rendered once per label set: the
+    /// distributor sends it with every push of a stream to remote ingesters.
+    pub fn rendered(&self) -> &str {
+        self.0.rendered.get_or_init(|| self.to_string().into_boxed_str())
     }
 
     /// Parses a Prometheus-style label string such as `{a="1", b="2"}`.
@@ -263,6 +271,9 @@ mod tests {
         assert_eq!(l.to_string(), r#"{app="a\"b", job="x"}"#);
         assert_eq!(l.get("job"), Some("x"));
         assert_eq!(l.get("empty"), None);
+        // the cached rendering is the Display form, and a clone shares it
+        assert_eq!(l.rendered(), l.to_string());
+        assert!(std::ptr::eq(l.clone().rendered(), l.rendered()));
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub fn start(
                 .max_encoding_message_size(max_send)
         });
         let ingester = ingester.map(|i| {
-            IngesterServer::new(crate::rpc::service::IngesterService { ingester: i })
+            IngesterServer::new(crate::rpc::service::IngesterService::new(i))
                 .max_decoding_message_size(max_recv.max(64 << 20))
                 // query answers to queriers (in-cluster) are bounded by the query's limits, not here
                 .max_encoding_message_size(usize::MAX)

@@ -12,7 +12,8 @@ use actix::{Actor, Context, Handler, ResponseFuture};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::actors::ingester::{IngesterError, Push, PushOutcome};
-use crate::model::{Entry, Labels, StreamPush};
+use crate::distributor::labels::LabelCache;
+use crate::model::{Entry, StreamPush};
 use crate::proto::ingester::ingester_client::IngesterClient;
 use crate::proto::ingester::IngesterPushRequest;
 use crate::proto::logproto::{EntryAdapter, LabelPairAdapter, StreamAdapter};
@@ -25,7 +26,7 @@ pub fn to_proto(streams: Vec<StreamPush>) -> Vec<StreamAdapter> {
     streams
         .into_iter()
         .map(|s| StreamAdapter {
-            labels: s.labels.to_string(),
+            labels: s.labels.rendered().to_owned(),
             entries: s
                 .entries
                 .into_iter()
@@ -48,11 +49,13 @@ pub fn to_proto(streams: Vec<StreamPush>) -> Vec<StreamAdapter> {
         .collect()
 }
 
-pub fn from_proto(streams: Vec<StreamAdapter>) -> Result<Vec<StreamPush>, String> {
+/// The push back from its wire form; `labels` resolves label strings (the same
+/// streams arrive push after push, so a cache hit replaces a parse).
+pub fn from_proto(streams: Vec<StreamAdapter>, labels: &LabelCache) -> Result<Vec<StreamPush>, String> {
     streams
         .into_iter()
         .map(|s| {
-            let labels = Labels::parse(&s.labels).map_err(|e| format!("stream labels {:?}: {e}", s.labels))?;
+            let labels = labels.resolve(&s.labels).map_err(|e| format!("stream labels {:?}: {e}", s.labels))?;
             let entries = s
                 .entries
                 .into_iter()
@@ -131,6 +134,7 @@ impl Handler<Push> for IngesterBridge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Labels;
 
     #[test]
     fn streams_round_trip_through_the_wire_form() {
@@ -138,8 +142,13 @@ mod tests {
         e.metadata = vec![("trace_id".into(), "abc".into())];
         let streams =
             vec![StreamPush::new(Labels::parse(r#"{app="a", env="x"}"#).unwrap(), vec![e, Entry::new(7, "x")])];
-        assert_eq!(from_proto(to_proto(streams.clone())).unwrap(), streams);
+        let cache = LabelCache::new(vec![]);
+        assert_eq!(from_proto(to_proto(streams.clone()), &cache).unwrap(), streams);
+        // the second time round the label set comes from the cache: the same allocation
+        let again = from_proto(to_proto(streams.clone()), &cache).unwrap();
+        assert_eq!(again, streams);
+        assert_eq!(again[0].labels.fingerprint(), streams[0].labels.fingerprint());
         let bad = vec![StreamAdapter { labels: "not labels".into(), entries: vec![], hash: 0 }];
-        assert!(from_proto(bad).is_err());
+        assert!(from_proto(bad, &cache).is_err());
     }
 }

@@ -11,11 +11,15 @@ use super::ingester::from_proto;
 use super::ingester_tail::{tail_stream, TailStream};
 use super::wire::{self, WireError};
 use crate::actors::ingester::{IngesterError, IngesterSupervisor, Push, TailersCount};
+use crate::distributor::labels::LabelCache;
 use crate::proto::ingester as pb;
 use crate::proto::ingester::ingester_server::Ingester;
 
 pub struct IngesterService {
     pub ingester: Addr<IngesterSupervisor>,
+    /// Label strings of pushed streams, parsed once (no `service_name` discovery:
+    /// the distributor has done it).
+    labels: LabelCache,
 }
 
 fn status(e: IngesterError) -> Status {
@@ -30,6 +34,10 @@ fn bad(e: WireError) -> Status {
 }
 
 impl IngesterService {
+    pub fn new(ingester: Addr<IngesterSupervisor>) -> Self {
+        IngesterService { ingester, labels: LabelCache::new(vec![]) }
+    }
+
     /// Sends one message to the local ingester and maps both error layers.
     async fn ask<M, T>(&self, m: M) -> Result<T, Status>
     where
@@ -47,7 +55,7 @@ impl Ingester for IngesterService {
     async fn push(&self, req: Request<pb::IngesterPushRequest>) -> Result<Response<pb::IngesterPushResponse>, Status> {
         let req = req.into_inner();
         crate::api::tenant::validate_tenant_id(&req.tenant).map_err(Status::invalid_argument)?;
-        let streams = from_proto(req.streams).map_err(Status::invalid_argument)?;
+        let streams = from_proto(req.streams, &self.labels).map_err(Status::invalid_argument)?;
         let out = self.ask(Push { tenant: req.tenant, streams }).await?;
         Ok(Response::new(pb::IngesterPushResponse {
             accepted: out.accepted,
