@@ -20,6 +20,8 @@ export SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGEST
 trap 'deploy/local/cluster.sh down >/dev/null 2>&1 || true; pkill -f "server.http-listen-port=$PORT" || true
     while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
 LOAD=(--streams 1000 --streams-per-request 100 --batch 1000 --concurrency 4 --duration "$DURATION")
+# Promtail's default batch (batchsize 1 MiB: ~5,000 of these ~200-byte lines), sent after LOAD on RF 1 and single
+LOAD_1MIB=(--streams 1000 --streams-per-request 500 --batch 5000 --concurrency 4 --duration "$DURATION")
 
 skald_pids() {
     local out=()
@@ -46,6 +48,11 @@ cluster_run() {
     echo "== cluster RF=$rf (13 processes, through nginx)" >&2
     out=$("$BIN" loadgen push --url "http://127.0.0.1:$((8080 + OFF))" --pid "$(skald_pids)" "${LOAD[@]}")
     echo "$out" | sed "s/^{/{\"scenario\":\"cluster-rf$rf\",\"gateway_and_deps_cpu_seconds\":$(($(other_cpu) - o0))e-2,/"
+    if [ "$rf" = 1 ]; then
+        echo "== cluster RF=1, 1 MiB pushes" >&2
+        "$BIN" loadgen push --url "http://127.0.0.1:$((8080 + OFF))" --pid "$(skald_pids)" "${LOAD_1MIB[@]}" \
+            | sed 's/^{/{"scenario":"cluster-rf1-1mib",/'
+    fi
     # one stream's lines and counts (1h split into 1h pieces: the frontend's queue and merge, not the scan, dominate)
     local q1='{app="loadgen", stream="s7"}' q2='sum(count_over_time({app="loadgen", stream="s7"}[1m]))' where
     for where in "query-frontend:$((8080 + OFF))" "querier-direct:$((3101 + OFF + 6))"; do
@@ -71,3 +78,6 @@ rm -rf "$DIR/data"
 start_skald
 echo "== single binary" >&2
 "$BIN" loadgen push --url "http://127.0.0.1:$PORT" --pid "$PID" "${LOAD[@]}" | sed 's/^{/{"scenario":"single-binary",/'
+echo "== single binary, 1 MiB pushes" >&2
+"$BIN" loadgen push --url "http://127.0.0.1:$PORT" --pid "$PID" "${LOAD_1MIB[@]}" \
+    | sed 's/^{/{"scenario":"single-binary-1mib",/'
