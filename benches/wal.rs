@@ -6,13 +6,12 @@
 use std::time::Instant;
 
 use skald::actors::ingester::wal::record::{decode_batch, encode_batch, TenantBatch};
-use skald::loadgen::gen::{line, Kind, Rng};
-use skald::model::{Entry, Labels, StreamPush};
+use skald::loadgen::gen::{stream_pushes, Kind, Rng};
+use skald::model::Labels;
 
 /// Records as the ingest benchmark makes them: 4 pushes of 1000 lines over 100 streams.
 fn records(kind: Kind, total: usize) -> Vec<Vec<TenantBatch>> {
     let mut rng = Rng::new(7);
-    let mut text = String::new();
     let mut ts = 1_700_000_000_000_000_000i64;
     let labels: Vec<Labels> =
         (0..100).map(|i| Labels::parse(&format!("{{app=\"app-{}\", pod=\"pod-{i}\"}}", i % 10)).unwrap()).collect();
@@ -20,21 +19,8 @@ fn records(kind: Kind, total: usize) -> Vec<Vec<TenantBatch>> {
     while done < total {
         let mut rec = Vec::new();
         for _ in 0..4 {
-            let streams = labels
-                .iter()
-                .map(|l| {
-                    let entries = (0..10)
-                        .map(|_| {
-                            text.clear();
-                            line(&mut rng, kind, 200, &mut text);
-                            ts += 1_000;
-                            done += text.len();
-                            Entry::new(ts, text.clone())
-                        })
-                        .collect();
-                    StreamPush::new(l.clone(), entries)
-                })
-                .collect();
+            let streams = stream_pushes(&mut rng, kind, &labels, 10, &mut ts);
+            done += streams.iter().flat_map(|s| &s.entries).map(|e| e.line.len()).sum::<usize>();
             rec.push(TenantBatch { tenant: "bench".into(), streams });
         }
         out.push(rec);

@@ -9,32 +9,14 @@ use std::time::Instant;
 
 use prost::Message;
 use skald::distributor::labels::LabelCache;
-use skald::loadgen::gen::{line, Kind, Rng};
-use skald::model::{Entry, Labels, StreamPush};
+use skald::loadgen::gen::{stream_pushes, Kind, Rng};
+use skald::model::{Labels, StreamPush};
 use skald::proto::ingester::IngesterPushRequest;
 use skald::rpc::ingester::{from_proto, to_proto};
 
 /// The server's allocator: allocation is much of what is measured.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn push(rng: &mut Rng, labels: &[Labels], per_stream: usize, ts: &mut i64) -> Vec<StreamPush> {
-    let mut text = String::new();
-    labels
-        .iter()
-        .map(|l| {
-            let entries = (0..per_stream)
-                .map(|_| {
-                    text.clear();
-                    line(rng, Kind::Logfmt, 200, &mut text);
-                    *ts += 1_000;
-                    Entry::new(*ts, text.clone())
-                })
-                .collect();
-            StreamPush::new(l.clone(), entries)
-        })
-        .collect()
-}
 
 fn main() {
     println!("{:<12} {:>8} {:>14} {:>14}", "push", "pushes", "encode ns/line", "decode ns/line");
@@ -45,7 +27,8 @@ fn main() {
             .collect();
         let mut ts = 1_700_000_000_000_000_000i64;
         let rounds = 400_000 / (streams * per_stream);
-        let pushes: Vec<Vec<StreamPush>> = (0..rounds).map(|_| push(&mut rng, &labels, per_stream, &mut ts)).collect();
+        let pushes: Vec<Vec<StreamPush>> =
+            (0..rounds).map(|_| stream_pushes(&mut rng, Kind::Logfmt, &labels, per_stream, &mut ts)).collect();
         let lines = (rounds * streams * per_stream) as f64;
         let cache = LabelCache::new(vec![]);
         let (mut enc, mut dec, mut n) = (0.0, 0.0, 0);

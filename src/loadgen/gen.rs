@@ -102,6 +102,32 @@ impl Kind {
     }
 }
 
+/// One push for the benchmarks: `per_stream` lines of ~200 bytes for each label set,
+/// in label order, each timestamp 1 µs after the previous (`ts` carries on).
+pub fn stream_pushes(
+    rng: &mut Rng,
+    kind: Kind,
+    labels: &[crate::model::Labels],
+    per_stream: usize,
+    ts: &mut i64,
+) -> Vec<crate::model::StreamPush> {
+    let mut text = String::new();
+    labels
+        .iter()
+        .map(|l| {
+            let entries = (0..per_stream)
+                .map(|_| {
+                    text.clear();
+                    line(rng, kind, 200, &mut text);
+                    *ts += 1_000;
+                    crate::model::Entry::new(*ts, text.clone())
+                })
+                .collect();
+            crate::model::StreamPush::new(l.clone(), entries)
+        })
+        .collect()
+}
+
 /// Appends one line of about `size` bytes to `out`.
 pub fn line(rng: &mut Rng, kind: Kind, size: usize, out: &mut String) {
     use std::fmt::Write;

@@ -16,7 +16,7 @@ use crate::proto::ingester as pb;
 use crate::proto::ingester::ingester_server::Ingester;
 
 pub struct IngesterService {
-    pub ingester: Addr<IngesterSupervisor>,
+    ingester: Addr<IngesterSupervisor>,
     /// Label strings of pushed streams, parsed once (no `service_name` discovery:
     /// the distributor has done it).
     labels: LabelCache,
