@@ -48,14 +48,20 @@ impl RingRouter {
         let mut allowed: Vec<usize> = Vec::with_capacity(streams.len());
         let mut needed: Vec<usize> = Vec::with_capacity(streams.len());
         for (i, s) in streams.iter().enumerate() {
-            let token = token_for(tenant, &s.labels.to_string());
+            let token = token_for(tenant, s.labels.rendered());
             let set = ring
                 .replication_set(token, self.rf, Op::Write, now_ms)
                 .map_err(|e| PushError::Internal(e.to_string()))?;
             allowed.push(set.max_errors);
             needed.push(set.quorum());
             for inst in set.instances {
-                batches.entry(inst.id.clone()).or_insert_with(|| (self.pool.peer(inst), Vec::new())).1.push(i);
+                // most streams go to an instance already seen: look up before cloning its id
+                match batches.get_mut(&inst.id) {
+                    Some(b) => b.1.push(i),
+                    None => {
+                        batches.insert(inst.id.clone(), (self.pool.peer(inst), vec![i]));
+                    }
+                }
             }
         }
         // a stream is cloned for all but the last batch that carries it, and moved into that one
