@@ -9,6 +9,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .bytes(".logproto.EntryAdapter.line")
         .bytes(".skald.ingester.WireEntry.line")
+        // the push is written and read by hand (src/rpc/push_wire.rs), same bytes
+        .extern_path(".skald.ingester.IngesterPushRequest", "crate::rpc::push_wire::PushRequest")
+        // wire-identical to tonic-prost's codec; reserves each message's size before encoding
+        .codec_path("crate::rpc::codec::SizedCodec")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -11,8 +11,8 @@ use prost::Message;
 use skald::distributor::labels::LabelCache;
 use skald::loadgen::gen::{stream_pushes, Kind, Rng};
 use skald::model::{Labels, StreamPush};
-use skald::proto::ingester::IngesterPushRequest;
-use skald::rpc::ingester::{from_proto, to_proto};
+use skald::rpc::ingester::{from_wire, to_wire};
+use skald::rpc::push_wire::PushRequest;
 
 /// The server's allocator: allocation is much of what is measured.
 #[global_allocator]
@@ -35,12 +35,10 @@ fn main() {
         // one push at a time, encoded then decoded, so memory is reused as in a server
         for p in pushes {
             let t = Instant::now();
-            let wire = bytes::Bytes::from(
-                IngesterPushRequest { tenant: "bench".into(), streams: to_proto(p) }.encode_to_vec(),
-            );
+            let wire = bytes::Bytes::from(to_wire("bench".into(), p).encode_to_vec());
             let t1 = Instant::now();
-            let req = IngesterPushRequest::decode(wire).expect("decodes");
-            let streams = from_proto(req.streams, &cache).expect("valid");
+            let req = PushRequest::decode(wire).expect("decodes");
+            let streams = from_wire(req.streams, &cache).expect("valid");
             dec += t1.elapsed().as_secs_f64();
             enc += (t1 - t).as_secs_f64();
             n += streams.iter().map(|s| s.entries.len()).sum::<usize>();

@@ -11,17 +11,17 @@ use std::time::Duration;
 use actix::{Actor, Context, Handler, ResponseFuture};
 use tonic::transport::{Channel, Endpoint};
 
+use super::push_wire::{PushRequest, PushStream};
 use crate::actors::ingester::{IngesterError, Push, PushOutcome};
 use crate::distributor::labels::LabelCache;
-use crate::model::{Entry, StreamPush};
+use crate::model::StreamPush;
 use crate::proto::ingester::ingester_client::IngesterClient;
-use crate::proto::ingester::IngesterPushRequest;
 use crate::proto::logproto::{EntryAdapter, LabelPairAdapter, StreamAdapter};
 
 /// How long one remote query may take before it counts as failed (Loki's default query timeout).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The wire form of a push; takes the streams so lines move instead of being shared.
+/// Streams as Loki's `StreamAdapter`s (a `logproto.PushRequest` for the Pusher API).
 pub fn to_proto(streams: Vec<StreamPush>) -> Vec<StreamAdapter> {
     streams
         .into_iter()
@@ -50,27 +50,26 @@ pub fn to_proto(streams: Vec<StreamPush>) -> Vec<StreamAdapter> {
 }
 
 /// The push back from its wire form; `labels` resolves label strings (the same
-/// streams arrive push after push, so a cache hit replaces a parse).
-pub fn from_proto(streams: Vec<StreamAdapter>, labels: &LabelCache) -> Result<Vec<StreamPush>, String> {
+/// streams arrive push after push, so a cache hit replaces a parse). Entries move.
+pub fn from_wire(streams: Vec<PushStream>, labels: &LabelCache) -> Result<Vec<StreamPush>, String> {
     streams
         .into_iter()
         .map(|s| {
-            let labels = labels.resolve(&s.labels).map_err(|e| format!("stream labels {:?}: {e}", s.labels))?;
-            let entries = s
-                .entries
-                .into_iter()
-                .map(|e| Entry {
-                    ts: e
-                        .timestamp
-                        .map(|t| t.seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(t.nanos)))
-                        .unwrap_or(0),
-                    line: e.line,
-                    metadata: e.structured_metadata.into_iter().map(|p| (p.name, p.value)).collect(),
-                })
-                .collect();
-            Ok(StreamPush::new(labels, entries))
+            let l = labels.resolve(&s.labels).map_err(|e| format!("stream labels {:?}: {e}", s.labels))?;
+            Ok(StreamPush::new(l, s.entries))
         })
         .collect()
+}
+
+/// The push in its wire form: label strings, entries moved.
+pub fn to_wire(tenant: String, streams: Vec<StreamPush>) -> PushRequest {
+    PushRequest {
+        tenant,
+        streams: streams
+            .into_iter()
+            .map(|s| PushStream { labels: s.labels.rendered().to_owned(), entries: s.entries })
+            .collect(),
+    }
 }
 
 pub struct IngesterBridge {
@@ -113,8 +112,7 @@ impl Handler<Push> for IngesterBridge {
         let (addr, timeout) = (self.addr.clone(), self.push_timeout);
         Box::pin(async move {
             let mut client = client?;
-            let mut req =
-                tonic::Request::new(IngesterPushRequest { tenant: msg.tenant, streams: to_proto(msg.streams) });
+            let mut req = tonic::Request::new(to_wire(msg.tenant, msg.streams));
             req.set_timeout(timeout);
             let r = client
                 .push(req)
@@ -134,7 +132,7 @@ impl Handler<Push> for IngesterBridge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Labels;
+    use crate::model::{Entry, Labels};
 
     #[test]
     fn streams_round_trip_through_the_wire_form() {
@@ -143,15 +141,20 @@ mod tests {
         let streams =
             vec![StreamPush::new(Labels::parse(r#"{app="a", env="x"}"#).unwrap(), vec![e, Entry::new(7, "x")])];
         let cache = LabelCache::new(vec![]);
-        let first = from_proto(to_proto(streams.clone()), &cache).unwrap();
+        use prost::Message;
+        let wire = |s: &Vec<StreamPush>| {
+            let bytes = to_wire("t".into(), s.clone()).encode_to_vec();
+            PushRequest::decode(bytes::Bytes::from(bytes)).unwrap().streams
+        };
+        let first = from_wire(wire(&streams), &cache).unwrap();
         assert_eq!(first, streams);
         // the second time round the label set comes from the cache: the same allocation
         // (a clone shares its cached rendering, a fresh parse would render anew)
-        let again = from_proto(to_proto(streams.clone()), &cache).unwrap();
+        let again = from_wire(wire(&streams), &cache).unwrap();
         assert_eq!(again, streams);
         assert!(std::ptr::eq(first[0].labels.rendered(), again[0].labels.rendered()));
         assert!(!std::ptr::eq(streams[0].labels.rendered(), again[0].labels.rendered()));
-        let bad = vec![StreamAdapter { labels: "not labels".into(), entries: vec![], hash: 0 }];
-        assert!(from_proto(bad, &cache).is_err());
+        let bad = vec![PushStream { labels: "not labels".into(), entries: vec![] }];
+        assert!(from_wire(bad, &cache).is_err());
     }
 }

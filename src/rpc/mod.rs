@@ -6,13 +6,16 @@
 //! The ingester: [`ingester`] (the `IngesterBridge` and pushes),
 //! [`ingester_read`] (queries), [`ingester_tail`] (live tails), [`wire`] (the
 //! protobuf forms), [`service`] (the ingester's gRPC side) and [`pool`] (the ring
-//! and one peer per ingester, shared by distributor and querier). The index
-//! gateway: [`index_gateway`].
+//! and one peer per ingester, shared by distributor and querier), [`push_wire`]
+//! (the push request, encoded by hand). The index
+//! gateway: [`index_gateway`]. Every service's codec: [`codec`].
 
+pub mod codec;
 pub mod index_gateway;
 pub mod ingester;
 pub mod ingester_read;
 pub mod ingester_tail;
 pub mod pool;
+pub mod push_wire;
 pub mod service;
 pub mod wire;

@@ -7,8 +7,9 @@ use actix::dev::ToEnvelope;
 use actix::{Addr, Handler, Message};
 use tonic::{Request, Response, Status};
 
-use super::ingester::from_proto;
+use super::ingester::from_wire;
 use super::ingester_tail::{tail_stream, TailStream};
+use super::push_wire::PushRequest;
 use super::wire::{self, WireError};
 use crate::actors::ingester::{IngesterError, IngesterSupervisor, Push, TailersCount};
 use crate::distributor::labels::LabelCache;
@@ -52,10 +53,10 @@ impl IngesterService {
 
 #[tonic::async_trait]
 impl Ingester for IngesterService {
-    async fn push(&self, req: Request<pb::IngesterPushRequest>) -> Result<Response<pb::IngesterPushResponse>, Status> {
+    async fn push(&self, req: Request<PushRequest>) -> Result<Response<pb::IngesterPushResponse>, Status> {
         let req = req.into_inner();
         crate::api::tenant::validate_tenant_id(&req.tenant).map_err(Status::invalid_argument)?;
-        let streams = from_proto(req.streams, &self.labels).map_err(Status::invalid_argument)?;
+        let streams = from_wire(req.streams, &self.labels).map_err(Status::invalid_argument)?;
         let out = self.ask(Push { tenant: req.tenant, streams }).await?;
         Ok(Response::new(pb::IngesterPushResponse {
             accepted: out.accepted,

@@ -1,0 +1,339 @@
+//! `PushRequest`: the distributor-to-ingester push on the wire (proto
+//! `skald.ingester.IngesterPushRequest`, streams as `logproto.StreamAdapter`),
+//! written and read by hand instead of through prost's generated structs. The
+//! bytes are exactly what the generated code writes, but a stream's entries are
+//! the model's own `Entry` values: the distributor moves its entries into the
+//! request without building an `EntryAdapter` per line, and the ingester decodes
+//! each line as a slice of the received buffer into a vector sized once (prost
+//! would grow it entry by entry and then need a second pass into `Entry`).
+//!
+//! build.rs maps the proto message to this type (`extern_path`), so the
+//! generated `Ingester` client and server carry it; `ingester` builds it and
+//! `service` takes it apart.
+
+use bytes::{Buf, BufMut, Bytes};
+use prost::encoding::{self, decode_key, encode_key, encode_varint, encoded_len_varint, skip_field};
+use prost::encoding::{DecodeContext, WireType};
+use prost::{DecodeError, Message};
+
+use crate::model::Entry;
+
+/// One push: the tenant and its streams.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct PushRequest {
+    pub tenant: String,
+    pub streams: Vec<PushStream>,
+}
+
+/// One stream of a push: its label string (`{a="1"}`) and entries.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct PushStream {
+    pub labels: String,
+    pub entries: Vec<Entry>,
+}
+
+/// Length of a length-delimited field with tag < 16 holding `len` bytes.
+fn field_len(len: usize) -> usize {
+    1 + encoded_len_varint(len as u64) + len
+}
+
+/// Length of a string or bytes field, which proto3 leaves out when empty.
+fn opt_len(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        field_len(len)
+    }
+}
+
+fn put_bytes(tag: u32, b: &[u8], buf: &mut impl BufMut) {
+    if !b.is_empty() {
+        encode_key(tag, WireType::LengthDelimited, buf);
+        encode_varint(b.len() as u64, buf);
+        buf.put_slice(b);
+    }
+}
+
+fn put_varint(tag: u32, v: u64, buf: &mut impl BufMut) {
+    if v != 0 {
+        encode_key(tag, WireType::Varint, buf);
+        encode_varint(v, buf);
+    }
+}
+
+/// `google.protobuf.Timestamp` as (seconds, nanos), varint-encoded as prost does.
+fn ts_parts(ts: i64) -> (u64, u64) {
+    (ts.div_euclid(1_000_000_000) as u64, i64::from(ts.rem_euclid(1_000_000_000) as i32) as u64)
+}
+
+fn ts_len(ts: i64) -> usize {
+    let (s, n) = ts_parts(ts);
+    let part = |v: u64| if v == 0 { 0 } else { 1 + encoded_len_varint(v) };
+    part(s) + part(n)
+}
+
+fn pair_len(name: &str, value: &str) -> usize {
+    opt_len(name.len()) + opt_len(value.len())
+}
+
+/// Length of an `EntryAdapter` body.
+fn entry_len(e: &Entry) -> usize {
+    field_len(ts_len(e.ts))
+        + opt_len(e.line.len())
+        + e.metadata.iter().map(|(n, v)| field_len(pair_len(n, v))).sum::<usize>()
+}
+
+fn stream_len(s: &PushStream) -> usize {
+    opt_len(s.labels.len()) + s.entries.iter().map(|e| field_len(entry_len(e))).sum::<usize>()
+}
+
+fn put_entry(e: &Entry, buf: &mut impl BufMut) {
+    let (s, n) = ts_parts(e.ts);
+    encode_key(1, WireType::LengthDelimited, buf);
+    encode_varint(ts_len(e.ts) as u64, buf);
+    put_varint(1, s, buf);
+    put_varint(2, n, buf);
+    put_bytes(2, &e.line, buf);
+    for (name, value) in &e.metadata {
+        encode_key(3, WireType::LengthDelimited, buf);
+        encode_varint(pair_len(name, value) as u64, buf);
+        put_bytes(1, name.as_bytes(), buf);
+        put_bytes(2, value.as_bytes(), buf);
+    }
+}
+
+/// The body of one length-delimited field (zero-copy when `buf` is `Bytes`).
+fn take(wire_type: WireType, buf: &mut impl Buf, ctx: &DecodeContext) -> Result<Bytes, DecodeError> {
+    let mut out = Bytes::new();
+    encoding::bytes::merge(wire_type, &mut out, buf, ctx.clone())?;
+    Ok(out)
+}
+
+/// prost's own "buffer underflow" error (its constructor is not public API).
+fn underflow(ctx: &DecodeContext) -> DecodeError {
+    let mut short: &[u8] = &[1];
+    let mut sink = Vec::<u8>::new();
+    encoding::bytes::merge(WireType::LengthDelimited, &mut sink, &mut short, ctx.clone())
+        .expect_err("a length of 1 with no byte after it underflows")
+}
+
+/// The body of one length-delimited field, borrowed from `cur`. Entries are read
+/// from borrowed slices: only a line becomes a `Bytes` (one reference count each).
+fn take_slice<'a>(wire_type: WireType, cur: &mut &'a [u8], ctx: &DecodeContext) -> Result<&'a [u8], DecodeError> {
+    encoding::check_wire_type(WireType::LengthDelimited, wire_type)?;
+    let len = encoding::decode_varint(cur)?;
+    if len > cur.len() as u64 {
+        return Err(underflow(ctx));
+    }
+    let (body, rest) = cur.split_at(len as usize);
+    *cur = rest;
+    Ok(body)
+}
+
+/// How many fields numbered `tag` a message body holds (a malformed body stops the
+/// count; the decode that follows reports it).
+fn count_fields(mut b: &[u8], want: u32, ctx: &DecodeContext) -> usize {
+    let mut n = 0;
+    while !b.is_empty() {
+        let Ok((tag, wt)) = decode_key(&mut b) else { break };
+        n += usize::from(tag == want);
+        if skip_field(wt, tag, &mut b, ctx.clone()).is_err() {
+            break;
+        }
+    }
+    n
+}
+
+fn decode_timestamp(mut b: &[u8], ctx: &DecodeContext) -> Result<i64, DecodeError> {
+    let (mut seconds, mut nanos) = (0i64, 0i32);
+    while !b.is_empty() {
+        let (tag, wt) = decode_key(&mut b)?;
+        match tag {
+            1 => encoding::int64::merge(wt, &mut seconds, &mut b, ctx.clone())?,
+            2 => encoding::int32::merge(wt, &mut nanos, &mut b, ctx.clone())?,
+            _ => skip_field(wt, tag, &mut b, ctx.clone())?,
+        }
+    }
+    Ok(seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(nanos)))
+}
+
+fn decode_pair(mut b: &[u8], ctx: &DecodeContext) -> Result<(String, String), DecodeError> {
+    let (mut name, mut value) = (String::new(), String::new());
+    while !b.is_empty() {
+        let (tag, wt) = decode_key(&mut b)?;
+        match tag {
+            1 => encoding::string::merge(wt, &mut name, &mut b, ctx.clone())?,
+            2 => encoding::string::merge(wt, &mut value, &mut b, ctx.clone())?,
+            _ => skip_field(wt, tag, &mut b, ctx.clone())?,
+        }
+    }
+    Ok((name, value))
+}
+
+/// One `EntryAdapter` body `b`, a slice of `whole` (which its line is cut from).
+fn decode_entry(whole: &Bytes, mut b: &[u8], ctx: &DecodeContext) -> Result<Entry, DecodeError> {
+    let mut e = Entry { ts: 0, line: Bytes::new(), metadata: Vec::new() };
+    while !b.is_empty() {
+        let (tag, wt) = decode_key(&mut b)?;
+        match tag {
+            1 => e.ts = decode_timestamp(take_slice(wt, &mut b, ctx)?, ctx)?,
+            2 => e.line = whole.slice_ref(take_slice(wt, &mut b, ctx)?),
+            3 => e.metadata.push(decode_pair(take_slice(wt, &mut b, ctx)?, ctx)?),
+            // 4 (parsed labels) is filled by queriers only; unknown fields are skipped
+            _ => skip_field(wt, tag, &mut b, ctx.clone())?,
+        }
+    }
+    Ok(e)
+}
+
+fn decode_stream(whole: &Bytes, ctx: &DecodeContext) -> Result<PushStream, DecodeError> {
+    let mut b: &[u8] = whole;
+    let mut s = PushStream { labels: String::new(), entries: Vec::with_capacity(count_fields(b, 2, ctx)) };
+    while !b.is_empty() {
+        let (tag, wt) = decode_key(&mut b)?;
+        match tag {
+            1 => encoding::string::merge(wt, &mut s.labels, &mut b, ctx.clone())?,
+            2 => s.entries.push(decode_entry(whole, take_slice(wt, &mut b, ctx)?, ctx)?),
+            _ => skip_field(wt, tag, &mut b, ctx.clone())?,
+        }
+    }
+    Ok(s)
+}
+
+impl Message for PushRequest {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        put_bytes(1, self.tenant.as_bytes(), buf);
+        for s in &self.streams {
+            encode_key(2, WireType::LengthDelimited, buf);
+            encode_varint(stream_len(s) as u64, buf);
+            put_bytes(1, s.labels.as_bytes(), buf);
+            for e in &s.entries {
+                encode_key(2, WireType::LengthDelimited, buf);
+                encode_varint(entry_len(e) as u64, buf);
+                put_entry(e, buf);
+            }
+        }
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        match tag {
+            1 => encoding::string::merge(wire_type, &mut self.tenant, buf, ctx),
+            2 => {
+                let body = take(wire_type, buf, &ctx)?;
+                self.streams.push(decode_stream(&body, &ctx)?);
+                Ok(())
+            }
+            _ => skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        opt_len(self.tenant.len()) + self.streams.iter().map(|s| field_len(stream_len(s))).sum::<usize>()
+    }
+
+    fn clear(&mut self) {
+        self.tenant.clear();
+        self.streams.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::logproto::{EntryAdapter, LabelPairAdapter, StreamAdapter};
+
+    /// The same push as prost's generated structs (what `IngesterPushRequest` was).
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Generated {
+        #[prost(string, tag = "1")]
+        tenant: String,
+        #[prost(message, repeated, tag = "2")]
+        streams: Vec<StreamAdapter>,
+    }
+
+    fn sample() -> PushRequest {
+        let mut with_md = Entry::new(-1_500_000_001, "before 1970");
+        with_md.metadata = vec![("trace_id".into(), "abc".into()), (String::new(), "v".into())];
+        PushRequest {
+            tenant: "team-a".into(),
+            streams: vec![
+                PushStream {
+                    labels: r#"{app="a"}"#.into(),
+                    entries: vec![with_md, Entry::new(0, ""), Entry::new(1_700_000_000_123_456_789, "x".repeat(300))],
+                },
+                PushStream { labels: r#"{app="b"}"#.into(), entries: vec![] },
+            ],
+        }
+    }
+
+    fn generated(p: &PushRequest) -> Generated {
+        let entry = |e: &Entry| EntryAdapter {
+            timestamp: Some(prost_types::Timestamp {
+                seconds: e.ts.div_euclid(1_000_000_000),
+                nanos: e.ts.rem_euclid(1_000_000_000) as i32,
+            }),
+            line: e.line.clone(),
+            structured_metadata: e
+                .metadata
+                .iter()
+                .map(|(n, v)| LabelPairAdapter { name: n.clone(), value: v.clone() })
+                .collect(),
+            parsed: vec![],
+        };
+        Generated {
+            tenant: p.tenant.clone(),
+            streams: p
+                .streams
+                .iter()
+                .map(|s| StreamAdapter {
+                    labels: s.labels.clone(),
+                    entries: s.entries.iter().map(entry).collect(),
+                    hash: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn writes_what_prost_writes_and_reads_it_back() {
+        let p = sample();
+        let bytes = p.encode_to_vec();
+        assert_eq!(bytes.len(), p.encoded_len());
+        assert_eq!(bytes, generated(&p).encode_to_vec());
+        assert_eq!(PushRequest::decode(Bytes::from(bytes)).unwrap(), p);
+    }
+
+    #[test]
+    fn reads_fields_it_does_not_keep_and_lines_share_the_buffer() {
+        let mut g = generated(&sample());
+        g.streams[0].hash = 42;
+        g.streams[0].entries[0].parsed = vec![LabelPairAdapter { name: "level".into(), value: "info".into() }];
+        let wire = Bytes::from(g.encode_to_vec());
+        let p = PushRequest::decode(wire.clone()).unwrap();
+        assert_eq!(p, sample());
+        let line = &p.streams[0].entries[2].line;
+        let range = wire.as_ptr_range();
+        assert!(range.contains(&line.as_ptr()), "the line is a slice of the request, not a copy");
+        assert_eq!(p.streams[0].entries.capacity(), 3, "entries are counted before they are read");
+    }
+
+    #[test]
+    fn malformed_input_is_an_error() {
+        let bytes = sample().encode_to_vec();
+        for cut in [1, bytes.len() / 2, bytes.len() - 1] {
+            assert!(PushRequest::decode(&bytes[..cut]).is_err(), "truncated at {cut}");
+        }
+        // a label value that is not UTF-8
+        let mut bad = Vec::new();
+        encode_key(2, WireType::LengthDelimited, &mut bad);
+        encode_varint(3, &mut bad);
+        bad.extend_from_slice(&[0x0a, 0x01, 0xff]);
+        assert!(PushRequest::decode(&bad[..]).is_err());
+    }
+}
