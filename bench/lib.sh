@@ -6,6 +6,26 @@ BIN=${CARGO_TARGET_DIR:-target}/release/skald
 DIR=$(mktemp -d)
 trap 'pkill -f "server.http-listen-port=$PORT" || true; while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
 
+# The limits a benchmark must not hit: start_skald passes them, the cluster scripts export them.
+BENCH_LIMITS=(SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000
+    SKALD_LIMITS_CONFIG__MAX_GLOBAL_STREAMS_PER_USER=0 SKALD_LIMITS_CONFIG__PER_STREAM_RATE_LIMIT=0)
+
+# For the scripts that also run the local cluster (deploy/local/cluster.sh, in $RUN_DIR):
+# on exit the cluster goes down too, then the single binary as in the trap above.
+trap_cluster() {
+    trap 'deploy/local/cluster.sh down >/dev/null 2>&1 || true; pkill -f "server.http-listen-port=$PORT" || true
+        while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
+}
+
+# The cluster's Skald processes (nginx, s3s-fs and memcached left out), comma-separated.
+skald_pids() {
+    local out=() f
+    for f in "$RUN_DIR"/pids/*.pid; do
+        case "$(basename "$f" .pid)" in s3s-fs | memcached | nginx) ;; *) out+=("$(cat "$f")") ;; esac
+    done
+    (IFS=,; echo "${out[*]}")
+}
+
 # start_skald [VAR=value ...] [-- flag ...]: runs skald on $PORT with data in $DIR/data
 # (extra config through SKALD_* variables or flags); sets PID once it is ready.
 start_skald() {
@@ -13,8 +33,7 @@ start_skald() {
     while [ $# -gt 0 ] && [ "$1" != "--" ]; do env+=("$1"); shift; done
     [ "${1:-}" = "--" ] && shift
     flags=("$@")
-    env SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000 \
-        SKALD_LIMITS_CONFIG__MAX_GLOBAL_STREAMS_PER_USER=0 SKALD_LIMITS_CONFIG__PER_STREAM_RATE_LIMIT=0 "${env[@]}" \
+    env "${BENCH_LIMITS[@]}" "${env[@]}" \
         "$BIN" -server.http-listen-port=$PORT -server.grpc-listen-port=$((PORT + 1)) -server.http-listen-address=127.0.0.1 \
         -common.path-prefix="$DIR/data" -log.level=warn "${flags[@]}" 2>>"$DIR/skald.log" &
     PID=$!

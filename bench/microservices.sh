@@ -13,23 +13,12 @@ source bench/lib.sh
 DURATION=${DURATION:-20s}
 OFF=${PORT_OFFSET:-740}
 export RUN_DIR="$DIR/cluster" PORT_OFFSET=$OFF LOCAL_BIN="$BIN"
-export SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000 \
-    SKALD_LIMITS_CONFIG__MAX_GLOBAL_STREAMS_PER_USER=0 SKALD_LIMITS_CONFIG__PER_STREAM_RATE_LIMIT=0 \
-    SKALD_LIMITS_CONFIG__MAX_CONCURRENT_TAIL_REQUESTS=1000
-# like lib.sh's trap, waits for the single binary's last checkpoint before removing its directory
-trap 'deploy/local/cluster.sh down >/dev/null 2>&1 || true; pkill -f "server.http-listen-port=$PORT" || true
-    while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
+export "${BENCH_LIMITS[@]}" SKALD_LIMITS_CONFIG__MAX_CONCURRENT_TAIL_REQUESTS=1000
+trap_cluster
 LOAD=(--streams 1000 --streams-per-request 100 --batch 1000 --concurrency 4 --duration "$DURATION")
 # Promtail's default batch (batchsize 1 MiB: ~5,000 of these ~200-byte lines), sent after LOAD on RF 1 and single
 LOAD_1MIB=(--streams 1000 --streams-per-request 500 --batch 5000 --concurrency 4 --duration "$DURATION")
 
-skald_pids() {
-    local out=()
-    for f in "$RUN_DIR"/pids/*.pid; do
-        case "$(basename "$f" .pid)" in s3s-fs | memcached | nginx) ;; *) out+=("$(cat "$f")") ;; esac
-    done
-    (IFS=,; echo "${out[*]}")
-}
 other_cpu() { # nginx's workers are children of the master whose pid is recorded
     local t=0 p
     for p in $(cat "$RUN_DIR/pids/nginx.pid" "$RUN_DIR/pids/s3s-fs.pid" "$RUN_DIR/pids/memcached.pid") \

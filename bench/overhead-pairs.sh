@@ -15,22 +15,17 @@ PAIRS=${PAIRS:-6}
 DURATION=${DURATION:-10s}
 OFF=${PORT_OFFSET:-760}
 export RUN_DIR="$DIR/cluster" PORT_OFFSET=$OFF LOCAL_BIN="$BIN" REPLICATION_FACTOR=1
-export SKALD_LIMITS_CONFIG__INGESTION_RATE_MB=100000 SKALD_LIMITS_CONFIG__INGESTION_BURST_SIZE_MB=100000 \
-    SKALD_LIMITS_CONFIG__MAX_GLOBAL_STREAMS_PER_USER=0 SKALD_LIMITS_CONFIG__PER_STREAM_RATE_LIMIT=0
-trap 'deploy/local/cluster.sh down >/dev/null 2>&1 || true; pkill -f "server.http-listen-port=$PORT" || true
-    while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
+export "${BENCH_LIMITS[@]}"
+trap_cluster
 LOAD=(--streams 1000 --streams-per-request "${SPR:-500}" --batch "${BATCH:-5000}" --concurrency 4 --duration "$DURATION")
 
 deploy/local/cluster.sh up >&2
-pids=()
-for f in "$RUN_DIR"/pids/*.pid; do
-    case "$(basename "$f" .pid)" in s3s-fs | memcached | nginx) ;; *) pids+=("$(cat "$f")") ;; esac
-done
+pids=$(skald_pids)
 start_skald
 runs=()
 for i in $(seq "$PAIRS"); do
     echo "== pair $i of $PAIRS" >&2
-    runs+=("$("$BIN" loadgen push --url "http://127.0.0.1:$((8080 + OFF))" --pid "$(IFS=,; echo "${pids[*]}")" "${LOAD[@]}")")
+    runs+=("$("$BIN" loadgen push --url "http://127.0.0.1:$((8080 + OFF))" --pid "$pids" "${LOAD[@]}")")
     runs+=("$("$BIN" loadgen push --url "http://127.0.0.1:$PORT" --pid "$PID" "${LOAD[@]}")")
 done
 python3 - "${runs[@]}" <<'PY'

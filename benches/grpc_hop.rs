@@ -11,8 +11,7 @@
 use std::time::Instant;
 
 use prost::Message;
-use skald::loadgen::gen::{stream_pushes, Kind, Rng};
-use skald::model::Labels;
+use skald::loadgen::gen::{bench_labels, stream_pushes, Kind, Rng};
 use skald::proto::logproto::pusher_client::PusherClient;
 use skald::proto::logproto::pusher_server::{Pusher, PusherServer};
 use skald::proto::logproto::{PushRequest, PushResponse};
@@ -43,9 +42,7 @@ fn cpu_secs() -> f64 {
 
 fn request() -> (PushRequest, usize) {
     let mut rng = Rng::new(11);
-    let labels: Vec<Labels> = (0..167)
-        .map(|i| Labels::parse(&format!("{{app=\"app-{}\", pod=\"pod-{i}\", stream=\"s{i}\"}}", i % 10)).unwrap())
-        .collect();
+    let labels = bench_labels(167);
     let mut ts = 1_700_000_000_000_000_000i64;
     let streams = stream_pushes(&mut rng, Kind::Logfmt, &labels, 10, &mut ts);
     let lines = streams.iter().map(|s| s.entries.len()).sum();

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use prost::Message;
 use skald::distributor::labels::LabelCache;
-use skald::loadgen::gen::{stream_pushes, Kind, Rng};
-use skald::model::{Labels, StreamPush};
+use skald::loadgen::gen::{bench_labels, stream_pushes, Kind, Rng};
+use skald::model::StreamPush;
 use skald::rpc::ingester::{from_wire, to_wire};
 use skald::rpc::push_wire::PushRequest;
 
@@ -22,9 +22,7 @@ fn main() {
     println!("{:<12} {:>8} {:>14} {:>14}", "push", "pushes", "encode ns/line", "decode ns/line");
     for (name, streams, per_stream) in [("1000x100", 100, 10), ("5000x500", 500, 10)] {
         let mut rng = Rng::new(7);
-        let labels: Vec<Labels> = (0..streams)
-            .map(|i| Labels::parse(&format!("{{app=\"app-{}\", pod=\"pod-{i}\", stream=\"s{i}\"}}", i % 10)).unwrap())
-            .collect();
+        let labels = bench_labels(streams);
         let mut ts = 1_700_000_000_000_000_000i64;
         let rounds = 400_000 / (streams * per_stream);
         let pushes: Vec<Vec<StreamPush>> =

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::labels::LabelCache;
 use super::PushError;
+use crate::model::entry::ts_from_parts;
 use crate::model::labels::is_valid_label_name;
 use crate::model::{Entry, Labels};
 use crate::proto::logproto;
@@ -118,10 +119,7 @@ pub fn from_proto_stream(s: logproto::StreamAdapter, cache: &LabelCache) -> Resu
         .entries
         .into_iter()
         .map(|e| {
-            let ts = e
-                .timestamp
-                .map(|t| t.seconds.saturating_mul(1_000_000_000).saturating_add(t.nanos as i64))
-                .unwrap_or(0);
+            let ts = e.timestamp.map(|t| ts_from_parts(t.seconds, t.nanos)).unwrap_or(0);
             Entry {
                 ts,
                 line: utf8_line(e.line),

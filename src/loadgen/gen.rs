@@ -102,6 +102,16 @@ impl Kind {
     }
 }
 
+/// `n` label sets for the benchmarks: `{app="app-<i % 10>", pod="pod-<i>", stream="s<i>"}`.
+pub fn bench_labels(n: usize) -> Vec<crate::model::Labels> {
+    (0..n)
+        .map(|i| {
+            crate::model::Labels::parse(&format!("{{app=\"app-{}\", pod=\"pod-{i}\", stream=\"s{i}\"}}", i % 10))
+                .expect("valid labels")
+        })
+        .collect()
+}
+
 /// One push for the benchmarks: `per_stream` lines of ~200 bytes for each label set,
 /// in label order, each timestamp 1 µs after the previous (`ts` carries on).
 pub fn stream_pushes(

@@ -29,6 +29,16 @@ impl Entry {
     }
 }
 
+/// Unix nanoseconds as a protobuf `Timestamp`'s (seconds, nanos), nanos in `0..1e9`.
+pub fn ts_to_parts(ts: i64) -> (i64, i32) {
+    (ts.div_euclid(1_000_000_000), ts.rem_euclid(1_000_000_000) as i32)
+}
+
+/// A protobuf `Timestamp`'s (seconds, nanos) as Unix nanoseconds, saturating.
+pub fn ts_from_parts(seconds: i64, nanos: i32) -> i64 {
+    seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(nanos))
+}
+
 /// Entries for one stream, validated and ready for an ingester.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamPush {

@@ -14,6 +14,7 @@ use tonic::transport::{Channel, Endpoint};
 use super::push_wire::{PushRequest, PushStream};
 use crate::actors::ingester::{IngesterError, Push, PushOutcome};
 use crate::distributor::labels::LabelCache;
+use crate::model::entry::ts_to_parts;
 use crate::model::StreamPush;
 use crate::proto::ingester::ingester_client::IngesterClient;
 use crate::proto::logproto::{EntryAdapter, LabelPairAdapter, StreamAdapter};
@@ -31,9 +32,9 @@ pub fn to_proto(streams: Vec<StreamPush>) -> Vec<StreamAdapter> {
                 .entries
                 .into_iter()
                 .map(|e| EntryAdapter {
-                    timestamp: Some(prost_types::Timestamp {
-                        seconds: e.ts.div_euclid(1_000_000_000),
-                        nanos: e.ts.rem_euclid(1_000_000_000) as i32,
+                    timestamp: Some({
+                        let (seconds, nanos) = ts_to_parts(e.ts);
+                        prost_types::Timestamp { seconds, nanos }
                     }),
                     line: e.line,
                     structured_metadata: e

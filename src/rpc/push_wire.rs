@@ -16,6 +16,7 @@ use prost::encoding::{self, decode_key, encode_key, encode_varint, encoded_len_v
 use prost::encoding::{DecodeContext, WireType};
 use prost::{DecodeError, Message};
 
+use crate::model::entry::{ts_from_parts, ts_to_parts};
 use crate::model::Entry;
 
 /// One push: the tenant and its streams.
@@ -61,15 +62,20 @@ fn put_varint(tag: u32, v: u64, buf: &mut impl BufMut) {
     }
 }
 
-/// `google.protobuf.Timestamp` as (seconds, nanos), varint-encoded as prost does.
-fn ts_parts(ts: i64) -> (u64, u64) {
-    (ts.div_euclid(1_000_000_000) as u64, i64::from(ts.rem_euclid(1_000_000_000) as i32) as u64)
+/// A timestamp's `google.protobuf.Timestamp` fields as the varints prost writes
+/// (int64 seconds, int32 nanos sign-extended).
+fn ts_varints(ts: i64) -> (u64, u64) {
+    let (seconds, nanos) = ts_to_parts(ts);
+    (seconds as u64, i64::from(nanos) as u64)
 }
 
-fn ts_len(ts: i64) -> usize {
-    let (s, n) = ts_parts(ts);
-    let part = |v: u64| if v == 0 { 0 } else { 1 + encoded_len_varint(v) };
-    part(s) + part(n)
+/// Length of a varint field with tag < 16, which proto3 leaves out when zero.
+fn varint_len(v: u64) -> usize {
+    if v == 0 {
+        0
+    } else {
+        1 + encoded_len_varint(v)
+    }
 }
 
 fn pair_len(name: &str, value: &str) -> usize {
@@ -78,7 +84,8 @@ fn pair_len(name: &str, value: &str) -> usize {
 
 /// Length of an `EntryAdapter` body.
 fn entry_len(e: &Entry) -> usize {
-    field_len(ts_len(e.ts))
+    let (s, n) = ts_varints(e.ts);
+    field_len(varint_len(s) + varint_len(n))
         + opt_len(e.line.len())
         + e.metadata.iter().map(|(n, v)| field_len(pair_len(n, v))).sum::<usize>()
 }
@@ -88,9 +95,9 @@ fn stream_len(s: &PushStream) -> usize {
 }
 
 fn put_entry(e: &Entry, buf: &mut impl BufMut) {
-    let (s, n) = ts_parts(e.ts);
+    let (s, n) = ts_varints(e.ts);
     encode_key(1, WireType::LengthDelimited, buf);
-    encode_varint(ts_len(e.ts) as u64, buf);
+    encode_varint((varint_len(s) + varint_len(n)) as u64, buf);
     put_varint(1, s, buf);
     put_varint(2, n, buf);
     put_bytes(2, &e.line, buf);
@@ -144,72 +151,82 @@ fn count_fields(mut b: &[u8], want: u32, ctx: &DecodeContext) -> usize {
     n
 }
 
-fn decode_timestamp(mut b: &[u8], ctx: &DecodeContext) -> Result<i64, DecodeError> {
-    let (mut seconds, mut nanos) = (0i64, 0i32);
+/// Reads a message body field by field; `f` merges each field (and skips the ones
+/// it does not keep).
+fn each_field<'a>(
+    mut b: &'a [u8],
+    mut f: impl FnMut(u32, WireType, &mut &'a [u8]) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
     while !b.is_empty() {
         let (tag, wt) = decode_key(&mut b)?;
-        match tag {
-            1 => encoding::int64::merge(wt, &mut seconds, &mut b, ctx.clone())?,
-            2 => encoding::int32::merge(wt, &mut nanos, &mut b, ctx.clone())?,
-            _ => skip_field(wt, tag, &mut b, ctx.clone())?,
-        }
+        f(tag, wt, &mut b)?;
     }
-    Ok(seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(nanos)))
+    Ok(())
 }
 
-fn decode_pair(mut b: &[u8], ctx: &DecodeContext) -> Result<(String, String), DecodeError> {
+fn decode_timestamp(b: &[u8], ctx: &DecodeContext) -> Result<i64, DecodeError> {
+    let (mut seconds, mut nanos) = (0i64, 0i32);
+    each_field(b, |tag, wt, b| match tag {
+        1 => encoding::int64::merge(wt, &mut seconds, b, ctx.clone()),
+        2 => encoding::int32::merge(wt, &mut nanos, b, ctx.clone()),
+        _ => skip_field(wt, tag, b, ctx.clone()),
+    })?;
+    Ok(ts_from_parts(seconds, nanos))
+}
+
+fn decode_pair(b: &[u8], ctx: &DecodeContext) -> Result<(String, String), DecodeError> {
     let (mut name, mut value) = (String::new(), String::new());
-    while !b.is_empty() {
-        let (tag, wt) = decode_key(&mut b)?;
-        match tag {
-            1 => encoding::string::merge(wt, &mut name, &mut b, ctx.clone())?,
-            2 => encoding::string::merge(wt, &mut value, &mut b, ctx.clone())?,
-            _ => skip_field(wt, tag, &mut b, ctx.clone())?,
-        }
-    }
+    each_field(b, |tag, wt, b| match tag {
+        1 => encoding::string::merge(wt, &mut name, b, ctx.clone()),
+        2 => encoding::string::merge(wt, &mut value, b, ctx.clone()),
+        _ => skip_field(wt, tag, b, ctx.clone()),
+    })?;
     Ok((name, value))
 }
 
 /// One `EntryAdapter` body `b`, a slice of `whole` (which its line is cut from).
-fn decode_entry(whole: &Bytes, mut b: &[u8], ctx: &DecodeContext) -> Result<Entry, DecodeError> {
+fn decode_entry(whole: &Bytes, b: &[u8], ctx: &DecodeContext) -> Result<Entry, DecodeError> {
     let mut e = Entry { ts: 0, line: Bytes::new(), metadata: Vec::new() };
-    while !b.is_empty() {
-        let (tag, wt) = decode_key(&mut b)?;
+    each_field(b, |tag, wt, b| {
         match tag {
-            1 => e.ts = decode_timestamp(take_slice(wt, &mut b, ctx)?, ctx)?,
-            2 => e.line = whole.slice_ref(take_slice(wt, &mut b, ctx)?),
-            3 => e.metadata.push(decode_pair(take_slice(wt, &mut b, ctx)?, ctx)?),
+            1 => e.ts = decode_timestamp(take_slice(wt, b, ctx)?, ctx)?,
+            2 => e.line = whole.slice_ref(take_slice(wt, b, ctx)?),
+            3 => e.metadata.push(decode_pair(take_slice(wt, b, ctx)?, ctx)?),
             // 4 (parsed labels) is filled by queriers only; unknown fields are skipped
-            _ => skip_field(wt, tag, &mut b, ctx.clone())?,
+            _ => skip_field(wt, tag, b, ctx.clone())?,
         }
-    }
+        Ok(())
+    })?;
     Ok(e)
 }
 
 fn decode_stream(whole: &Bytes, ctx: &DecodeContext) -> Result<PushStream, DecodeError> {
-    let mut b: &[u8] = whole;
-    let mut s = PushStream { labels: String::new(), entries: Vec::with_capacity(count_fields(b, 2, ctx)) };
-    while !b.is_empty() {
-        let (tag, wt) = decode_key(&mut b)?;
-        match tag {
-            1 => encoding::string::merge(wt, &mut s.labels, &mut b, ctx.clone())?,
-            2 => s.entries.push(decode_entry(whole, take_slice(wt, &mut b, ctx)?, ctx)?),
-            _ => skip_field(wt, tag, &mut b, ctx.clone())?,
+    let mut s = PushStream { labels: String::new(), entries: Vec::with_capacity(count_fields(whole, 2, ctx)) };
+    each_field(whole, |tag, wt, b| match tag {
+        1 => encoding::string::merge(wt, &mut s.labels, b, ctx.clone()),
+        2 => {
+            s.entries.push(decode_entry(whole, take_slice(wt, b, ctx)?, ctx)?);
+            Ok(())
         }
-    }
+        _ => skip_field(wt, tag, b, ctx.clone()),
+    })?;
     Ok(s)
 }
 
 impl Message for PushRequest {
     fn encode_raw(&self, buf: &mut impl BufMut) {
         put_bytes(1, self.tenant.as_bytes(), buf);
+        // each entry's length is needed twice, in its stream's length and its own prefix
+        let mut lens = Vec::new();
         for s in &self.streams {
+            lens.clear();
+            lens.extend(s.entries.iter().map(entry_len));
             encode_key(2, WireType::LengthDelimited, buf);
-            encode_varint(stream_len(s) as u64, buf);
+            encode_varint((opt_len(s.labels.len()) + lens.iter().map(|&l| field_len(l)).sum::<usize>()) as u64, buf);
             put_bytes(1, s.labels.as_bytes(), buf);
-            for e in &s.entries {
+            for (e, &len) in s.entries.iter().zip(&lens) {
                 encode_key(2, WireType::LengthDelimited, buf);
-                encode_varint(entry_len(e) as u64, buf);
+                encode_varint(len as u64, buf);
                 put_entry(e, buf);
             }
         }
@@ -246,7 +263,8 @@ impl Message for PushRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::logproto::{EntryAdapter, LabelPairAdapter, StreamAdapter};
+    use crate::model::{Labels, StreamPush};
+    use crate::proto::logproto::{LabelPairAdapter, StreamAdapter};
 
     /// The same push as prost's generated structs (what `IngesterPushRequest` was).
     #[derive(Clone, PartialEq, prost::Message)]
@@ -272,32 +290,11 @@ mod tests {
         }
     }
 
+    /// The same push through prost's generated structs (what the Pusher API sends).
     fn generated(p: &PushRequest) -> Generated {
-        let entry = |e: &Entry| EntryAdapter {
-            timestamp: Some(prost_types::Timestamp {
-                seconds: e.ts.div_euclid(1_000_000_000),
-                nanos: e.ts.rem_euclid(1_000_000_000) as i32,
-            }),
-            line: e.line.clone(),
-            structured_metadata: e
-                .metadata
-                .iter()
-                .map(|(n, v)| LabelPairAdapter { name: n.clone(), value: v.clone() })
-                .collect(),
-            parsed: vec![],
-        };
-        Generated {
-            tenant: p.tenant.clone(),
-            streams: p
-                .streams
-                .iter()
-                .map(|s| StreamAdapter {
-                    labels: s.labels.clone(),
-                    entries: s.entries.iter().map(entry).collect(),
-                    hash: 0,
-                })
-                .collect(),
-        }
+        let streams =
+            p.streams.iter().map(|s| StreamPush::new(Labels::parse(&s.labels).unwrap(), s.entries.clone())).collect();
+        Generated { tenant: p.tenant.clone(), streams: crate::rpc::ingester::to_proto(streams) }
     }
 
     #[test]
