@@ -3,14 +3,22 @@
 //! encoder only reserves the message's encoded length before writing it, so a
 //! 1 MiB push is written into one allocation instead of a buffer that starts at
 //! 8 KiB and is doubled, and copied, on the way (tonic reserves nothing ahead).
+//! The decoder starts each call's receive buffer at twice the size of the last
+//! messages of its type: tonic reserves a message's whole length after its
+//! first frame is already in the buffer, so a buffer smaller than that copied
+//! every large push into a fresh allocation of twice its size.
 //!
 //! Used by the generated code only; nothing else talks to it. Every gRPC call in
 //! the integration tests (tests/cluster.rs, tests/microservices.rs) goes through it.
 
+use std::any::TypeId;
+use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bytes::Buf;
 use prost::Message;
-use tonic::codec::{Codec, EncodeBuf, Encoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::Status;
 use tonic_prost::ProstDecoder;
 
@@ -30,14 +38,67 @@ where
     type Encode = T;
     type Decode = U;
     type Encoder = SizedEncoder<T>;
-    type Decoder = ProstDecoder<U>;
+    type Decoder = SizedDecoder<U>;
 
     fn encoder(&mut self) -> SizedEncoder<T> {
         SizedEncoder(PhantomData)
     }
 
-    fn decoder(&mut self) -> ProstDecoder<U> {
-        ProstDecoder::default()
+    fn decoder(&mut self) -> SizedDecoder<U> {
+        SizedDecoder { inner: ProstDecoder::default(), hint: hint_slot::<U>() }
+    }
+}
+
+/// Recent message sizes, one slot per message type (types share a slot when
+/// their hashes collide: it is only a hint).
+static SIZE_HINTS: [AtomicUsize; 16] = [const { AtomicUsize::new(0) }; 16];
+/// tonic's own starting size.
+const MIN_BUFFER: usize = 8 << 10;
+/// No receive buffer starts bigger than this, whatever the hint says.
+const MAX_BUFFER: usize = 64 << 20;
+
+fn hint_slot<U: 'static>() -> &'static AtomicUsize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    TypeId::of::<U>().hash(&mut h);
+    &SIZE_HINTS[(h.finish() % SIZE_HINTS.len() as u64) as usize]
+}
+
+/// The receive buffer for a call whose messages were recently `hint` bytes: the
+/// first frame plus the reservation tonic makes for the whole message must fit,
+/// with a quarter to spare for a message somewhat bigger than the last ones.
+fn buffer_for(hint: usize) -> usize {
+    if hint <= MIN_BUFFER / 2 {
+        return MIN_BUFFER;
+    }
+    hint.saturating_mul(2).saturating_add(hint / 4).saturating_add(64 << 10).min(MAX_BUFFER)
+}
+
+/// Remembers `len`: a larger message raises the hint at once, smaller ones
+/// lower it by a 32nd each, so a few small calls do not shrink the next push's buffer.
+fn remember(slot: &AtomicUsize, len: usize) {
+    let old = slot.load(Ordering::Relaxed);
+    let new = len.max(old - old / 32);
+    if new != old {
+        slot.store(new, Ordering::Relaxed);
+    }
+}
+
+pub struct SizedDecoder<U> {
+    inner: ProstDecoder<U>,
+    hint: &'static AtomicUsize,
+}
+
+impl<U: Message + Default> Decoder for SizedDecoder<U> {
+    type Item = U;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        remember(self.hint, buf.remaining());
+        self.inner.decode(buf)
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::new(buffer_for(self.hint.load(Ordering::Relaxed)), 32 << 10)
     }
 }
 
@@ -50,5 +111,26 @@ impl<T: Message> Encoder for SizedEncoder<T> {
     fn encode(&mut self, item: T, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
         buf.reserve(item.encoded_len());
         item.encode(buf).map_err(|e| Status::internal(format!("encoding a message: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_follow_the_recent_message_size() {
+        assert_eq!(buffer_for(0), MIN_BUFFER);
+        assert_eq!(buffer_for(400 << 10), (900 << 10) + (64 << 10), "room for the first frame and tonic's reservation");
+        assert_eq!(buffer_for(usize::MAX), MAX_BUFFER);
+        let slot = AtomicUsize::new(0);
+        remember(&slot, 1 << 20);
+        assert_eq!(slot.load(Ordering::Relaxed), 1 << 20, "a large message raises the hint at once");
+        remember(&slot, 100);
+        assert_eq!(slot.load(Ordering::Relaxed), (1 << 20) - (1 << 15), "a small one lowers it by a 32nd");
+        for _ in 0..1000 {
+            remember(&slot, 100);
+        }
+        assert_eq!(slot.load(Ordering::Relaxed), 100, "and a run of small ones brings it down to their size");
     }
 }

@@ -55,13 +55,6 @@ fn put_bytes(tag: u32, b: &[u8], buf: &mut impl BufMut) {
     }
 }
 
-fn put_varint(tag: u32, v: u64, buf: &mut impl BufMut) {
-    if v != 0 {
-        encode_key(tag, WireType::Varint, buf);
-        encode_varint(v, buf);
-    }
-}
-
 /// A timestamp's `google.protobuf.Timestamp` fields as the varints prost writes
 /// (int64 seconds, int32 nanos sign-extended).
 fn ts_varints(ts: i64) -> (u64, u64) {
@@ -82,25 +75,75 @@ fn pair_len(name: &str, value: &str) -> usize {
     opt_len(name.len()) + opt_len(value.len())
 }
 
-/// Length of an `EntryAdapter` body.
-fn entry_len(e: &Entry) -> usize {
-    let (s, n) = ts_varints(e.ts);
+/// Length of an `EntryAdapter` body whose timestamp varints are `ts`.
+fn entry_len(e: &Entry, (s, n): (u64, u64)) -> usize {
     field_len(varint_len(s) + varint_len(n))
         + opt_len(e.line.len())
         + e.metadata.iter().map(|(n, v)| field_len(pair_len(n, v))).sum::<usize>()
 }
 
 fn stream_len(s: &PushStream) -> usize {
-    opt_len(s.labels.len()) + s.entries.iter().map(|e| field_len(entry_len(e))).sum::<usize>()
+    opt_len(s.labels.len()) + s.entries.iter().map(|e| field_len(entry_len(e, ts_varints(e.ts)))).sum::<usize>()
 }
 
-fn put_entry(e: &Entry, buf: &mut impl BufMut) {
-    let (s, n) = ts_varints(e.ts);
-    encode_key(1, WireType::LengthDelimited, buf);
-    encode_varint((varint_len(s) + varint_len(n)) as u64, buf);
-    put_varint(1, s, buf);
-    put_varint(2, n, buf);
-    put_bytes(2, &e.line, buf);
+/// Up to 48 bytes of keys and varints gathered on the stack, so that an entry
+/// reaches the output buffer in two writes (its header, its line) instead of one
+/// buffer call per byte of every key and varint.
+struct Header {
+    b: [u8; 48],
+    n: usize,
+}
+
+impl Header {
+    fn new() -> Self {
+        Header { b: [0; 48], n: 0 }
+    }
+
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.b[self.n] = (v as u8) | 0x80;
+            self.n += 1;
+            v >>= 7;
+        }
+        self.b[self.n] = v as u8;
+        self.n += 1;
+    }
+
+    /// A key with a tag below 16 is one byte.
+    fn key(&mut self, tag: u8, wire_type: WireType) {
+        self.b[self.n] = (tag << 3) | wire_type as u8;
+        self.n += 1;
+    }
+
+    fn varint_field(&mut self, tag: u8, v: u64) {
+        if v != 0 {
+            self.key(tag, WireType::Varint);
+            self.varint(v);
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.b[..self.n]
+    }
+}
+
+/// One entry as a field of its stream: key, length (`len`, its body's), body;
+/// `(s, n)`: its timestamp varints.
+fn put_entry(e: &Entry, (len, (s, n)): (usize, (u64, u64)), buf: &mut impl BufMut) {
+    // at most 1 + 10 + 1 + 1 + (1 + 10) * 2 + 1 + 10 = 46 bytes
+    let mut h = Header::new();
+    h.key(2, WireType::LengthDelimited);
+    h.varint(len as u64);
+    h.key(1, WireType::LengthDelimited);
+    h.varint((varint_len(s) + varint_len(n)) as u64);
+    h.varint_field(1, s);
+    h.varint_field(2, n);
+    if !e.line.is_empty() {
+        h.key(2, WireType::LengthDelimited);
+        h.varint(e.line.len() as u64);
+    }
+    buf.put_slice(h.bytes());
+    buf.put_slice(&e.line);
     for (name, value) in &e.metadata {
         encode_key(3, WireType::LengthDelimited, buf);
         encode_varint(pair_len(name, value) as u64, buf);
@@ -216,18 +259,23 @@ fn decode_stream(whole: &Bytes, ctx: &DecodeContext) -> Result<PushStream, Decod
 impl Message for PushRequest {
     fn encode_raw(&self, buf: &mut impl BufMut) {
         put_bytes(1, self.tenant.as_bytes(), buf);
-        // each entry's length is needed twice, in its stream's length and its own prefix
+        // each entry's length is needed twice, in its stream's length and its own
+        // prefix; its timestamp's varints are kept beside it (a division apiece)
         let mut lens = Vec::new();
         for s in &self.streams {
             lens.clear();
-            lens.extend(s.entries.iter().map(entry_len));
+            lens.extend(s.entries.iter().map(|e| {
+                let ts = ts_varints(e.ts);
+                (entry_len(e, ts), ts)
+            }));
             encode_key(2, WireType::LengthDelimited, buf);
-            encode_varint((opt_len(s.labels.len()) + lens.iter().map(|&l| field_len(l)).sum::<usize>()) as u64, buf);
+            encode_varint(
+                (opt_len(s.labels.len()) + lens.iter().map(|&(l, _)| field_len(l)).sum::<usize>()) as u64,
+                buf,
+            );
             put_bytes(1, s.labels.as_bytes(), buf);
             for (e, &len) in s.entries.iter().zip(&lens) {
-                encode_key(2, WireType::LengthDelimited, buf);
-                encode_varint(len as u64, buf);
-                put_entry(e, buf);
+                put_entry(e, len, buf);
             }
         }
     }
