@@ -3,10 +3,10 @@
 //! encoder only reserves the message's encoded length before writing it, so a
 //! 1 MiB push is written into one allocation instead of a buffer that starts at
 //! 8 KiB and is doubled, and copied, on the way (tonic reserves nothing ahead).
-//! The decoder starts each call's receive buffer at twice the size of the last
-//! messages of its type: tonic reserves a message's whole length after its
-//! first frame is already in the buffer, so a buffer smaller than that copied
-//! every large push into a fresh allocation of twice its size.
+//! The decoder starts each call's receive buffer at a little over twice the
+//! recent size of its message type: tonic reserves a message's whole length on
+//! top of the first frame already buffered, so a smaller buffer copied every
+//! large push into a fresh allocation of twice its size.
 //!
 //! Used by the generated code only; nothing else talks to it. Every gRPC call in
 //! the integration tests (tests/cluster.rs, tests/microservices.rs) goes through it.
