@@ -21,7 +21,6 @@ use crate::distributor::decode::from_proto_stream;
 use crate::distributor::{Distributor, PushError};
 use crate::proto::frontend::queue_server::QueueServer;
 use crate::proto::indexgateway::index_gateway_server::IndexGatewayServer;
-use crate::proto::ingester::ingester_server::IngesterServer;
 use crate::proto::logproto::pusher_server::{Pusher, PusherServer};
 use crate::proto::logproto::{PushRequest, PushResponse};
 
@@ -123,11 +122,12 @@ pub fn start(
                 .max_decoding_message_size(max_recv)
                 .max_encoding_message_size(max_send)
         });
+        // pushes are read by hand (rpc::push_fast), the other methods by the generated server
         let ingester = ingester.map(|i| {
-            IngesterServer::new(crate::rpc::service::IngesterService::new(i))
-                .max_decoding_message_size(max_recv.max(64 << 20))
-                // query answers to queriers (in-cluster) are bounded by the query's limits, not here
-                .max_encoding_message_size(usize::MAX)
+            crate::rpc::push_fast::PushFastPath::new(
+                crate::rpc::service::IngesterService::new(i),
+                max_recv.max(64 << 20),
+            )
         });
         let index_gateway = index_gateway.map(|store| {
             IndexGatewayServer::new(crate::rpc::index_gateway::IndexGatewayService { store })
