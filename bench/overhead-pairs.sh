@@ -6,7 +6,8 @@
 # process; nginx, s3s-fs and memcached not counted) and the median ratio, so that
 # a slow minute of a noisy machine lands on both sides of one pair.
 #   bench/overhead-pairs.sh                 # 6 pairs of 10 s, Promtail's 1 MiB batch
-# Env: PAIRS (6), DURATION (10s), BATCH (5000 lines), SPR (500 streams per request).
+# Env: PAIRS (6), DURATION (10s), BATCH (5000 lines), SPR (500 streams per request),
+# RATE (lines/s over all clients; default 0: as fast as each side goes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-3350}
@@ -17,7 +18,7 @@ OFF=${PORT_OFFSET:-760}
 export RUN_DIR="$DIR/cluster" PORT_OFFSET=$OFF LOCAL_BIN="$BIN" REPLICATION_FACTOR=1
 export "${BENCH_LIMITS[@]}"
 trap_cluster
-LOAD=(--streams 1000 --streams-per-request "${SPR:-500}" --batch "${BATCH:-5000}" --concurrency 4 --duration "$DURATION")
+LOAD=(--streams 1000 --streams-per-request "${SPR:-500}" --batch "${BATCH:-5000}" --concurrency 4 --duration "$DURATION" --rate "${RATE:-0}")
 
 deploy/local/cluster.sh up >&2
 pids=$(skald_pids)
