@@ -22,12 +22,15 @@ LOAD=(--streams "${STREAMS:-30}" --streams-per-request "${SPR:-30}" --batch "${B
 
 # snapshot NAME=PID...: one line per thread: process, thread name, context switches, CPU ticks
 snapshot() {
-    local np name pid t
+    local np name pid t comm sw ticks
     for np in "$@"; do
         name=${np%%=*} pid=${np#*=}
         for t in /proc/"$pid"/task/*; do
-            printf '%s %s %s %s\n' "$name" "$(tr ' ' _ <"$t/comm")" \
-                "$(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status")" "$(awk '{print $14 + $15}' "$t/stat")"
+            # a thread that ends meanwhile (tokio's idle blocking threads do) is left out
+            comm=$(tr ' ' _ <"$t/comm" 2>/dev/null) || continue
+            sw=$(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status" 2>/dev/null) || continue
+            ticks=$(awk '{print $14 + $15}' "$t/stat" 2>/dev/null) || continue
+            if [ -n "$sw" ] && [ -n "$ticks" ]; then printf '%s %s %s %s\n' "$name" "$comm" "$sw" "$ticks"; fi
         done
     done
 }
