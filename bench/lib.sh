@@ -17,13 +17,18 @@ trap_cluster() {
         while pgrep -f "server.http-listen-port=$PORT" >/dev/null; do sleep 0.1; done; rm -rf "$DIR"' EXIT
 }
 
-# The cluster's Skald processes (nginx, s3s-fs and memcached left out), comma-separated.
-skald_pids() {
-    local out=() f
+# The cluster's Skald processes (nginx, s3s-fs and memcached left out), one NAME=PID per line.
+skald_procs() {
+    local f name
     for f in "$RUN_DIR"/pids/*.pid; do
-        case "$(basename "$f" .pid)" in s3s-fs | memcached | nginx) ;; *) out+=("$(cat "$f")") ;; esac
+        name=$(basename "$f" .pid)
+        case "$name" in s3s-fs | memcached | nginx) ;; *) echo "$name=$(cat "$f")" ;; esac
     done
-    (IFS=,; echo "${out[*]}")
+}
+
+# The same processes' pids, comma-separated.
+skald_pids() {
+    skald_procs | cut -d= -f2 | paste -sd,
 }
 
 # start_skald [VAR=value ...] [-- flag ...]: runs skald on $PORT with data in $DIR/data

@@ -29,7 +29,7 @@ profile() {
 }
 
 deploy/local/cluster.sh up >&2
-for f in "$RUN_DIR"/pids/*.pid; do echo "$(basename "$f" .pid) $(cat "$f")"; done >"$DIR/pids.txt"
+skald_procs | tr = ' ' >"$DIR/pids.txt"
 profile cluster "http://127.0.0.1:$((8080 + OFF))" "$(skald_pids)"
 deploy/local/cluster.sh down >&2
 start_skald

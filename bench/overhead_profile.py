@@ -77,8 +77,6 @@ def main():
     for line in open(f"{directory}/pids.txt"):
         name, pid = line.split()
         kind = re.sub(r"-\d+$", "", name)
-        if kind in ("s3s-fs", "memcached", "nginx"):
-            continue
         kinds[pid] = kind if kind in ("distributor", "ingester", "single") else "other roles"
     cluster = per_line(directory, "cluster", kinds, secs, freq)
     single = per_line(directory, "single", kinds, secs, freq)

@@ -20,36 +20,18 @@ trap_cluster
 LOAD=(--streams "${STREAMS:-30}" --streams-per-request "${SPR:-30}" --batch "${BATCH:-30}"
     --concurrency "${CONC:-2}" --duration "${DURATION:-10s}" --rate "${RATE:-3000}")
 
-# snapshot NAME=PID...: one line per thread: process, thread name, context switches, CPU ticks
-snapshot() {
-    local np name pid t comm sw ticks
-    for np in "$@"; do
-        name=${np%%=*} pid=${np#*=}
-        for t in /proc/"$pid"/task/*; do
-            # a thread that ends meanwhile (tokio's idle blocking threads do) is left out
-            comm=$(tr ' ' _ <"$t/comm" 2>/dev/null) || continue
-            sw=$(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status" 2>/dev/null) || continue
-            ticks=$(awk '{print $14 + $15}' "$t/stat" 2>/dev/null) || continue
-            if [ -n "$sw" ] && [ -n "$ticks" ]; then printf '%s %s %s %s\n' "$name" "$comm" "$sw" "$ticks"; fi
-        done
-    done
-}
-
 # measure URL NAME=PID...: the load against URL, /proc before and after, the report
 measure() {
     local url=$1 out
     shift
-    snapshot "$@" >"$DIR/before"
+    python3 bench/per_push.py snapshot "$@" >"$DIR/before"
     out=$("$BIN" loadgen push --url "$url" "${LOAD[@]}")
-    snapshot "$@" >"$DIR/after"
-    python3 bench/per_push.py "$DIR/before" "$DIR/after" "$out"
+    python3 bench/per_push.py snapshot "$@" >"$DIR/after"
+    python3 bench/per_push.py report "$DIR/before" "$DIR/after" "$out"
 }
 
 deploy/local/cluster.sh up >&2
-procs=()
-for f in "$RUN_DIR"/pids/*.pid; do
-    case "$(basename "$f" .pid)" in s3s-fs | memcached | nginx) ;; *) procs+=("$(basename "$f" .pid)=$(cat "$f")") ;; esac
-done
+mapfile -t procs < <(skald_procs)
 start_skald
 echo "== cluster, replication factor 1 (through the gateway)"
 measure "http://127.0.0.1:$((8080 + OFF))" "${procs[@]}"

@@ -1,13 +1,32 @@
-"""Prints CPU and context switches per push from two /proc snapshots taken by
-bench/per-push.sh around one load run: per process, then the threads that spent
-at least a tenth of a millisecond or switched at least once per push (threads of
-one name within a process are summed: actix names all its arbiters alike).
-Usage: per_push.py BEFORE AFTER LOADGEN_JSON."""
+"""CPU and context switches per push for bench/per-push.sh.
+  per_push.py snapshot NAME=PID...          one line per thread: process, thread name,
+                                            context switches, CPU ticks (from /proc)
+  per_push.py report BEFORE AFTER LOADGEN_JSON
+The report gives per push what each process spent, then the threads that spent at
+least a tenth of a millisecond or switched at least once (threads of one name
+within a process are summed: actix names all its arbiters alike)."""
 import collections
+import glob
 import json
 import sys
 
 TICK_MS = 10.0  # /proc/<pid>/stat counts CPU in 1/100 s
+
+
+def snapshot(procs):
+    for np in procs:
+        name, pid = np.split("=", 1)
+        for task in glob.glob(f"/proc/{pid}/task/*"):
+            try:
+                comm = open(f"{task}/comm").read().strip().replace(" ", "_")
+                status = open(f"{task}/status").read().splitlines()
+                # the command name may hold spaces and parentheses: fields count from the last ')'
+                stat = open(f"{task}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the thread ended meanwhile (tokio's idle blocking threads do)
+            switches = sum(int(line.split()[1]) for line in status if "ctxt_switches" in line)
+            # utime and stime: fields 14 and 15 of stat, 12th and 13th after the command name
+            print(name, comm, switches, int(stat[11]) + int(stat[12]))
 
 
 def read(path):
@@ -20,8 +39,8 @@ def read(path):
     return threads
 
 
-def main():
-    before, after, load = read(sys.argv[1]), read(sys.argv[2]), json.loads(sys.argv[3])
+def report(before_path, after_path, load_json):
+    before, after, load = read(before_path), read(after_path), json.loads(load_json)
     pushes = load["requests"]
     per_thread = {k: [(after[k][i] - before.get(k, [0, 0])[i]) / pushes for i in (0, 1)] for k in after}
     per_proc = collections.defaultdict(lambda: [0.0, 0.0])
@@ -42,4 +61,8 @@ def main():
                       "switches_per_push": round(total_sw, 1)}))
 
 
-main()
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["snapshot"]:
+        snapshot(sys.argv[2:])
+    else:
+        report(*sys.argv[2:5])
