@@ -1,6 +1,7 @@
 //! `MembershipActor`: this node's membership in the cluster over chitchat
 //! gossip (UDP). It publishes the node's own keys (roles, addresses, readiness,
-//! ingester state) and, every second, turns the gossiped state into a
+//! ingester state) and, every gossip round (`memberlist.gossip_interval`, kept
+//! between 50 ms and 1 s), turns the gossiped state into a
 //! [`ClusterView`] that the status pages and the ring users (router, fan-out, readiness) read.
 //!
 //! Started by the node when `memberlist.join_members` is set; without it the
@@ -73,6 +74,10 @@ pub struct MembershipActor {
     view: SharedView,
     /// Heartbeat counter per member and when it last advanced.
     seen: BTreeMap<String, (u64, Instant)>,
+    /// How often the view is rebuilt from gossip: a node that just started knows no
+    /// ingester until then (its distributor answers "empty ring"), and ring state
+    /// changes (ACTIVE, LEAVING) reach the router and fan-out no sooner.
+    refresh_every: Duration,
 }
 
 fn resolve(addr: &str, port: u16) -> Result<SocketAddr, MembershipError> {
@@ -136,7 +141,8 @@ pub async fn start(
         v.self_id = me.id.clone();
         v.cluster_label = label;
     }
-    Ok(MembershipActor { handle: Some(handle), view, seen: BTreeMap::new() }.start())
+    let refresh_every = m.gossip_interval.0.clamp(Duration::from_millis(50), Duration::from_secs(1));
+    Ok(MembershipActor { handle: Some(handle), view, seen: BTreeMap::new(), refresh_every }.start())
 }
 
 /// The view of a node without gossip: itself only.
@@ -213,7 +219,7 @@ impl Actor for MembershipActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.refresh(ctx);
-        ctx.run_interval(Duration::from_secs(1), |a, ctx| a.refresh(ctx));
+        ctx.run_interval(self.refresh_every, |a, ctx| a.refresh(ctx));
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
