@@ -1,6 +1,7 @@
 //! Gossip membership across real processes: three nodes find each other from one
 //! seed, `/memberlist` and `/ring` show them (HTML and JSON), a killed node is
-//! detected dead but stays in the ring until its heartbeat is stale.
+//! detected dead but stays in the ring until its heartbeat is stale, and leaves
+//! every ring once forgotten (`POST /ring`) until it restarts.
 
 mod common;
 
@@ -82,6 +83,25 @@ fn three_nodes_gossip_and_a_dead_one_stays_in_the_ring_until_stale() {
             .iter()
             .any(|s| s["id"] == "node-2" && s["healthy"] == false)
     });
+
+    // Loki's "Forget" on one node: every node drops the dead member, which comes back when it restarts
+    let page = client().get(nodes[0].url("/ring")).send().unwrap().text().unwrap();
+    assert!(page.contains(r#"<button name="forget" value="node-2" type="submit">Forget</button>"#), "{page}");
+    let no_redirect = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = no_redirect.post(nodes[0].url("/ring")).form(&[("forget", "node-2")]).send().unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (302, "#"));
+    assert_eq!(no_redirect.post(nodes[0].url("/ring")).send().unwrap().status().as_u16(), 400, "no id");
+    let in_ring = |n: &Skald| json(n, "/ring")["shards"].as_array().unwrap().iter().any(|s| s["id"] == "node-2");
+    for n in &nodes[..2] {
+        wait_for("the forgotten node out of every ring", Duration::from_secs(30), || !in_ring(n));
+    }
+    assert!(member(&json(&nodes[1], "/memberlist"), "node-2").is_none());
+    nodes[2].start_again();
+    for n in &nodes {
+        wait_for("the restarted node ACTIVE in every ring", Duration::from_secs(30), || {
+            json(n, "/ring")["shards"].as_array().unwrap().iter().any(|s| s["id"] == "node-2" && s["state"] == "ACTIVE")
+        });
+    }
 }
 
 #[test]

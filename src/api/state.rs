@@ -73,4 +73,6 @@ pub struct AppState {
     pub shutdown: Arc<tokio::sync::Notify>,
     /// The cluster as this node sees it (`/memberlist`, `/ring`).
     pub cluster: crate::cluster::membership::SharedView,
+    /// Where `/ring`'s "Forget" goes (gossip membership; `None` without it).
+    pub membership: Option<actix::Recipient<crate::cluster::membership::Forget>>,
 }

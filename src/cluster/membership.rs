@@ -12,12 +12,12 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture, WrapFuture};
 use chitchat::transport::UdpTransport;
 use chitchat::{spawn_chitchat, ChitchatConfig, ChitchatHandle, ChitchatId, FailureDetectorConfig};
 use serde::Serialize;
 
-use super::{addr, keys};
+use super::{addr, forget, keys};
 
 /// One member as this node sees it.
 #[derive(Clone, Debug, Serialize)]
@@ -68,6 +68,12 @@ pub struct NodeInfo {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SetKey(pub &'static str, pub Option<String>);
+
+/// Forget a member (`POST /ring`, `forget=<id>`; see [`super::forget`]): answers
+/// the generation forgotten, `None` when gossip holds no member of that id.
+#[derive(Message)]
+#[rtype(result = "Option<u64>")]
+pub struct Forget(pub String);
 
 pub struct MembershipActor {
     handle: Option<ChitchatHandle>,
@@ -177,18 +183,21 @@ impl MembershipActor {
         let Some(h) = &self.handle else { return };
         let chitchat = h.chitchat();
         let fut = async move {
-            let c = chitchat.lock().await;
+            let mut c = chitchat.lock().await;
+            forget::prune_own(&mut c);
             let live: std::collections::HashSet<_> = c.live_nodes().cloned().collect();
-            c.node_states()
+            let states = c
+                .node_states()
                 .iter()
                 .map(|(id, st)| {
                     let kv: BTreeMap<String, String> =
                         st.key_values().map(|(k, v)| (k.to_string(), v.to_string())).collect();
                     (id.clone(), live.contains(id), u64::from(st.heartbeat()), kv)
                 })
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            (states, forget::tombstones(c.node_states()))
         };
-        ctx.spawn(fut.into_actor(self).map(|states, act, _| {
+        ctx.spawn(fut.into_actor(self).map(|(states, forgotten), act, _| {
             let now = Instant::now();
             // a restarted node comes back under a new generation: its newest one speaks for it
             let mut newest: BTreeMap<String, u64> = BTreeMap::new();
@@ -199,6 +208,8 @@ impl MembershipActor {
             let members = states
                 .into_iter()
                 .filter(|(id, ..)| newest.get(&id.node_id.to_string()) == Some(&id.generation_id))
+                // a forgotten generation is left out unless it turns out alive after all
+                .filter(|(id, live, ..)| *live || !forgotten.contains(&(id.node_id.to_string(), id.generation_id)))
                 .map(|(id, live, hb, kv)| {
                     let node = id.node_id.to_string();
                     let e = act.seen.entry(node.clone()).or_insert((hb, now));
@@ -240,6 +251,19 @@ impl Actor for MembershipActor {
         if let Some(h) = self.handle.take() {
             let _ = h.initiate_shutdown();
         }
+    }
+}
+
+impl Handler<Forget> for MembershipActor {
+    type Result = ResponseFuture<Option<u64>>;
+    fn handle(&mut self, Forget(id): Forget, _: &mut Context<Self>) -> Self::Result {
+        let Some(h) = &self.handle else { return Box::pin(async { None }) };
+        let chitchat = h.chitchat();
+        Box::pin(async move {
+            let generation = forget::forget(&mut *chitchat.lock().await, &id);
+            tracing::info!(member = %id, ?generation, "forgetting a ring member");
+            generation
+        })
     }
 }
 

@@ -16,6 +16,7 @@ use crate::model::time::now_ns;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/memberlist", web::get().to(memberlist))
         .route("/ring", web::get().to(ring))
+        .route("/ring", web::post().to(forget))
         .route("/distributor/ring", web::get().to(distributor_ring));
 }
 
@@ -114,23 +115,45 @@ async fn ring(st: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let mut rows = String::new();
     for (i, o) in r.instances().iter().zip(&own) {
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{}</td>\
+             <td><button name=\"forget\" value=\"{}\" type=\"submit\">Forget</button></td></tr>",
             esc(&i.id),
             i.state.as_str(),
             esc(&i.addr),
             ts(i.heartbeat_ms),
             i.tokens.len(),
             o * 100.0,
-            if r.healthy(i, super::ring::Op::Read, now_ms) { "healthy" } else { "unhealthy" }
+            if r.healthy(i, super::ring::Op::Read, now_ms) { "healthy" } else { "unhealthy" },
+            esc(&i.id)
         ));
     }
     html(
         "Ingester ring",
         format!(
-            "<table><tr><th>instance</th><th>state</th><th>address</th><th>last heartbeat</th><th>tokens</th>\
-             <th>ownership</th><th>health</th></tr>{rows}</table>"
+            "<form action=\"\" method=\"POST\"><table><tr><th>instance</th><th>state</th><th>address</th>\
+             <th>last heartbeat</th><th>tokens</th><th>ownership</th><th>health</th><th></th></tr>{rows}</table></form>"
         ),
     )
+}
+
+/// Loki's "Forget" (`POST /ring` with `forget=<id>`, in the form body or the query
+/// string): the member leaves every node's ring once gossip spreads the word,
+/// unless it is alive (see `cluster::forget`). Answers 302 back to the page, as
+/// Loki does, also for an id the ring does not hold.
+async fn forget(st: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let field = |pairs: Vec<(String, String)>| pairs.into_iter().find(|(k, _)| k == "forget").map(|(_, v)| v);
+    let id = field(serde_urlencoded::from_bytes(&body).unwrap_or_default())
+        .or_else(|| field(serde_urlencoded::from_str(req.query_string()).unwrap_or_default()))
+        .unwrap_or_default();
+    if id.is_empty() {
+        return HttpResponse::BadRequest().body("error forgetting instance '': no instance id in the forget field\n");
+    }
+    if let Some(m) = &st.membership {
+        if let Err(e) = m.send(super::membership::Forget(id.clone())).await {
+            return HttpResponse::InternalServerError().body(format!("error forgetting instance '{id}': {e}\n"));
+        }
+    }
+    HttpResponse::Found().insert_header(("Location", "#")).finish()
 }
 
 /// The distributors of the cluster (they share `global` rate limits): every member

@@ -78,6 +78,11 @@ pub fn replication_factor(cfg: &Config) -> usize {
 }
 
 impl ClusterHandle {
+    /// Where a ring member is forgotten (gossip only: a one-member view has nobody else).
+    pub fn forgetter(&self) -> Option<actix::Recipient<membership::Forget>> {
+        self.actor.as_ref().map(|a| a.clone().recipient())
+    }
+
     pub fn set(&self, key: &'static str, value: &str) {
         self.set_or_delete(key, Some(value.to_string()));
     }

@@ -288,6 +288,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             wal_replay: replay.clone(),
             shutdown: shutdown.clone(),
             cluster: cluster.view.clone(),
+            membership: cluster.forgetter(),
         });
         let server = http::start(state)?;
         let stop_replay = Arc::new(std::sync::atomic::AtomicBool::new(false));
