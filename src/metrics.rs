@@ -27,6 +27,7 @@ pub struct Metrics {
     pub tail_bytes: IntCounter,
     pub tail_dropped: IntCounter,
     pub index_gateway_lookups: IntCounter,
+    pub autoforgotten: IntCounter,
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -131,6 +132,11 @@ impl Metrics {
                 &r,
                 "skald_index_gateway_lookups_total",
                 "Index lookups (chunk references of a selector) this index gateway answered.",
+            ),
+            autoforgotten: counter(
+                &r,
+                "loki_ingester_autoforget_unhealthy_ingesters_total",
+                "Total number of ingesters automatically forgotten",
             ),
             registry: r,
             tail_active,

@@ -317,3 +317,30 @@ fn a_graceful_leave_takes_the_node_out_of_the_ring_and_a_restart_brings_it_back(
     let node2: Vec<&Value> = m["members"].as_array().unwrap().iter().filter(|x| x["id"] == "node-2").collect();
     assert_eq!(node2.len(), 1, "one entry per node: the new generation replaces the old");
 }
+
+#[test]
+fn autoforget_unhealthy_drops_a_dead_ingester_once_its_heartbeat_is_stale() {
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut nodes: Vec<Skald> = (0..3)
+        .map(|i| {
+            Skald::start(&format!(
+                "memberlist:\n  join_members: [127.0.0.1:{}]\n  bind_addr: [127.0.0.1]\n  bind_port: {}\n  gossip_interval: 100ms\n\
+                 ingester:\n  autoforget_unhealthy: true\n  lifecycler:\n    id: node-{i}\n    ring:\n      heartbeat_timeout: 3s\n",
+                ports[0], ports[i]
+            ))
+        })
+        .collect();
+    let in_ring = |n: &Skald, id: &str| json(n, "/ring")["shards"].as_array().unwrap().iter().any(|s| s["id"] == id);
+    for n in &nodes {
+        wait_for("three ring members", Duration::from_secs(30), || (0..3).all(|i| in_ring(n, &format!("node-{i}"))));
+    }
+    nodes[2].kill();
+    for n in &nodes[..2] {
+        wait_for("the dead ingester forgotten", Duration::from_secs(60), || !in_ring(n, "node-2"));
+    }
+    let forgotten = common::metric(&nodes[0], "loki_ingester_autoforget_unhealthy_ingesters_total")
+        + common::metric(&nodes[1], "loki_ingester_autoforget_unhealthy_ingesters_total");
+    assert!(forgotten >= 1.0, "counted where it was done");
+    nodes[2].start_again();
+    wait_for("the restarted ingester back in the ring", Duration::from_secs(30), || in_ring(&nodes[0], "node-2"));
+}

@@ -28,6 +28,11 @@ pub fn runs_distributor(targets: &str) -> bool {
     targets.split(',').any(|t| matches!(t, "all" | "distributor" | "write"))
 }
 
+/// True when these targets include an ingester.
+pub fn runs_ingester(targets: &[String]) -> bool {
+    targets.iter().any(|t| matches!(t.as_str(), "ingester" | "all" | "write"))
+}
+
 /// This node's keys at start.
 pub fn initial(me: &NodeInfo) -> Vec<(String, String)> {
     let mut kv = vec![
@@ -37,7 +42,7 @@ pub fn initial(me: &NodeInfo) -> Vec<(String, String)> {
         (READY.to_string(), "false".to_string()),
         (VERSION.to_string(), crate::VERSION.to_string()),
     ];
-    if me.targets.iter().any(|t| t == "ingester" || t == "all" || t == "write") {
+    if runs_ingester(&me.targets) {
         kv.push((INGESTER_STATE.to_string(), "JOINING".to_string()));
         kv.push((TOKENS.to_string(), me.num_tokens.to_string()));
     }

@@ -89,6 +89,9 @@ pub struct MembershipActor {
     round: Duration,
     /// When the view was last rebuilt.
     last: Instant,
+    /// `ingester.autoforget_unhealthy` on an ingester: ring members not alive whose
+    /// heartbeat is older than this (the ring's heartbeat timeout) are forgotten.
+    autoforget: Option<Duration>,
 }
 
 /// How often a node that knows its cluster rebuilds the view.
@@ -156,7 +159,11 @@ pub async fn start(
         v.cluster_label = label;
     }
     let round = m.gossip_interval.0.clamp(Duration::from_millis(50), REFRESH);
-    Ok(MembershipActor { handle: Some(handle), view, seen: BTreeMap::new(), round, last: Instant::now() }.start())
+    let autoforget = (cfg.ingester.autoforget_unhealthy && keys::runs_ingester(&me.targets))
+        .then_some(cfg.ingester.lifecycler.ring.heartbeat_timeout.0);
+    let actor =
+        MembershipActor { handle: Some(handle), view, seen: BTreeMap::new(), round, last: Instant::now(), autoforget };
+    Ok(actor.start())
 }
 
 /// The view of a node without gossip: itself only.
@@ -197,7 +204,7 @@ impl MembershipActor {
                 .collect::<Vec<_>>();
             (states, forget::tombstones(c.node_states()))
         };
-        ctx.spawn(fut.into_actor(self).map(|(states, forgotten), act, _| {
+        ctx.spawn(fut.into_actor(self).map(|(states, forgotten), act, ctx| {
             let now = Instant::now();
             // a restarted node comes back under a new generation: its newest one speaks for it
             let mut newest: BTreeMap<String, u64> = BTreeMap::new();
@@ -205,7 +212,7 @@ impl MembershipActor {
                 let g = newest.entry(id.node_id.to_string()).or_insert(id.generation_id);
                 *g = (*g).max(id.generation_id);
             }
-            let members = states
+            let members: Vec<Member> = states
                 .into_iter()
                 .filter(|(id, ..)| newest.get(&id.node_id.to_string()) == Some(&id.generation_id))
                 // a forgotten generation is left out unless it turns out alive after all
@@ -226,6 +233,16 @@ impl MembershipActor {
                     }
                 })
                 .collect();
+            if let Some(after) = act.autoforget {
+                // (members already forgotten are out of `members`: each is forgotten once)
+                for m in members.iter().filter(|m| !m.live && m.keys.contains_key(keys::TOKENS)) {
+                    if Duration::from_millis(m.heartbeat_age_ms) > after {
+                        tracing::warn!(member = %m.id, age_ms = m.heartbeat_age_ms, "autoforget_unhealthy: forgetting an unhealthy ring member");
+                        crate::metrics::metrics().autoforgotten.inc();
+                        ctx.notify(Forget(m.id.clone()));
+                    }
+                }
+            }
             if let Ok(mut v) = act.view.write() {
                 v.members = members;
                 v.version += 1;

@@ -160,6 +160,9 @@ pub struct IngesterConfig {
     pub shutdown_marker_path: String,
     /// Skald only: pushes past this much in-memory chunk data get 429 (0: no budget).
     pub head_memory_budget: ByteSize,
+    /// Forget ring members whose heartbeat is older than the ring's heartbeat timeout
+    /// (as `/ring`'s Forget button would), done by every ingester.
+    pub autoforget_unhealthy: bool,
 }
 
 /// `ingester.wal`: Loki's keys and defaults.
@@ -201,6 +204,7 @@ impl Default for IngesterConfig {
             lifecycler: Default::default(),
             shutdown_marker_path: String::new(),
             head_memory_budget: ByteSize(0),
+            autoforget_unhealthy: false,
         }
     }
 }
