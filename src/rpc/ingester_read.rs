@@ -9,7 +9,7 @@ use tonic::transport::Channel;
 use tonic::Status;
 
 use super::ingester::IngesterBridge;
-use super::wire;
+use super::{samples_wire, wire};
 use crate::actors::ingester::{
     IngesterError, LabelQuery, LogQuery, LogResult, SampleQuery, SampleResult, SeriesQuery, TailersCount, VolumeQuery,
     VolumeResult,
@@ -45,9 +45,9 @@ impl Handler<LogQuery> for IngesterBridge {
 impl Handler<SampleQuery> for IngesterBridge {
     type Result = ResponseFuture<Result<SampleResult, IngesterError>>;
     fn handle(&mut self, m: SampleQuery, _: &mut Context<Self>) -> Self::Result {
-        let req = wire::samples_request(&m);
+        let req = samples_wire::samples_request(&m);
         self.call(|mut c| async move {
-            wire::samples_result(c.query_samples(req).await?.into_inner()).map_err(|e| Status::internal(e.0))
+            samples_wire::samples_result(c.query_samples(req).await?.into_inner()).map_err(|e| Status::internal(e.0))
         })
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! The ingester: [`ingester`] (the `IngesterBridge` and pushes),
 //! [`ingester_read`] (queries), [`ingester_tail`] (live tails), [`wire`] (the
-//! protobuf forms), [`service`] (the ingester's gRPC side) and [`pool`] (the ring
+//! protobuf forms; [`samples_wire`] for a metric query's samples), [`service`] (the ingester's gRPC side) and [`pool`] (the ring
 //! and one peer per ingester, shared by distributor and querier), [`push_wire`]
 //! (the push request, encoded by hand), [`push_fast`] (the ingester's `Push`
 //! read without tonic's receive copy). The index
@@ -19,5 +19,6 @@ pub mod ingester_tail;
 pub mod pool;
 pub mod push_fast;
 pub mod push_wire;
+pub mod samples_wire;
 pub mod service;
 pub mod wire;

@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use super::ingester::from_wire;
 use super::ingester_tail::{tail_stream, TailStream};
 use super::push_wire::PushRequest;
+use super::samples_wire;
 use super::wire::{self, WireError};
 use crate::actors::ingester::{IngesterError, IngesterSupervisor, Push, TailersCount};
 use crate::distributor::labels::LabelCache;
@@ -72,8 +73,8 @@ impl Ingester for IngesterService {
     }
 
     async fn query_samples(&self, req: Request<pb::SamplesRequest>) -> Result<Response<pb::SamplesResponse>, Status> {
-        let q = wire::samples_query(req.into_inner()).map_err(bad)?;
-        Ok(Response::new(wire::samples_response(self.ask(q).await?)))
+        let (q, compact) = samples_wire::samples_query(req.into_inner()).map_err(bad)?;
+        Ok(Response::new(samples_wire::samples_response(self.ask(q).await?, compact)))
     }
 
     async fn labels(&self, req: Request<pb::LabelsRequest>) -> Result<Response<pb::LabelsResponse>, Status> {

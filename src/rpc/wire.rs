@@ -4,14 +4,12 @@
 //!
 //! Used by the `IngesterBridge` (caller side) and the `IngesterService` (callee).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::actors::ingester::{
-    Direction, LabelQuery, LogQuery, LogRequest, LogResult, SampleQuery, SampleRequest, SampleResult, ScanStats,
-    SeriesQuery, StreamEntries, StreamVolume, TimeRange, VolumeQuery, VolumeRequest, VolumeResult,
+    Direction, LabelQuery, LogQuery, LogRequest, LogResult, ScanStats, SeriesQuery, StreamEntries, StreamVolume,
+    TimeRange, VolumeQuery, VolumeRequest, VolumeResult,
 };
-use crate::logql::metric::{RangeSelect, Sample};
 use crate::logql::{Expr, Matcher};
 use crate::model::{Entry, Labels};
 use crate::proto::ingester as pb;
@@ -25,7 +23,7 @@ pub(super) fn pairs(p: &[(String, String)]) -> Vec<pb::Pair> {
     p.iter().map(|(n, v)| pb::Pair { name: n.clone(), value: v.clone() }).collect()
 }
 
-fn unpairs(p: Vec<pb::Pair>) -> Vec<(String, String)> {
+pub(super) fn unpairs(p: Vec<pb::Pair>) -> Vec<(String, String)> {
     p.into_iter().map(|x| (x.name, x.value)).collect()
 }
 
@@ -48,11 +46,11 @@ pub fn parse_matchers(s: &str) -> Result<Vec<Matcher>, WireError> {
     crate::logql::parse_selector(s).map_err(|e| WireError(format!("selector {s:?}: {e}")))
 }
 
-fn stats(s: ScanStats) -> Option<pb::ScanStats> {
+pub(super) fn stats(s: ScanStats) -> Option<pb::ScanStats> {
     Some(pb::ScanStats { lines: s.lines, bytes: s.bytes, chunks: s.chunks })
 }
 
-fn unstats(s: Option<pb::ScanStats>) -> ScanStats {
+pub(super) fn unstats(s: Option<pb::ScanStats>) -> ScanStats {
     s.map(|s| ScanStats { lines: s.lines, bytes: s.bytes, chunks: s.chunks }).unwrap_or_default()
 }
 
@@ -122,42 +120,6 @@ pub fn logs_result(r: pb::LogsResponse) -> LogResult {
         })
         .collect();
     LogResult { streams, stats: unstats(r.stats), warnings: r.warnings }
-}
-
-pub fn samples_request(q: &SampleQuery) -> pb::SamplesRequest {
-    pb::SamplesRequest { tenant: q.tenant.clone(), query: q.req.select.text(), start: q.req.start, end: q.req.end }
-}
-
-pub fn samples_query(r: pb::SamplesRequest) -> Result<SampleQuery, WireError> {
-    let select = RangeSelect::parse(&r.query).map_err(|e| WireError(format!("{}: {e}", r.query)))?;
-    Ok(SampleQuery { tenant: r.tenant, req: SampleRequest { select: Arc::new(select), start: r.start, end: r.end } })
-}
-
-pub fn samples_response(r: SampleResult) -> pb::SamplesResponse {
-    let series = r
-        .series
-        .into_iter()
-        .map(|(l, s)| pb::WireSeries {
-            labels: pairs(&l),
-            ts: s.iter().map(|x| x.ts).collect(),
-            values: s.iter().map(|x| x.value).collect(),
-            keys: s.iter().map(|x| x.key).collect(),
-        })
-        .collect();
-    pb::SamplesResponse { series, stats: stats(r.stats), warnings: r.warnings }
-}
-
-pub fn samples_result(r: pb::SamplesResponse) -> Result<SampleResult, WireError> {
-    let mut series = BTreeMap::new();
-    for s in r.series {
-        if s.ts.len() != s.values.len() || s.ts.len() != s.keys.len() {
-            return Err(WireError("sample columns of different lengths".into()));
-        }
-        let samples: Vec<Sample> =
-            s.ts.iter().zip(&s.values).zip(&s.keys).map(|((&ts, &value), &key)| Sample { ts, value, key }).collect();
-        series.insert(unpairs(s.labels), samples);
-    }
-    Ok(SampleResult { series, stats: unstats(r.stats), warnings: r.warnings })
 }
 
 pub fn labels_request(q: &LabelQuery) -> pb::LabelsRequest {
@@ -258,6 +220,7 @@ pub fn volume_result(r: pb::VolumeResponse) -> VolumeResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logql::metric::RangeSelect;
 
     #[test]
     fn queries_survive_the_wire() {
@@ -305,17 +268,6 @@ mod tests {
         assert_eq!(back.streams[0].labels, l);
         assert_eq!(back.streams[0].entries, vec![e]);
         assert_eq!(back.stats.bytes, 4);
-
-        let mut series = BTreeMap::new();
-        series.insert(vec![("a".to_string(), "1".to_string())], vec![Sample { ts: 1, value: 2.5, key: 9 }]);
-        let s =
-            samples_result(samples_response(SampleResult { series: series.clone(), ..Default::default() })).unwrap();
-        assert_eq!(s.series, series);
-        let bad = pb::SamplesResponse {
-            series: vec![pb::WireSeries { ts: vec![1], values: vec![], keys: vec![], labels: vec![] }],
-            ..Default::default()
-        };
-        assert!(samples_result(bad).is_err());
 
         let mut v = StreamVolume::empty(l.clone());
         v.bytes = 10;
