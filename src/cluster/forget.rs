@@ -4,18 +4,22 @@
 //! hour), each replication set counting it as a failure meanwhile.
 //!
 //! Gossip only lets a node change its own state, so forgetting is a tombstone:
-//! the node that takes the request publishes `forget:<id>` = the member's newest
-//! generation. Every node reads the tombstones of every state it holds (a dead
-//! requester's too, which outlives what it forgot) and leaves that generation out
-//! of its view while the failure detector does not see it alive. A member that
-//! comes back does so under a new generation, untouched; a tombstone whose member
-//! gossip has dropped altogether is deleted by its publisher.
+//! the node that takes the request (or, with `ingester.autoforget_unhealthy`, an
+//! ingester that saw the member's heartbeat go stale) publishes `forget:<id>` =
+//! the member's generation. Every node reads the tombstones of every state it
+//! holds (a dead requester's too) and leaves that generation out of its view
+//! while the failure detector does not see it alive. A member seen alive is not
+//! forgotten (Loki's would add itself back at its next heartbeat), and a tombstone
+//! whose member turns out alive after all is withdrawn at once; a member that
+//! restarts comes back under a new generation, untouched. Once gossip has dropped
+//! the member's state the publisher lets its tombstone expire after gossip's own
+//! grace period, so that nodes that still hold the state keep leaving it out.
 //!
 //! Used by `membership` (the `Forget` message and every view refresh).
 
 use std::collections::{BTreeMap, HashSet};
 
-use chitchat::{Chitchat, ChitchatId, NodeState};
+use chitchat::{Chitchat, ChitchatId, DeletionStatus, NodeState};
 
 use super::keys;
 
@@ -31,25 +35,55 @@ pub fn tombstones(states: &BTreeMap<ChitchatId, NodeState>) -> Forgotten {
     states.values().flat_map(|st| st.iter_prefix(keys::FORGET_PREFIX).filter_map(|(k, v)| parse(k, &v.value))).collect()
 }
 
-/// Publishes a tombstone for `id`'s newest generation; the generation, or `None`
-/// when gossip holds no member of that id (nothing to forget).
-pub fn forget(c: &mut Chitchat, id: &str) -> Option<u64> {
-    let generation = c.node_states().keys().filter(|n| &*n.node_id == id).map(|n| n.generation_id).max()?;
-    c.self_node_state().set(keys::forget_key(id), generation);
-    Some(generation)
+/// What a forget did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A tombstone for this generation is published.
+    Forgotten(u64),
+    /// Gossip holds no such member (or generation): nothing to forget.
+    Unknown,
+    /// The failure detector sees it alive: not forgotten.
+    Alive,
 }
 
-/// Deletes this node's tombstones whose member gossip no longer holds.
+/// Publishes a tombstone for `id`'s `generation` (its newest when `None`).
+pub fn forget(c: &mut Chitchat, id: &str, generation: Option<u64>) -> Outcome {
+    let target = c
+        .node_states()
+        .keys()
+        .filter(|n| &*n.node_id == id && generation.is_none_or(|g| g == n.generation_id))
+        .max_by_key(|n| n.generation_id)
+        .cloned();
+    let Some(target) = target else { return Outcome::Unknown };
+    if c.live_nodes().any(|n| *n == target) {
+        return Outcome::Alive;
+    }
+    c.self_node_state().set(keys::forget_key(id), target.generation_id);
+    Outcome::Forgotten(target.generation_id)
+}
+
+/// Withdraws this node's tombstones whose member is alive, and lets those whose
+/// member gossip no longer holds expire (visible for gossip's grace period still).
 pub fn prune_own(c: &mut Chitchat) {
-    let present: Forgotten = c.node_states().keys().map(|n| (n.node_id.to_string(), n.generation_id)).collect();
-    let done: Vec<String> = c
-        .self_node_state()
-        .iter_prefix(keys::FORGET_PREFIX)
-        .filter(|(k, v)| parse(k, &v.value).is_none_or(|t| !present.contains(&t)))
-        .map(|(k, _)| k.to_string())
-        .collect();
-    for k in done {
+    let ids = |it: &mut dyn Iterator<Item = &ChitchatId>| -> Forgotten {
+        it.map(|n| (n.node_id.to_string(), n.generation_id)).collect()
+    };
+    let present = ids(&mut c.node_states().keys());
+    let alive = ids(&mut c.live_nodes());
+    let (mut withdraw, mut expire) = (Vec::new(), Vec::new());
+    for (k, v) in c.self_node_state().iter_prefix(keys::FORGET_PREFIX) {
+        let target = parse(k, &v.value);
+        if target.as_ref().is_some_and(|t| alive.contains(t)) {
+            withdraw.push(k.to_string());
+        } else if target.is_none_or(|t| !present.contains(&t)) && matches!(v.status, DeletionStatus::Set) {
+            expire.push(k.to_string());
+        }
+    }
+    for k in withdraw {
         c.self_node_state().delete(&k);
+    }
+    for k in expire {
+        c.self_node_state().delete_after_ttl(&k);
     }
 }
 

@@ -13,10 +13,10 @@ pub const INGESTER_STATE: &str = "ingester.state";
 /// Number of ring tokens; the tokens themselves derive from the id (`ring::tokens_for`).
 pub const TOKENS: &str = "ingester.tokens";
 pub const VERSION: &str = "version";
-/// `forget:<id>` = the generation of a member an operator forgot (`POST /ring`,
-/// `forget=<id>`), published by the node that took the request. While that
-/// generation is not alive every node leaves it out of its view; the member's own
-/// return (a new generation) is not affected. See `membership`.
+/// `forget:<id>` = the generation of a member forgotten (`POST /ring`,
+/// `forget=<id>`, or `ingester.autoforget_unhealthy`), published by the node that
+/// did it. While that generation is not alive every node leaves it out of its
+/// view; the member's own return (a new generation) is not affected. See `forget`.
 pub const FORGET_PREFIX: &str = "forget:";
 
 pub fn forget_key(id: &str) -> String {

@@ -69,11 +69,14 @@ pub struct NodeInfo {
 #[rtype(result = "()")]
 pub struct SetKey(pub &'static str, pub Option<String>);
 
-/// Forget a member (`POST /ring`, `forget=<id>`; see [`super::forget`]): answers
-/// the generation forgotten, `None` when gossip holds no member of that id.
+/// Forget a member (`POST /ring`, `forget=<id>`, or autoforget; see
+/// [`super::forget`]): its given generation, else its newest.
 #[derive(Message)]
-#[rtype(result = "Option<u64>")]
-pub struct Forget(pub String);
+#[rtype(result = "forget::Outcome")]
+pub struct Forget {
+    pub id: String,
+    pub generation: Option<u64>,
+}
 
 pub struct MembershipActor {
     handle: Option<ChitchatHandle>,
@@ -159,8 +162,10 @@ pub async fn start(
         v.cluster_label = label;
     }
     let round = m.gossip_interval.0.clamp(Duration::from_millis(50), REFRESH);
-    let autoforget = (cfg.ingester.autoforget_unhealthy && keys::runs_ingester(&me.targets))
-        .then_some(cfg.ingester.lifecycler.ring.heartbeat_timeout.0);
+    // (a zero heartbeat timeout means heartbeats never go stale, as in the ring)
+    let timeout = cfg.ingester.lifecycler.ring.heartbeat_timeout.0;
+    let autoforget = (cfg.ingester.autoforget_unhealthy && keys::runs_ingester(&me.targets) && !timeout.is_zero())
+        .then_some(timeout);
     let actor =
         MembershipActor { handle: Some(handle), view, seen: BTreeMap::new(), round, last: Instant::now(), autoforget };
     Ok(actor.start())
@@ -239,7 +244,7 @@ impl MembershipActor {
                     if Duration::from_millis(m.heartbeat_age_ms) > after {
                         tracing::warn!(member = %m.id, age_ms = m.heartbeat_age_ms, "autoforget_unhealthy: forgetting an unhealthy ring member");
                         crate::metrics::metrics().autoforgotten.inc();
-                        ctx.notify(Forget(m.id.clone()));
+                        ctx.notify(Forget { id: m.id.clone(), generation: Some(m.generation) });
                     }
                 }
             }
@@ -272,14 +277,14 @@ impl Actor for MembershipActor {
 }
 
 impl Handler<Forget> for MembershipActor {
-    type Result = ResponseFuture<Option<u64>>;
-    fn handle(&mut self, Forget(id): Forget, _: &mut Context<Self>) -> Self::Result {
-        let Some(h) = &self.handle else { return Box::pin(async { None }) };
+    type Result = ResponseFuture<forget::Outcome>;
+    fn handle(&mut self, msg: Forget, _: &mut Context<Self>) -> Self::Result {
+        let Some(h) = &self.handle else { return Box::pin(async { forget::Outcome::Unknown }) };
         let chitchat = h.chitchat();
         Box::pin(async move {
-            let generation = forget::forget(&mut *chitchat.lock().await, &id);
-            tracing::info!(member = %id, ?generation, "forgetting a ring member");
-            generation
+            let outcome = forget::forget(&mut *chitchat.lock().await, &msg.id, msg.generation);
+            tracing::info!(member = %msg.id, ?outcome, "forgetting a ring member");
+            outcome
         })
     }
 }

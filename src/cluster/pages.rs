@@ -136,20 +136,17 @@ async fn ring(st: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     )
 }
 
-/// Loki's "Forget" (`POST /ring` with `forget=<id>`, in the form body or the query
-/// string): the member leaves every node's ring once gossip spreads the word,
-/// unless it is alive (see `cluster::forget`). Answers 302 back to the page, as
-/// Loki does, also for an id the ring does not hold.
+/// Loki's "Forget" (`POST /ring` with `forget=<id>`, in a urlencoded form body or
+/// the query string): the member leaves every node's ring once gossip spreads the
+/// word, unless it is alive (see `cluster::forget`). Answers 302 back to the page,
+/// as Loki does, also for an id the ring does not hold (or none).
 async fn forget(st: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let field = |pairs: Vec<(String, String)>| pairs.into_iter().find(|(k, _)| k == "forget").map(|(_, v)| v);
     let id = field(serde_urlencoded::from_bytes(&body).unwrap_or_default())
         .or_else(|| field(serde_urlencoded::from_str(req.query_string()).unwrap_or_default()))
         .unwrap_or_default();
-    if id.is_empty() {
-        return HttpResponse::BadRequest().body("error forgetting instance '': no instance id in the forget field\n");
-    }
     if let Some(m) = &st.membership {
-        if let Err(e) = m.send(super::membership::Forget(id.clone())).await {
+        if let Err(e) = m.send(super::membership::Forget { id: id.clone(), generation: None }).await {
             return HttpResponse::InternalServerError().body(format!("error forgetting instance '{id}': {e}\n"));
         }
     }
