@@ -2,7 +2,8 @@
 # Microservices overhead: lines ingested per CPU-second summed over every Skald
 # process of the local cluster (deploy/local/cluster.sh: 13 processes, pushes
 # through the nginx gateway) against one single-binary process, same load.
-# Also query latency through the query-frontend against a querier directly, and
+# Also query latency through the query-frontend against a querier directly (one
+# stream's lines and counts; a count over every stream), and
 # live-tail push-to-client latency through the gateway (RF=3).
 #   bench/microservices.sh            # RF=1 and RF=3 cluster runs, single binary
 # Env: DURATION (default 20s). nginx, s3s-fs and memcached CPU are reported apart.
@@ -44,9 +45,13 @@ cluster_run() {
     fi
     # one stream's lines and counts (1h split into 1h pieces: the frontend's queue and merge, not the scan, dominate)
     local q1='{app="loadgen", stream="s7"}' q2='sum(count_over_time({app="loadgen", stream="s7"}[1m]))' where
+    # and a dashboard's metric query over every stream (millions of lines: one sample per line from the ingesters)
+    local q3='sum(count_over_time({app="loadgen"}[1m]))'
     for where in "query-frontend:$((8080 + OFF))" "querier-direct:$((3101 + OFF + 6))"; do
         "$BIN" loadgen query --url "http://127.0.0.1:${where#*:}" --query "$q1" --query "$q2" --requests 200 2>/dev/null \
             | sed "s/^{/{\"scenario\":\"${where%%:*}-rf$rf\",/" || true
+        "$BIN" loadgen query --url "http://127.0.0.1:${where#*:}" --query "$q3" --requests 10 --concurrency 1 2>/dev/null \
+            | sed "s/^{/{\"scenario\":\"${where%%:*}-all-streams-rf$rf\",/" || true
     done
     if [ "$rf" = 3 ]; then
         local t
@@ -70,3 +75,5 @@ echo "== single binary" >&2
 echo "== single binary, 1 MiB pushes" >&2
 "$BIN" loadgen push --url "http://127.0.0.1:$PORT" --pid "$PID" "${LOAD_1MIB[@]}" \
     | sed 's/^{/{"scenario":"single-binary-1mib",/'
+"$BIN" loadgen query --url "http://127.0.0.1:$PORT" --query 'sum(count_over_time({app="loadgen"}[1m]))' \
+    --requests 10 --concurrency 1 2>/dev/null | sed 's/^{/{"scenario":"single-binary-all-streams",/'
