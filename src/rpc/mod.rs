@@ -7,7 +7,7 @@
 //! [`ingester_read`] (queries), [`ingester_tail`] (live tails), [`wire`] (the
 //! protobuf forms; [`samples_wire`] for a metric query's samples), [`service`] (the ingester's gRPC side) and [`pool`] (the ring
 //! and one peer per ingester, shared by distributor and querier), [`push_wire`]
-//! (the push request, encoded by hand), [`push_fast`] (the ingester's `Push`
+//! (the push request, encoded by hand; [`push_decode`] reads it), [`push_fast`] (the ingester's `Push`
 //! read without tonic's receive copy). The index
 //! gateway: [`index_gateway`]. Every service's codec: [`codec`].
 
@@ -17,6 +17,7 @@ pub mod ingester;
 pub mod ingester_read;
 pub mod ingester_tail;
 pub mod pool;
+pub mod push_decode;
 pub mod push_fast;
 pub mod push_wire;
 pub mod samples_wire;

@@ -11,12 +11,12 @@
 //! generated `Ingester` client and server carry it; `ingester` builds it and
 //! `service` takes it apart.
 
-use bytes::{Buf, BufMut, Bytes};
-use prost::encoding::{self, decode_key, encode_key, encode_varint, encoded_len_varint, skip_field};
+use bytes::{Buf, BufMut};
+use prost::encoding::{self, encode_key, encode_varint, encoded_len_varint, skip_field};
 use prost::encoding::{DecodeContext, WireType};
 use prost::{DecodeError, Message};
 
-use crate::model::entry::{ts_from_parts, ts_to_parts};
+use crate::model::entry::ts_to_parts;
 use crate::model::Entry;
 
 /// One push: the tenant and its streams.
@@ -152,110 +152,6 @@ fn put_entry(e: &Entry, (len, (s, n)): (usize, (u64, u64)), buf: &mut impl BufMu
     }
 }
 
-/// The body of one length-delimited field (zero-copy when `buf` is `Bytes`).
-fn take(wire_type: WireType, buf: &mut impl Buf, ctx: &DecodeContext) -> Result<Bytes, DecodeError> {
-    let mut out = Bytes::new();
-    encoding::bytes::merge(wire_type, &mut out, buf, ctx.clone())?;
-    Ok(out)
-}
-
-/// prost's own "buffer underflow" error (its constructor is not public API).
-fn underflow(ctx: &DecodeContext) -> DecodeError {
-    let mut short: &[u8] = &[1];
-    let mut sink = Vec::<u8>::new();
-    encoding::bytes::merge(WireType::LengthDelimited, &mut sink, &mut short, ctx.clone())
-        .expect_err("a length of 1 with no byte after it underflows")
-}
-
-/// The body of one length-delimited field, borrowed from `cur`. Entries are read
-/// from borrowed slices: only a line becomes a `Bytes` (one reference count each).
-fn take_slice<'a>(wire_type: WireType, cur: &mut &'a [u8], ctx: &DecodeContext) -> Result<&'a [u8], DecodeError> {
-    encoding::check_wire_type(WireType::LengthDelimited, wire_type)?;
-    let len = encoding::decode_varint(cur)?;
-    if len > cur.len() as u64 {
-        return Err(underflow(ctx));
-    }
-    let (body, rest) = cur.split_at(len as usize);
-    *cur = rest;
-    Ok(body)
-}
-
-/// How many fields numbered `tag` a message body holds (a malformed body stops the
-/// count; the decode that follows reports it).
-fn count_fields(mut b: &[u8], want: u32, ctx: &DecodeContext) -> usize {
-    let mut n = 0;
-    while !b.is_empty() {
-        let Ok((tag, wt)) = decode_key(&mut b) else { break };
-        n += usize::from(tag == want);
-        if skip_field(wt, tag, &mut b, ctx.clone()).is_err() {
-            break;
-        }
-    }
-    n
-}
-
-/// Reads a message body field by field; `f` merges each field (and skips the ones
-/// it does not keep).
-fn each_field<'a>(
-    mut b: &'a [u8],
-    mut f: impl FnMut(u32, WireType, &mut &'a [u8]) -> Result<(), DecodeError>,
-) -> Result<(), DecodeError> {
-    while !b.is_empty() {
-        let (tag, wt) = decode_key(&mut b)?;
-        f(tag, wt, &mut b)?;
-    }
-    Ok(())
-}
-
-fn decode_timestamp(b: &[u8], ctx: &DecodeContext) -> Result<i64, DecodeError> {
-    let (mut seconds, mut nanos) = (0i64, 0i32);
-    each_field(b, |tag, wt, b| match tag {
-        1 => encoding::int64::merge(wt, &mut seconds, b, ctx.clone()),
-        2 => encoding::int32::merge(wt, &mut nanos, b, ctx.clone()),
-        _ => skip_field(wt, tag, b, ctx.clone()),
-    })?;
-    Ok(ts_from_parts(seconds, nanos))
-}
-
-fn decode_pair(b: &[u8], ctx: &DecodeContext) -> Result<(String, String), DecodeError> {
-    let (mut name, mut value) = (String::new(), String::new());
-    each_field(b, |tag, wt, b| match tag {
-        1 => encoding::string::merge(wt, &mut name, b, ctx.clone()),
-        2 => encoding::string::merge(wt, &mut value, b, ctx.clone()),
-        _ => skip_field(wt, tag, b, ctx.clone()),
-    })?;
-    Ok((name, value))
-}
-
-/// One `EntryAdapter` body `b`, a slice of `whole` (which its line is cut from).
-fn decode_entry(whole: &Bytes, b: &[u8], ctx: &DecodeContext) -> Result<Entry, DecodeError> {
-    let mut e = Entry { ts: 0, line: Bytes::new(), metadata: Vec::new() };
-    each_field(b, |tag, wt, b| {
-        match tag {
-            1 => e.ts = decode_timestamp(take_slice(wt, b, ctx)?, ctx)?,
-            2 => e.line = whole.slice_ref(take_slice(wt, b, ctx)?),
-            3 => e.metadata.push(decode_pair(take_slice(wt, b, ctx)?, ctx)?),
-            // 4 (parsed labels) is filled by queriers only; unknown fields are skipped
-            _ => skip_field(wt, tag, b, ctx.clone())?,
-        }
-        Ok(())
-    })?;
-    Ok(e)
-}
-
-fn decode_stream(whole: &Bytes, ctx: &DecodeContext) -> Result<PushStream, DecodeError> {
-    let mut s = PushStream { labels: String::new(), entries: Vec::with_capacity(count_fields(whole, 2, ctx)) };
-    each_field(whole, |tag, wt, b| match tag {
-        1 => encoding::string::merge(wt, &mut s.labels, b, ctx.clone()),
-        2 => {
-            s.entries.push(decode_entry(whole, take_slice(wt, b, ctx)?, ctx)?);
-            Ok(())
-        }
-        _ => skip_field(wt, tag, b, ctx.clone()),
-    })?;
-    Ok(s)
-}
-
 impl Message for PushRequest {
     fn encode_raw(&self, buf: &mut impl BufMut) {
         put_bytes(1, self.tenant.as_bytes(), buf);
@@ -290,8 +186,8 @@ impl Message for PushRequest {
         match tag {
             1 => encoding::string::merge(wire_type, &mut self.tenant, buf, ctx),
             2 => {
-                let body = take(wire_type, buf, &ctx)?;
-                self.streams.push(decode_stream(&body, &ctx)?);
+                let body = super::push_decode::take(wire_type, buf, &ctx)?;
+                self.streams.push(super::push_decode::decode_stream(&body, &ctx)?);
                 Ok(())
             }
             _ => skip_field(wire_type, tag, buf, ctx),
@@ -310,6 +206,8 @@ impl Message for PushRequest {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
     use crate::model::{Labels, StreamPush};
     use crate::proto::logproto::{LabelPairAdapter, StreamAdapter};
