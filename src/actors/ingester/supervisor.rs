@@ -1,9 +1,10 @@
 //! `IngesterSupervisor`: the ingester's entry point. Owns the tenant actors and
 //! the arbiters their shards run on; forwards pushes and reads to the tenant.
 //!
-//! The distributor sends [`Push`]; the querier sends [`LogQuery`], [`SampleQuery`],
-//! [`LabelQuery`], [`SeriesQuery`] and [`VolumeQuery`]. Both hold only a `Recipient`, so a remote ingester can stand
-//! behind the same messages later.
+//! The distributor sends [`Push`]; the querier sends the reads (`reads`: logs,
+//! samples, labels, series, volume). Both hold only a `Recipient` or a pool peer,
+//! so a remote ingester (an `rpc::ingester::IngesterBridge`) stands behind the
+//! same messages. The WAL side (sequencing, group commit, replay) is in `wal`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,17 +16,17 @@ use serde::Serialize;
 
 use super::flush::FlushChunks;
 use super::shard::{FlushNow, ShardCounters, StreamShardActor};
-use super::tenant::{TenantActor, TenantCounters, TenantLabels, TenantLogs, TenantPush, TenantSamples, TenantSeries};
-use super::volume::{TenantVolume, VolumeQuery, VolumeResult};
-use super::{LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, StreamSettings, TimeRange};
+use super::tenant::{TenantActor, TenantCounters, TenantPush};
+use super::{PushOutcome, StreamSettings};
 use crate::actors::Observe;
 use crate::config::Overrides;
-use crate::logql::Matcher;
-use crate::model::{Labels, StreamPush};
+use crate::model::StreamPush;
 use crate::storage::chunk::ChunkError;
 
+mod reads;
 mod wal;
 
+pub use reads::{LabelQuery, LogQuery, SampleQuery, SeriesQuery};
 pub use wal::{ReplayApply, ReplayDone, ShutdownWal};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,38 +45,6 @@ pub enum IngesterError {
 pub struct Push {
     pub tenant: String,
     pub streams: Vec<StreamPush>,
-}
-
-#[derive(Message)]
-#[rtype(result = "Result<LogResult, IngesterError>")]
-pub struct LogQuery {
-    pub tenant: String,
-    pub req: LogRequest,
-}
-
-/// Samples of one range aggregation (metric queries), extracted in the shards.
-#[derive(Message)]
-#[rtype(result = "Result<SampleResult, IngesterError>")]
-pub struct SampleQuery {
-    pub tenant: String,
-    pub req: SampleRequest,
-}
-
-#[derive(Message)]
-#[rtype(result = "Result<Vec<String>, IngesterError>")]
-pub struct LabelQuery {
-    pub tenant: String,
-    pub name: Option<String>,
-    pub matchers: Vec<Matcher>,
-    pub range: TimeRange,
-}
-
-#[derive(Message)]
-#[rtype(result = "Result<Vec<Labels>, IngesterError>")]
-pub struct SeriesQuery {
-    pub tenant: String,
-    pub groups: Vec<Vec<Matcher>>,
-    pub range: TimeRange,
 }
 
 /// Close and flush every chunk of every tenant; answers when the store has them.
@@ -238,7 +207,7 @@ impl Actor for IngesterSupervisor {
     }
 }
 
-fn unavailable(e: actix::MailboxError) -> IngesterError {
+pub(super) fn unavailable(e: actix::MailboxError) -> IngesterError {
     IngesterError::Unavailable(e.to_string())
 }
 
@@ -252,61 +221,6 @@ impl Handler<Push> for IngesterSupervisor {
             self.dispatch(&msg.tenant, msg.streams, reply, false);
         }
         Box::pin(async move { rx.await.unwrap_or_else(|_| Err(IngesterError::Unavailable("ingester stopped".into()))) })
-    }
-}
-
-impl Handler<LogQuery> for IngesterSupervisor {
-    type Result = ResponseFuture<Result<LogResult, IngesterError>>;
-    fn handle(&mut self, msg: LogQuery, _: &mut Context<Self>) -> Self::Result {
-        let Some(t) = self.existing(&msg.tenant) else {
-            return Box::pin(async { Ok(LogResult::default()) });
-        };
-        let req = t.send(TenantLogs { req: msg.req });
-        Box::pin(async move { req.await.map_err(unavailable)? })
-    }
-}
-
-impl Handler<SampleQuery> for IngesterSupervisor {
-    type Result = ResponseFuture<Result<SampleResult, IngesterError>>;
-    fn handle(&mut self, msg: SampleQuery, _: &mut Context<Self>) -> Self::Result {
-        let Some(t) = self.existing(&msg.tenant) else {
-            return Box::pin(async { Ok(SampleResult::default()) });
-        };
-        let req = t.send(TenantSamples { req: msg.req });
-        Box::pin(async move { req.await.map_err(unavailable)? })
-    }
-}
-
-impl Handler<LabelQuery> for IngesterSupervisor {
-    type Result = ResponseFuture<Result<Vec<String>, IngesterError>>;
-    fn handle(&mut self, msg: LabelQuery, _: &mut Context<Self>) -> Self::Result {
-        let Some(t) = self.existing(&msg.tenant) else {
-            return Box::pin(async { Ok(Vec::new()) });
-        };
-        let req = t.send(TenantLabels { name: msg.name, matchers: msg.matchers, range: msg.range });
-        Box::pin(async move { req.await.map_err(unavailable) })
-    }
-}
-
-impl Handler<SeriesQuery> for IngesterSupervisor {
-    type Result = ResponseFuture<Result<Vec<Labels>, IngesterError>>;
-    fn handle(&mut self, msg: SeriesQuery, _: &mut Context<Self>) -> Self::Result {
-        let Some(t) = self.existing(&msg.tenant) else {
-            return Box::pin(async { Ok(Vec::new()) });
-        };
-        let req = t.send(TenantSeries { groups: msg.groups, range: msg.range });
-        Box::pin(async move { req.await.map_err(unavailable) })
-    }
-}
-
-impl Handler<VolumeQuery> for IngesterSupervisor {
-    type Result = ResponseFuture<Result<VolumeResult, IngesterError>>;
-    fn handle(&mut self, msg: VolumeQuery, _: &mut Context<Self>) -> Self::Result {
-        let Some(t) = self.existing(&msg.tenant) else {
-            return Box::pin(async { Ok(VolumeResult::default()) });
-        };
-        let req = t.send(TenantVolume { req: msg.req });
-        Box::pin(async move { req.await.map_err(unavailable)? })
     }
 }
 
@@ -331,7 +245,7 @@ mod tests {
     use actix::{Actor, Arbiter};
 
     use super::*;
-    use crate::actors::ingester::{Direction, StreamSettings};
+    use crate::actors::ingester::{Direction, LogRequest, TimeRange};
     use crate::logql::{parse, Expr};
     use crate::model::{Entry, Labels, StreamPush};
     use crate::storage::chunk::Encoding;
