@@ -62,14 +62,15 @@ pub fn forget(c: &mut Chitchat, id: &str, generation: Option<u64>) -> Outcome {
     Outcome::Forgotten(target.generation_id)
 }
 
+fn ids<'a>(nodes: impl Iterator<Item = &'a ChitchatId>) -> Forgotten {
+    nodes.map(|n| (n.node_id.to_string(), n.generation_id)).collect()
+}
+
 /// Withdraws this node's tombstones whose member is alive, and lets those whose
 /// member gossip no longer holds expire (visible for gossip's grace period still).
 pub fn prune_own(c: &mut Chitchat) {
-    let ids = |it: &mut dyn Iterator<Item = &ChitchatId>| -> Forgotten {
-        it.map(|n| (n.node_id.to_string(), n.generation_id)).collect()
-    };
-    let present = ids(&mut c.node_states().keys());
-    let alive = ids(&mut c.live_nodes());
+    let present = ids(c.node_states().keys());
+    let alive = ids(c.live_nodes());
     let (mut withdraw, mut expire) = (Vec::new(), Vec::new());
     for (k, v) in c.self_node_state().iter_prefix(keys::FORGET_PREFIX) {
         let target = parse(k, &v.value);

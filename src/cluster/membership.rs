@@ -243,8 +243,13 @@ impl MembershipActor {
                 for m in members.iter().filter(|m| !m.live && m.keys.contains_key(keys::TOKENS)) {
                     if Duration::from_millis(m.heartbeat_age_ms) > after {
                         tracing::warn!(member = %m.id, age_ms = m.heartbeat_age_ms, "autoforget_unhealthy: forgetting an unhealthy ring member");
-                        crate::metrics::metrics().autoforgotten.inc();
-                        ctx.notify(Forget { id: m.id.clone(), generation: Some(m.generation) });
+                        let asked = ctx.address().send(Forget { id: m.id.clone(), generation: Some(m.generation) });
+                        // counted once done: the member may have turned out alive meanwhile
+                        actix::spawn(async move {
+                            if let Ok(forget::Outcome::Forgotten(_)) = asked.await {
+                                crate::metrics::metrics().autoforgotten.inc();
+                            }
+                        });
                     }
                 }
             }

@@ -93,6 +93,9 @@ fn decode_pair(b: &[u8], ctx: &DecodeContext) -> Result<(String, String), Decode
 }
 
 /// A varint read from `b` at `*i`; `None` when cut short or longer than 64 bits.
+/// (Not prost's `decode_varint` over a slice cursor: the fast path built on that
+/// and `take_slice` measured 57-70 ns per line in `cargo bench --bench wire`
+/// against 49-62 with these index-based readers.)
 #[inline(always)]
 fn varint_at(b: &[u8], i: &mut usize) -> Option<u64> {
     let mut v = 0u64;
