@@ -18,9 +18,11 @@ use crate::actors::querier::WORKER_HEADER;
 use crate::config::Limits;
 use crate::frontend::merge::MergeKind;
 use crate::frontend::results_cache::{CachedRequest, ResultsCache};
+use crate::frontend::shard;
 use crate::frontend::split::{log_pieces, metric_pieces};
 use crate::frontend::split_actor::{SplitPlan, SplitQueryActor};
 use crate::frontend::Frontend;
+use crate::logql::metric::SampleExpr;
 use crate::logql::{parse, Expr};
 use crate::proto::frontend::{Header, Job, JobResult};
 
@@ -77,17 +79,29 @@ async fn handle(
     let tenant = tenants.join("|");
     let job = job_of(&req, &body, &tenant);
     let run = async {
-        let plan = if split { plan(f, &limits, &job, &req, &body)? } else { None };
+        let plan = if split { plan(f, &limits, &job, &req, &body).await? } else { None };
         let answer = match plan {
             None => f.queue.run_with_retries(job, f.max_retries).await,
-            Some(plan) => match SplitQueryActor::run(plan, f.queue.clone()).await {
-                Ok(v) => return Ok(json_response(&v)),
-                Err(r) => r,
-            },
+            Some(plan) => {
+                let sharded = matches!(plan.merge, MergeKind::Matrix { shards, .. } if shards > 1);
+                match SplitQueryActor::run(plan, f.queue.clone()).await {
+                    // each shard stayed under the series limit; the whole answer must too
+                    Ok(v) if sharded && too_many_series(&v, limits.max_query_series) => {
+                        let msg = format!("maximum of series ({}) reached for a single query", limits.max_query_series);
+                        return Err(ApiError::new(400, msg));
+                    }
+                    Ok(v) => return Ok(json_response(&v)),
+                    Err(r) => r,
+                }
+            }
         };
         Ok(respond(answer))
     };
     super::limits::with_timeout(&limits, &tenant, run).await
+}
+
+fn too_many_series(answer: &serde_json::Value, max: usize) -> bool {
+    max > 0 && answer["data"]["result"].as_array().is_some_and(|r| r.len() > max)
 }
 
 /// The request as a job: method, path with query string, headers, body.
@@ -121,8 +135,9 @@ fn json_response(v: &serde_json::Value) -> HttpResponse {
 }
 
 /// The pieces of a `query_range`, or `None` to send it whole (not split, or
-/// not valid: the querier then answers with its own error).
-fn plan(
+/// not valid: the querier then answers with its own error). A shardable metric
+/// query large enough by the index's stats is also cut into stream shards.
+async fn plan(
     f: &Frontend,
     limits: &Limits,
     job: &Job,
@@ -149,9 +164,20 @@ fn plan(
         }
         _ => (start, end),
     };
+    let mut shards: Option<(u64, SampleExpr)> = None;
     let (pieces, merge) = match parsed {
         Err(_) => return Ok(None),
-        Ok(Expr::Sample(_)) => (metric_pieces(start, end, step, interval), MergeKind::Matrix),
+        Ok(Expr::Sample(e)) => {
+            let mut merge = MergeKind::MATRIX;
+            if let Some(combine) = f.shard_queries.then(|| shard::plan(&e)).flatten() {
+                let n = shard_count(f, limits, job, &e, start, end).await;
+                if n > 1 {
+                    merge = MergeKind::Matrix { shards: n as usize, combine };
+                    shards = Some((n, e));
+                }
+            }
+            (metric_pieces(start, end, step, interval), merge)
+        }
         Ok(Expr::Log(_)) if p.get("interval").is_some() => return Ok(None),
         Ok(Expr::Log(_)) => (log_pieces(start, end, interval, backward), MergeKind::Streams { backward, limit }),
     };
@@ -164,11 +190,20 @@ fn plan(
         p.pairs().iter().filter(|(k, _)| !matches!(k.as_str(), "start" | "end" | "since" | "step")).cloned().collect();
     let headers: Vec<Header> =
         job.headers.iter().filter(|h| !h.name.eq_ignore_ascii_case("content-type")).cloned().collect();
-    let spans = pieces.clone();
-    let pieces: Vec<Job> = pieces
-        .into_iter()
-        .map(|(s, e)| {
+    // each time piece once per shard, its shards side by side (as `merge` expects them)
+    let queries: Vec<Option<String>> = match &shards {
+        None => vec![None],
+        Some((n, e)) => (0..*n).map(|i| Some(shard::shard_query(e, i, *n))).collect(),
+    };
+    let spans: Vec<(i64, i64)> = pieces.iter().flat_map(|s| queries.iter().map(move |_| *s)).collect();
+    let pieces: Vec<Job> = spans
+        .iter()
+        .zip(queries.iter().cycle())
+        .map(|(&(s, e), query)| {
             let mut q = keep.clone();
+            if let Some(text) = query {
+                q.iter_mut().filter(|(k, _)| k == "query").for_each(|(_, v)| v.clone_from(text));
+            }
             q.extend([
                 ("start".into(), s.to_string()),
                 ("end".into(), e.to_string()),
@@ -185,8 +220,35 @@ fn plan(
         })
         .collect();
     let cache = cache_keys(f, limits, &pieces, &spans, merge);
-    tracing::debug!(tenant = %job.tenant, pieces = pieces.len(), interval_ns = interval, "query_range split");
-    Ok(Some(SplitPlan { pieces, merge, max_parallel: limits.max_query_parallelism, max_retries: f.max_retries, cache }))
+    tracing::debug!(tenant = %job.tenant, pieces = pieces.len(), shards = queries.len(), interval_ns = interval, "query_range split");
+    let max_parallel = if shards.is_some() { limits.tsdb_max_query_parallelism } else { limits.max_query_parallelism };
+    Ok(Some(SplitPlan { pieces, merge, max_parallel, max_retries: f.max_retries, cache }))
+}
+
+/// How many stream shards a shardable query gets: from the bytes the index's
+/// stats count for its selector over the data it reads (a job like any other),
+/// at most `tsdb_max_bytes_per_shard` each; 1 (no sharding) when that fails.
+async fn shard_count(f: &Frontend, limits: &Limits, job: &Job, e: &SampleExpr, start: i64, end: i64) -> u64 {
+    let Some(selector) = shard::selector(e) else { return 1 };
+    let (from, through) = shard::data_span(e, start, end);
+    let q = [("query", selector), ("start", from.to_string()), ("end", through.to_string())];
+    let stats = Job {
+        path: format!("/loki/api/v1/index/stats?{}", serde_urlencoded::to_string(q).unwrap_or_default()),
+        method: "GET".into(),
+        headers: job.headers.iter().filter(|h| !h.name.eq_ignore_ascii_case("content-type")).cloned().collect(),
+        body: Vec::new(),
+        ..job.clone()
+    };
+    let r = f.queue.run_with_retries(stats, f.max_retries).await;
+    let bytes = (r.status == 200)
+        .then(|| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+        .flatten()
+        .and_then(|v| v["bytes"].as_u64());
+    let Some(bytes) = bytes else {
+        tracing::debug!(status = r.status, "index stats for sharding failed; the query runs unsharded");
+        return 1;
+    };
+    shard::shard_count(bytes, limits.tsdb_max_bytes_per_shard.0, limits.tsdb_max_query_parallelism)
 }
 
 /// With the results cache on: the cache request of each metric piece whose last
@@ -201,7 +263,7 @@ fn cache_keys(
     merge: MergeKind,
 ) -> Option<(std::sync::Arc<ResultsCache>, Vec<Option<CachedRequest>>)> {
     let cache = f.results_cache.clone()?;
-    if !matches!(merge, MergeKind::Matrix) {
+    if !matches!(merge, MergeKind::Matrix { .. }) {
         return None;
     }
     let now = crate::model::time::now_ns();

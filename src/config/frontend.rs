@@ -95,6 +95,8 @@ pub struct QueryRangeConfig {
     pub cache_results: bool,
     /// Move a split metric query's start and end down to multiples of its step.
     pub align_queries_with_step: bool,
+    /// Cut metric queries into stream shards run in parallel (`frontend::shard`).
+    pub parallelise_shardable_queries: bool,
     pub results_cache: ResultsCacheConfig,
 }
 
@@ -105,6 +107,7 @@ impl Default for QueryRangeConfig {
             split_queries_by_interval: None,
             cache_results: false,
             align_queries_with_step: false,
+            parallelise_shardable_queries: true,
             results_cache: ResultsCacheConfig::default(),
         }
     }

@@ -62,6 +62,10 @@ pub struct Limits {
     pub split_queries_by_interval: Dur,
     /// Sub-queries of one query the frontend runs at once.
     pub max_query_parallelism: usize,
+    /// Most stream shards one sharded metric query is cut into.
+    pub tsdb_max_query_parallelism: usize,
+    /// Data (by the index's stats) one stream shard of a metric query should read at most.
+    pub tsdb_max_bytes_per_shard: ByteSize,
     /// Results newer than this are never cached by the query-frontend (still in flux).
     pub max_cache_freshness_per_query: Dur,
 }
@@ -133,6 +137,8 @@ impl Default for Limits {
             max_concurrent_tail_requests: 10,
             split_queries_by_interval: Dur::secs(3600),
             max_query_parallelism: 32,
+            tsdb_max_query_parallelism: 128,
+            tsdb_max_bytes_per_shard: ByteSize(600 << 20),
             max_cache_freshness_per_query: Dur::secs(600),
         }
     }

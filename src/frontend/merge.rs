@@ -3,20 +3,35 @@
 //! Streams: entries of the same stream are joined, the query's `limit` is
 //! applied across all streams in the query's direction, streams come out in
 //! label order and entries in time order, as a querier answers. Matrix: series
-//! are joined by their labels with values concatenated in time order. Stats
-//! are summed, warnings joined.
+//! are joined by their labels with values concatenated in time order; the
+//! values that stream shards (`super::shard`) answered for one series at one
+//! step are combined into one. Stats are summed, warnings joined.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::shard::Combine;
+use crate::logql::metric::format::prom_float;
 use crate::model::Labels;
 
 /// How a split query's pieces are put back together.
 #[derive(Clone, Copy, Debug)]
 pub enum MergeKind {
-    Streams { backward: bool, limit: usize },
-    Matrix,
+    Streams {
+        backward: bool,
+        limit: usize,
+    },
+    /// `shards` answers per time piece (1: not sharded), combined by `combine`.
+    Matrix {
+        shards: usize,
+        combine: Combine,
+    },
+}
+
+impl MergeKind {
+    /// A split metric query without shards.
+    pub const MATRIX: MergeKind = MergeKind::Matrix { shards: 1, combine: Combine::Sum };
 }
 
 /// Entries (in the pieces' direction) of complete answers so far: lets a
@@ -44,10 +59,14 @@ fn ts(v: &Value) -> i64 {
 pub fn merge(parts: &[Value], kind: MergeKind) -> Value {
     let result = match kind {
         MergeKind::Streams { backward, limit } => streams(parts, backward, limit),
-        MergeKind::Matrix => matrix(parts),
+        MergeKind::Matrix { shards, combine } => matrix(parts, (shards > 1).then_some(combine)),
     };
-    let result_type = if matches!(kind, MergeKind::Matrix) { "matrix" } else { "streams" };
-    let mut stats = stats(parts);
+    let result_type = if matches!(kind, MergeKind::Matrix { .. }) { "matrix" } else { "streams" };
+    let shards = match kind {
+        MergeKind::Matrix { shards, .. } => shards.max(1),
+        MergeKind::Streams { .. } => 1,
+    };
+    let mut stats = stats(parts, shards);
     if let (MergeKind::Streams { .. }, Some(s)) = (kind, stats.get_mut("summary").and_then(Value::as_object_mut)) {
         s.insert("totalEntriesReturned".into(), json!(count_values(&result)));
     }
@@ -95,25 +114,54 @@ fn streams(parts: &[Value], backward: bool, limit: usize) -> Value {
 /// Series being joined, by their label pairs: the `metric` object and values.
 type Series<'a> = BTreeMap<Vec<(String, String)>, (&'a Value, Vec<Value>)>;
 
-fn matrix(parts: &[Value]) -> Value {
+fn matrix(parts: &[Value], combine: Option<Combine>) -> Value {
     let mut out: Series = BTreeMap::new();
     for s in parts.iter().filter_map(|p| p["data"]["result"].as_array()).flatten() {
         let slot = out.entry(pairs(&s["metric"])).or_insert_with(|| (&s["metric"], Vec::new()));
         slot.1.extend(s["values"].as_array().into_iter().flatten().cloned());
     }
-    Value::Array(out.into_values().map(|(metric, values)| json!({"metric": metric, "values": values})).collect())
+    let series = out.into_values().map(|(metric, values)| {
+        let values = match combine {
+            Some(c) => combine_steps(values, c),
+            None => values,
+        };
+        json!({"metric": metric, "values": values})
+    });
+    Value::Array(series.collect())
 }
 
-/// Sums the pieces' stats field by field (flags are or-ed); `splits` and
-/// `subqueries` count the pieces.
-fn stats(parts: &[Value]) -> Value {
+/// One value per step: the shards' values at the same step combined.
+fn combine_steps(mut values: Vec<Value>, c: Combine) -> Vec<Value> {
+    let step = |v: &Value| v[0].as_f64().unwrap_or(0.0);
+    let num = |v: &Value| v[1].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    values.sort_by(|a, b| step(a).total_cmp(&step(b)));
+    let mut out: Vec<Value> = Vec::with_capacity(values.len());
+    for v in values {
+        match out.last_mut() {
+            Some(last) if step(last) == step(&v) => {
+                let x = c.apply(num(last), num(&v));
+                last[1] = Value::String(prom_float(x));
+            }
+            _ => out.push(v),
+        }
+    }
+    out
+}
+
+/// Sums the pieces' stats field by field (flags are or-ed); `subqueries`
+/// counts the pieces, `splits` the time pieces, `shards` the stream shards of
+/// each (left as the pieces say, 0, when not sharded).
+fn stats(parts: &[Value], shards: usize) -> Value {
     let mut acc = Value::Null;
     for p in parts {
         add(&mut acc, &p["data"]["stats"]);
     }
     if let Some(s) = acc.get_mut("summary").and_then(Value::as_object_mut) {
-        s.insert("splits".into(), json!(parts.len()));
+        s.insert("splits".into(), json!(parts.len().div_ceil(shards)));
         s.insert("subqueries".into(), json!(parts.len()));
+        if shards > 1 {
+            s.insert("shards".into(), json!(shards));
+        }
     }
     acc
 }
@@ -180,9 +228,33 @@ mod tests {
         };
         let extra = json!({"status": "success", "data": {"resultType": "matrix", "result": [
             {"metric": {}, "values": [[3, "9"]]}], "stats": {}}, "warnings": ["w"]});
-        let m = merge(&[part(1, "1"), part(2, "2"), extra], MergeKind::Matrix);
+        let m = merge(&[part(1, "1"), part(2, "2"), extra], MergeKind::MATRIX);
         assert_eq!(m["data"]["result"][0]["metric"], json!({}));
         assert_eq!(m["data"]["result"][1]["values"], json!([[1, "1"], [2, "2"]]));
         assert_eq!(m["warnings"], json!(["w"]));
+    }
+
+    #[test]
+    fn shards_values_at_one_step_are_combined() {
+        let part = |values: Value| {
+            json!({"status": "success", "data": {"resultType": "matrix", "result": [
+                {"metric": {"app": "a"}, "values": values}], "stats": {"summary": {"totalLinesProcessed": 2}}}})
+        };
+        // two time pieces, two shards each
+        let parts = [
+            part(json!([[60, "1"], [120, "2.5"]])),
+            part(json!([[120, "4"], [60.5, "3"]])),
+            part(json!([[180, "7"]])),
+            part(json!([])),
+        ];
+        let sum = merge(&parts, MergeKind::Matrix { shards: 2, combine: Combine::Sum });
+        assert_eq!(sum["data"]["result"][0]["values"], json!([[60, "1"], [60.5, "3"], [120, "6.5"], [180, "7"]]));
+        let summary = &sum["data"]["stats"]["summary"];
+        assert_eq!((summary["splits"].as_u64(), summary["subqueries"].as_u64()), (Some(2), Some(4)));
+        assert_eq!(summary["shards"], 2);
+        let max = merge(&parts, MergeKind::Matrix { shards: 2, combine: Combine::Max });
+        assert_eq!(max["data"]["result"][0]["values"][2], json!([120, "4"]));
+        let min = merge(&parts, MergeKind::Matrix { shards: 2, combine: Combine::Min });
+        assert_eq!(min["data"]["result"][0]["values"][2], json!([120, "2.5"]));
     }
 }

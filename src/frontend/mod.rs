@@ -11,6 +11,7 @@ pub mod merge;
 pub mod metrics;
 pub mod results_cache;
 pub mod schedulers;
+pub mod shard;
 pub mod split;
 pub mod split_actor;
 
@@ -91,6 +92,8 @@ pub struct Frontend {
     pub results_cache: Option<Arc<results_cache::ResultsCache>>,
     /// `query_range.align_queries_with_step`: split metric queries start and end on multiples of their step.
     pub align_queries_with_step: bool,
+    /// `query_range.parallelise_shardable_queries`: metric queries cut into stream shards.
+    pub shard_queries: bool,
 }
 
 impl Frontend {

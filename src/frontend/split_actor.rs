@@ -199,7 +199,7 @@ mod tests {
     fn plan(n: usize) -> SplitPlan {
         SplitPlan {
             pieces: (0..n).map(piece).collect(),
-            merge: MergeKind::Matrix,
+            merge: MergeKind::MATRIX,
             max_parallel: 2,
             max_retries: 2,
             cache: None,

@@ -55,6 +55,7 @@ pub fn init_frontend(cfg: &Config, runs_querier: bool, rp: &mut ReadPath) -> any
             .cache_results
             .then(|| Arc::new(ResultsCache::from_config(&cfg.query_range.results_cache.cache))),
         align_queries_with_step: cfg.query_range.align_queries_with_step,
+        shard_queries: cfg.query_range.parallelise_shardable_queries,
     });
     Ok(())
 }

@@ -13,7 +13,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
 use crate::logql::matcher::matches_all;
-use crate::logql::{MatchOp, Matcher};
+use crate::logql::Matcher;
 use crate::model::{FastMap, Fingerprint, Labels};
 
 const MAGIC: &[u8; 4] = b"SKI1";
@@ -138,7 +138,7 @@ impl TableIndex {
     pub fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Vec<(Labels, Vec<ChunkRef>)> {
         let candidates: Vec<Fingerprint> = matchers
             .iter()
-            .filter(|m| m.op == MatchOp::Eq && !m.value.is_empty())
+            .filter(|m| m.uses_postings())
             .map(|m| self.postings.get(&m.name).and_then(|v| v.get(&m.value)).map(Vec::as_slice).unwrap_or(&[]))
             .min_by_key(|v| v.len())
             .map(<[Fingerprint]>::to_vec)
@@ -158,6 +158,7 @@ impl TableIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logql::MatchOp;
 
     fn seg(series: &[(&str, &str, i64)]) -> Segment {
         Segment {
@@ -206,6 +207,27 @@ mod tests {
         assert_eq!(idx.select(&m, 45, 49).len(), 0, "no chunk overlaps");
         let re = vec![Matcher::new("app", MatchOp::Re, ".+").unwrap()];
         assert_eq!(idx.select(&re, 0, 1000).len(), 2);
+    }
+
+    #[test]
+    fn shard_matchers_split_the_series_between_shards() {
+        let labels: Vec<String> = (0..40).map(|i| format!(r#"{{app="a", pod="p{i}"}}"#)).collect();
+        let series: Vec<(&str, &str, i64)> = labels.iter().map(|l| (l.as_str(), "k", 0)).collect();
+        let mut idx = TableIndex::default();
+        idx.add(seg(&series));
+        let mut seen = Vec::new();
+        for i in 0..4 {
+            let m = vec![
+                Matcher::new("app", MatchOp::Eq, "a").unwrap(),
+                Matcher::new(crate::logql::matcher::SHARD_LABEL, MatchOp::Eq, format!("{i}_of_4")).unwrap(),
+            ];
+            let got = idx.select(&m, 0, 1000);
+            assert!(!got.is_empty() && got.len() < 40, "shard {i}: {}", got.len());
+            seen.extend(got.into_iter().map(|(l, _)| l.to_string()));
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 40, "every series in exactly one shard");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::volume::{ShardVolume, TenantVolume, VolumeResult};
 use super::{matches_any_group, LogRequest, LogResult, PushOutcome, SampleRequest, SampleResult, TimeRange};
 use crate::actors::Observe;
 use crate::config::Overrides;
-use crate::logql::{MatchOp, Matcher};
+use crate::logql::Matcher;
 use crate::metrics::metrics;
 use crate::model::{FastMap, Fingerprint, Labels, StreamPush};
 
@@ -223,7 +223,7 @@ impl TenantActor {
     fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Vec<Fingerprint> {
         let candidates: Vec<Fingerprint> = matchers
             .iter()
-            .filter(|m| m.op == MatchOp::Eq && !m.value.is_empty())
+            .filter(|m| m.uses_postings())
             .map(|m| self.postings.get(&m.name).and_then(|vals| vals.get(&m.value)).map(Vec::as_slice).unwrap_or(&[]))
             .min_by_key(|fps| fps.len())
             .map(<[Fingerprint]>::to_vec)
