@@ -294,8 +294,10 @@ fn scheduler_retries_a_job_whose_querier_died() {
 
 #[test]
 fn sharded_metric_queries_answer_like_the_querier() {
-    // 1 KB per shard and at most 4 shards: every shardable query below runs as 4 stream shards
-    let limits = "  tsdb_max_bytes_per_shard: 1KB\n  tsdb_max_query_parallelism: 4\n  max_query_series: 9\n";
+    // 1 KB per shard and at most 4 shards: every shardable query below runs as 4 stream shards; two
+    // matchers allowed (a shard's own matcher is not counted)
+    let limits = "  tsdb_max_bytes_per_shard: 1KB\n  tsdb_max_query_parallelism: 4\n  max_query_series: 9\n  \
+                  max_streams_matchers_per_query: 2\n";
     let fe_grpc = free_port();
     let q = Skald::start_with(
         &format!(

@@ -171,7 +171,8 @@ async fn plan(
             let mut merge = MergeKind::MATRIX;
             if let Some(combine) = f.shard_queries.then(|| shard::plan(&e)).flatten() {
                 let n = shard_count(f, limits, job, &e, start, end).await;
-                if n > 1 {
+                // the longest shard's text must still parse
+                if n > 1 && shard::shard_query(&e, n - 1, n).len() <= crate::logql::parser::MAX_QUERY_LEN {
                     merge = MergeKind::Matrix { shards: n as usize, combine };
                     shards = Some((n, e));
                 }

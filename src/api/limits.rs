@@ -26,6 +26,8 @@ pub fn for_tenants(overrides: &Overrides, tenants: &[String]) -> Arc<Limits> {
         l.max_query_length = min_pos(l.max_query_length, o.max_query_length);
         l.max_query_lookback = min_pos(l.max_query_lookback, o.max_query_lookback);
         l.query_timeout = min_pos(l.query_timeout, o.query_timeout);
+        l.tsdb_max_query_parallelism = min_pos(l.tsdb_max_query_parallelism, o.tsdb_max_query_parallelism);
+        l.tsdb_max_bytes_per_shard.0 = min_pos(l.tsdb_max_bytes_per_shard.0, o.tsdb_max_bytes_per_shard.0);
         // results newer than any tenant's freshness limit are not cached (Loki takes the largest)
         l.max_cache_freshness_per_query = l.max_cache_freshness_per_query.max(o.max_cache_freshness_per_query);
     }

@@ -38,7 +38,8 @@ pub async fn run(
     let mut ranges = Vec::new();
     expr.ranges(&mut ranges);
     for r in &ranges {
-        let n = r.range.log.matchers.len();
+        // a shard's own matcher (added by the query-frontend) does not count
+        let n = r.range.log.matchers.iter().filter(|m| m.shard().is_none()).count();
         if n > limits.max_streams_matchers_per_query {
             return Err(ApiError::bad_request(format!(
                 "max streams matchers per query exceeded, matchers-count > limit ({n} > {})",

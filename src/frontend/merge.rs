@@ -67,7 +67,8 @@ pub fn merge(parts: &[Value], kind: MergeKind) -> Value {
         MergeKind::Streams { .. } => 1,
     };
     let mut stats = stats(parts, shards);
-    if let (MergeKind::Streams { .. }, Some(s)) = (kind, stats.get_mut("summary").and_then(Value::as_object_mut)) {
+    // what the answer holds: entries after the limit, values after the shards' were combined
+    if let Some(s) = stats.get_mut("summary").and_then(Value::as_object_mut) {
         s.insert("totalEntriesReturned".into(), json!(count_values(&result)));
     }
     let mut data = json!({"resultType": result_type, "result": result, "stats": stats});
@@ -252,6 +253,7 @@ mod tests {
         let summary = &sum["data"]["stats"]["summary"];
         assert_eq!((summary["splits"].as_u64(), summary["subqueries"].as_u64()), (Some(2), Some(4)));
         assert_eq!(summary["shards"], 2);
+        assert_eq!(summary["totalEntriesReturned"], 4, "values after combining");
         let max = merge(&parts, MergeKind::Matrix { shards: 2, combine: Combine::Max });
         assert_eq!(max["data"]["result"][0]["values"][2], json!([120, "4"]));
         let min = merge(&parts, MergeKind::Matrix { shards: 2, combine: Combine::Min });

@@ -36,18 +36,20 @@ impl Combine {
 ///
 /// Shardable: `sum`, `count`, `max` or `min` (any grouping) directly over one
 /// range aggregation without its own grouping. When the pipeline can merge
-/// streams into one series (`drop`, `keep`, `label_format`), a series may draw
-/// on streams of several shards; then only `sum` over an additive range function
-/// (`count_over_time`, `rate`, `bytes_over_time`, `bytes_rate`, `sum_over_time`)
-/// is sharded, since its partial sums add up to the whole.
+/// streams into one series (`drop`, `keep`, `label_format`, and `unwrap`, which
+/// removes the unwrapped label), a series may draw on streams of several shards;
+/// then only what the shards' partial answers still give exactly is sharded:
+/// `sum` over an additive range function (`count_over_time`, `rate`,
+/// `bytes_over_time`, `bytes_rate`, `sum_over_time`), `max` over
+/// `max_over_time` and `min` over `min_over_time`.
 pub fn plan(expr: &SampleExpr) -> Option<Combine> {
     let SampleExpr::Vector { op, inner, param: None, .. } = expr else { return None };
     let SampleExpr::Range(r) = inner.as_ref() else { return None };
     if r.grouping.is_some() || r.op == RangeOp::Absent || r.range.log.matchers.iter().any(|m| m.name == SHARD_LABEL) {
         return None;
     }
-    let merges_streams =
-        r.range.log.stages.iter().any(|s| matches!(s, Stage::Drop(_) | Stage::Keep(_) | Stage::LabelFormat(_)));
+    let merges_streams = r.range.unwrap.is_some()
+        || r.range.log.stages.iter().any(|s| matches!(s, Stage::Drop(_) | Stage::Keep(_) | Stage::LabelFormat(_)));
     let additive = matches!(r.op, RangeOp::Count | RangeOp::Rate | RangeOp::Bytes | RangeOp::BytesRate | RangeOp::Sum);
     let combine = match op {
         VecOp::Sum => Combine::Sum,
@@ -56,9 +58,10 @@ pub fn plan(expr: &SampleExpr) -> Option<Combine> {
         VecOp::Min => Combine::Min,
         _ => return None,
     };
-    match (merges_streams, op) {
-        (false, _) => Some(combine),
-        (true, VecOp::Sum) if additive => Some(combine),
+    match (merges_streams, op, r.op) {
+        (false, _, _) => Some(combine),
+        (true, VecOp::Sum, _) if additive => Some(combine),
+        (true, VecOp::Max, RangeOp::Max) | (true, VecOp::Min, RangeOp::Min) => Some(combine),
         _ => None,
     }
 }
@@ -126,6 +129,10 @@ mod tests {
             (r#"sum by (level) (count_over_time({app="a"} | logfmt [1m]))"#, Some(Combine::Sum)),
             (r#"count(rate({app="a"}[5m]))"#, Some(Combine::Sum)),
             (r#"max without (pod) (max_over_time({app="a"} | unwrap d [1m]))"#, Some(Combine::Max)),
+            (r#"min(min_over_time({app="a"} | drop pod | unwrap d [1m]))"#, Some(Combine::Min)),
+            (r#"sum(rate({app="a"} | unwrap d [1m]))"#, Some(Combine::Sum)),
+            (r#"count(max_over_time({app="a"} | unwrap d [1m]))"#, None),
+            (r#"max(avg_over_time({app="a"} | unwrap d [1m]))"#, None),
             (r#"min(bytes_rate({app="a"}[1m]))"#, Some(Combine::Min)),
             (r#"sum(count_over_time({app="a"} | drop pod [1m]))"#, Some(Combine::Sum)),
             (r#"sum(max_over_time({app="a"} | drop pod | unwrap d [1m]))"#, None),

@@ -83,8 +83,9 @@ impl Matcher {
 
 /// The pseudo-label of a stream shard: `__stream_shard__="i_of_n"` selects the
 /// streams whose fingerprint falls in shard `i` of `n`. The query-frontend adds
-/// it to the selectors of the sub-queries it shards (`frontend::shard`); no
-/// stream carries it.
+/// it to the selectors of the sub-queries it shards (`frontend::shard`). A
+/// matcher `__stream_shard__="i_of_n"` is always taken as a shard, never
+/// matched against a stream label of that name.
 pub const SHARD_LABEL: &str = "__stream_shard__";
 
 /// Which of `n` shards a stream of this fingerprint belongs to (the same in
