@@ -90,8 +90,8 @@ fn through_the_gateway_an_ingester_killed_under_pushes_loses_nothing() {
     pusher.rounds(100);
     c.run(&["kill", "ingester-1"]);
     pusher.rounds(100);
-    // the launcher's heartbeat timeout is 10 s: wait until the ring has marked it, then push on
-    wait_for("the killed ingester unhealthy", Duration::from_secs(40), || {
+    // the launcher's heartbeat timeout is 20 s: wait until the ring has marked it, then push on
+    wait_for("the killed ingester unhealthy", Duration::from_secs(60), || {
         ring(&c.http(3)).get("ingester-1").is_some_and(|(_, healthy)| !healthy)
     });
     pusher.rounds(100);
