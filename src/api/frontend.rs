@@ -79,11 +79,17 @@ async fn handle(
     let tenant = tenants.join("|");
     let job = job_of(&req, &body, &tenant);
     let run = async {
-        let plan = if split { plan(f, &limits, &job, &req, &body).await? } else { None };
+        let plan = match split {
+            true => plan(f, &limits, &job, &req, &body).await?,
+            false if req.path() == "/loki/api/v1/query" => {
+                super::frontend_shard::instant_plan(f, &limits, &job, &req, &body).await?
+            }
+            false => None,
+        };
         let answer = match plan {
             None => f.queue.run_with_retries(job, f.max_retries).await,
             Some(plan) => {
-                let sharded = matches!(plan.merge, MergeKind::Matrix { shards, .. } if shards > 1);
+                let sharded = plan.merge.shards() > 1;
                 match SplitQueryActor::run(plan, f.queue.clone()).await {
                     // each shard stayed under the series limit; the whole answer must too
                     Ok(v) if sharded && too_many_series(&v, limits.max_query_series) => {
@@ -170,7 +176,7 @@ async fn plan(
         Ok(Expr::Sample(e)) => {
             let mut merge = MergeKind::MATRIX;
             if let Some(combine) = f.shard_queries.then(|| shard::plan(&e)).flatten() {
-                let n = shard_count(f, limits, job, &e, start, end).await;
+                let n = super::frontend_shard::shard_count(f, limits, job, &e, start, end).await;
                 // the longest shard's text must still parse
                 if n > 1 && shard::shard_query(&e, n - 1, n).len() <= crate::logql::parser::MAX_QUERY_LEN {
                     merge = MergeKind::Matrix { shards: n as usize, combine };
@@ -224,32 +230,6 @@ async fn plan(
     tracing::debug!(tenant = %job.tenant, pieces = pieces.len(), shards = queries.len(), interval_ns = interval, "query_range split");
     let max_parallel = if shards.is_some() { limits.tsdb_max_query_parallelism } else { limits.max_query_parallelism };
     Ok(Some(SplitPlan { pieces, merge, max_parallel, max_retries: f.max_retries, cache }))
-}
-
-/// How many stream shards a shardable query gets: from the bytes the index's
-/// stats count for its selector over the data it reads (a job like any other),
-/// at most `tsdb_max_bytes_per_shard` each; 1 (no sharding) when that fails.
-async fn shard_count(f: &Frontend, limits: &Limits, job: &Job, e: &SampleExpr, start: i64, end: i64) -> u64 {
-    let Some(selector) = shard::selector(e) else { return 1 };
-    let (from, through) = shard::data_span(e, start, end);
-    let q = [("query", selector), ("start", from.to_string()), ("end", through.to_string())];
-    let stats = Job {
-        path: format!("/loki/api/v1/index/stats?{}", serde_urlencoded::to_string(q).unwrap_or_default()),
-        method: "GET".into(),
-        headers: job.headers.iter().filter(|h| !h.name.eq_ignore_ascii_case("content-type")).cloned().collect(),
-        body: Vec::new(),
-        ..job.clone()
-    };
-    let r = f.queue.run_with_retries(stats, f.max_retries).await;
-    let bytes = (r.status == 200)
-        .then(|| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-        .flatten()
-        .and_then(|v| v["bytes"].as_u64());
-    let Some(bytes) = bytes else {
-        tracing::debug!(status = r.status, "index stats for sharding failed; the query runs unsharded");
-        return 1;
-    };
-    shard::shard_count(bytes, limits.tsdb_max_bytes_per_shard.0, limits.tsdb_max_query_parallelism)
 }
 
 /// With the results cache on: the cache request of each metric piece whose last

@@ -7,6 +7,7 @@
 pub mod detected;
 pub mod error;
 pub mod frontend;
+pub mod frontend_shard;
 pub mod frontend_tail;
 pub mod legacy;
 pub mod lifecycle;

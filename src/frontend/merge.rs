@@ -27,11 +27,24 @@ pub enum MergeKind {
         shards: usize,
         combine: Combine,
     },
+    /// An instant query's `shards` answers, combined by `combine`.
+    Vector {
+        shards: usize,
+        combine: Combine,
+    },
 }
 
 impl MergeKind {
     /// A split metric query without shards.
     pub const MATRIX: MergeKind = MergeKind::Matrix { shards: 1, combine: Combine::Sum };
+
+    /// Stream shards per time piece (1 when not sharded).
+    pub fn shards(self) -> usize {
+        match self {
+            MergeKind::Matrix { shards, .. } | MergeKind::Vector { shards, .. } => shards.max(1),
+            MergeKind::Streams { .. } => 1,
+        }
+    }
 }
 
 /// Entries (in the pieces' direction) of complete answers so far: lets a
@@ -60,16 +73,21 @@ pub fn merge(parts: &[Value], kind: MergeKind) -> Value {
     let result = match kind {
         MergeKind::Streams { backward, limit } => streams(parts, backward, limit),
         MergeKind::Matrix { shards, combine } => matrix(parts, (shards > 1).then_some(combine)),
+        MergeKind::Vector { combine, .. } => vector(parts, combine),
     };
-    let result_type = if matches!(kind, MergeKind::Matrix { .. }) { "matrix" } else { "streams" };
-    let shards = match kind {
-        MergeKind::Matrix { shards, .. } => shards.max(1),
-        MergeKind::Streams { .. } => 1,
+    let result_type = match kind {
+        MergeKind::Streams { .. } => "streams",
+        MergeKind::Matrix { .. } => "matrix",
+        MergeKind::Vector { .. } => "vector",
     };
-    let mut stats = stats(parts, shards);
+    let mut stats = stats(parts, kind.shards());
     // what the answer holds: entries after the limit, values after the shards' were combined
     if let Some(s) = stats.get_mut("summary").and_then(Value::as_object_mut) {
-        s.insert("totalEntriesReturned".into(), json!(count_values(&result)));
+        let returned = match kind {
+            MergeKind::Vector { .. } => result.as_array().map_or(0, Vec::len),
+            _ => count_values(&result),
+        };
+        s.insert("totalEntriesReturned".into(), json!(returned));
     }
     let mut data = json!({"resultType": result_type, "result": result, "stats": stats});
     if let Some(f) = parts.iter().find_map(|p| p["data"].get("encodingFlags")) {
@@ -129,6 +147,24 @@ fn matrix(parts: &[Value], combine: Option<Combine>) -> Value {
         json!({"metric": metric, "values": values})
     });
     Value::Array(series.collect())
+}
+
+/// An instant query's shards joined: one sample per series, the shards' combined.
+fn vector(parts: &[Value], c: Combine) -> Value {
+    let mut out: BTreeMap<Vec<(String, String)>, Value> = BTreeMap::new();
+    for s in parts.iter().filter_map(|p| p["data"]["result"].as_array()).flatten() {
+        match out.get_mut(&pairs(&s["metric"])) {
+            None => {
+                out.insert(pairs(&s["metric"]), s.clone());
+            }
+            Some(seen) => {
+                let num = |v: &Value| v[1].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
+                let x = c.apply(num(&seen["value"]), num(&s["value"]));
+                seen["value"][1] = Value::String(prom_float(x));
+            }
+        }
+    }
+    Value::Array(out.into_values().collect())
 }
 
 /// One value per step: the shards' values at the same step combined.
@@ -258,5 +294,17 @@ mod tests {
         assert_eq!(max["data"]["result"][0]["values"][2], json!([120, "4"]));
         let min = merge(&parts, MergeKind::Matrix { shards: 2, combine: Combine::Min });
         assert_eq!(min["data"]["result"][0]["values"][2], json!([120, "2.5"]));
+    }
+
+    #[test]
+    fn an_instant_querys_shards_are_combined_per_series() {
+        let part = |result: Value| json!({"status": "success", "data": {"resultType": "vector", "result": result, "stats": {}}});
+        let s = |app: &str, v: &str| json!({"metric": {"app": app}, "value": [60, v]});
+        let parts = [part(json!([s("b", "2"), s("a", "1.5")])), part(json!([s("a", "3")])), part(json!([]))];
+        let m = merge(&parts, MergeKind::Vector { shards: 3, combine: Combine::Sum });
+        assert_eq!(m["data"]["resultType"], "vector");
+        assert_eq!(m["data"]["result"], json!([s("a", "4.5"), s("b", "2")]));
+        let m = merge(&parts, MergeKind::Vector { shards: 3, combine: Combine::Max });
+        assert_eq!(m["data"]["result"][0], s("a", "3"));
     }
 }
