@@ -105,6 +105,21 @@ fn sharded_metric_queries_answer_like_the_querier() {
         assert_eq!(via["data"]["result"], direct["data"]["result"], "{query}");
         assert_eq!(via["data"]["stats"]["summary"]["shards"], shards, "{query}");
     }
+    // a POST form with the time in float seconds: the shards are evaluated at that one time too
+    let form = [
+        ("query", r#"sum by (app) (count_over_time({job="sh"}[40m]))"#.to_string()),
+        ("time", format!("{}.5", (end - 5 * MIN) / 1_000_000_000)),
+    ];
+    let posted: Value = common::client()
+        .post(f.url("/loki/api/v1/query"))
+        .header("X-Scope-OrgID", "t")
+        .form(&form)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(posted["data"]["stats"]["summary"]["shards"], 4);
+    assert_eq!(posted["data"]["result"], get_json(&q, "t", "/loki/api/v1/query", &form)["data"]["result"]);
     let over = instant(r#"sum by (pod) (count_over_time({job="sh"}[40m]))"#);
     let (direct, via) = (get(&q, "t", "/loki/api/v1/query", &over), get(&f, "t", "/loki/api/v1/query", &over));
     assert_eq!(direct.0, 400, "{direct:?}");

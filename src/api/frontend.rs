@@ -1,8 +1,9 @@
 //! The query-frontend's HTTP side: when the node runs a query-frontend, every
 //! query endpoint is answered through the queue instead of a local querier.
 //! `query_range` is split by time (`split_queries_by_interval`) into pieces run
-//! by a `SplitQueryActor`; everything else is one job. Answers (and errors) are
-//! the queriers' own, so texts and status codes are Loki's.
+//! by a `SplitQueryActor`, and shardable metric queries (range and instant,
+//! `super::frontend_shard`) also by stream; everything else is one job. Answers
+//! (and errors) are the queriers' own, so texts and status codes are Loki's.
 //!
 //! Mounted by [`super::configure`] before the querier's routes; when the node
 //! also runs a querier, requests from its own workers (marked with

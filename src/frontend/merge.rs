@@ -5,7 +5,8 @@
 //! label order and entries in time order, as a querier answers. Matrix: series
 //! are joined by their labels with values concatenated in time order; the
 //! values that stream shards (`super::shard`) answered for one series at one
-//! step are combined into one. Stats are summed, warnings joined.
+//! step are combined into one. Vector (a sharded instant query): one sample per
+//! series, the shards' combined. Stats are summed, warnings joined.
 
 use std::collections::BTreeMap;
 
@@ -81,6 +82,9 @@ pub fn merge(parts: &[Value], kind: MergeKind) -> Value {
         MergeKind::Vector { .. } => "vector",
     };
     let mut stats = stats(parts, kind.shards());
+    if let (MergeKind::Vector { .. }, Some(s)) = (kind, stats.get_mut("summary").and_then(Value::as_object_mut)) {
+        s.insert("splits".into(), json!(0)); // an instant query is not split by time
+    }
     // what the answer holds: entries after the limit, values after the shards' were combined
     if let Some(s) = stats.get_mut("summary").and_then(Value::as_object_mut) {
         let returned = match kind {
@@ -160,7 +164,9 @@ fn vector(parts: &[Value], c: Combine) -> Value {
             Some(seen) => {
                 let num = |v: &Value| v[1].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
                 let x = c.apply(num(&seen["value"]), num(&s["value"]));
-                seen["value"][1] = Value::String(prom_float(x));
+                if let Some(v) = seen.get_mut("value").and_then(|v| v.get_mut(1)) {
+                    *v = Value::String(prom_float(x));
+                }
             }
         }
     }
@@ -177,7 +183,9 @@ fn combine_steps(mut values: Vec<Value>, c: Combine) -> Vec<Value> {
         match out.last_mut() {
             Some(last) if step(last) == step(&v) => {
                 let x = c.apply(num(last), num(&v));
-                last[1] = Value::String(prom_float(x));
+                if let Some(v) = last.get_mut(1) {
+                    *v = Value::String(prom_float(x));
+                }
             }
             _ => out.push(v),
         }
@@ -306,5 +314,10 @@ mod tests {
         assert_eq!(m["data"]["result"], json!([s("a", "4.5"), s("b", "2")]));
         let m = merge(&parts, MergeKind::Vector { shards: 3, combine: Combine::Max });
         assert_eq!(m["data"]["result"][0], s("a", "3"));
+        // a malformed answer is no panic
+        merge(
+            &[part(json!([s("a", "1"), {"metric": {"app": "a"}}]))],
+            MergeKind::Vector { shards: 2, combine: Combine::Sum },
+        );
     }
 }

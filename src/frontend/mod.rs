@@ -1,8 +1,8 @@
 //! The query-frontend: it answers the HTTP query API by queueing each request
 //! as a job for querier workers, through a query-scheduler
-//! (`frontend.scheduler_address`) or its own queue, and splits `query_range`
-//! by time (one [`split_actor::SplitQueryActor`] per query) before merging the
-//! pieces' answers ([`merge`]).
+//! (`frontend.scheduler_address`) or its own queue, splits `query_range` by
+//! time (one [`split_actor::SplitQueryActor`] per query) and shardable metric
+//! queries by stream ([`shard`]) before merging the pieces' answers ([`merge`]).
 //!
 //! Built by the node's query-frontend module; the HTTP side (`api::frontend`)
 //! holds a [`Frontend`] in the app state.

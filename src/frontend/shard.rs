@@ -6,8 +6,9 @@
 //! A shard's sub-query is the query with `__stream_shard__="i_of_n"` added to its
 //! selector (`logql::matcher::SHARD_LABEL`): queriers, ingesters and the index
 //! keep only the streams of that shard. Used by the frontend's HTTP side
-//! (`api::frontend`) when it plans a `query_range`; the answers are combined by
-//! `merge` (values of one series at one step).
+//! (`api::frontend`, `api::frontend_shard`) when it plans a `query_range` or an
+//! instant `query`; the answers are combined by `merge` (values of one series at
+//! one step).
 
 use crate::logql::matcher::{MatchOp, Matcher, SHARD_LABEL};
 use crate::logql::metric::ast::VecOp;
