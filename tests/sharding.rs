@@ -24,7 +24,11 @@ fn sharded_metric_queries_answer_like_the_querier() {
         &["-target=querier,ingester,distributor"],
         &[],
     );
-    let f = frontend(fe_grpc, limits);
+    // tenant "whole" has time splitting off: its metric queries are sharded all the same
+    let dir = common::TempDir::new("sharding-overrides");
+    let file = dir.0.join("overrides.yaml");
+    std::fs::write(&file, "overrides:\n  whole:\n    split_queries_by_interval: 0s\n").unwrap();
+    let f = frontend(fe_grpc, &format!("{limits}runtime_config:\n  file: {}\n", file.display()));
     let end = now_ns() / (10 * MIN) * (10 * MIN);
     // 12 streams (pods p0..p11 of apps a, b, c), a line a minute each over the last hour
     let streams: Vec<Value> = (0..12)
@@ -38,8 +42,10 @@ fn sharded_metric_queries_answer_like_the_querier() {
             json!({"stream": {"job": "sh", "app": app, "pod": format!("p{i}")}, "values": values})
         })
         .collect();
-    let (status, body) = common::push_streams(&q, "t", Value::Array(streams));
-    assert_eq!(status, 204, "{body}");
+    for tenant in ["t", "whole"] {
+        let (status, body) = common::push_streams(&q, tenant, Value::Array(streams.clone()));
+        assert_eq!(status, 204, "{body}");
+    }
     wait_served(&f, "t");
 
     let params = |query: &str| {
@@ -89,6 +95,17 @@ fn sharded_metric_queries_answer_like_the_querier() {
         (get(&q, "t", "/loki/api/v1/query_range", &over), get(&f, "t", "/loki/api/v1/query_range", &over));
     assert_eq!(direct, (400, "maximum of series (9) reached for a single query".to_string()));
     assert_eq!(via, direct);
+
+    // splitting off: one time piece, still 4 shards
+    let whole = params(r#"sum by (app) (count_over_time({job="sh"}[5m]))"#);
+    let via = get_json(&f, "whole", "/loki/api/v1/query_range", &whole);
+    assert_eq!(via["data"]["result"], get_json(&q, "whole", "/loki/api/v1/query_range", &whole)["data"]["result"]);
+    let summary = &via["data"]["stats"]["summary"];
+    assert_eq!((summary["splits"].as_u64(), summary["shards"].as_u64()), (Some(1), Some(4)));
+    let logs =
+        [("query", r#"{job="sh"}"#.to_string()), ("start", (end - 70 * MIN).to_string()), ("end", end.to_string())];
+    let via = get_json(&f, "whole", "/loki/api/v1/query_range", &logs);
+    assert_eq!(via["data"]["stats"]["summary"]["splits"], 0, "a log query is neither split nor sharded");
 
     // instant queries: one job per shard at the query's time, the vectors combined
     let instant = |query: &str| vec![("query", query.to_string()), ("time", (end - 5 * MIN).to_string())];

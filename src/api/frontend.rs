@@ -143,7 +143,8 @@ fn json_response(v: &serde_json::Value) -> HttpResponse {
 
 /// The pieces of a `query_range`, or `None` to send it whole (not split, or
 /// not valid: the querier then answers with its own error). A shardable metric
-/// query large enough by the index's stats is also cut into stream shards.
+/// query large enough by the index's stats is also cut into stream shards (and
+/// only that when splitting is off).
 async fn plan(
     f: &Frontend,
     limits: &Limits,
@@ -157,7 +158,7 @@ async fn plan(
     else {
         return Ok(None);
     };
-    if interval <= 0 || end <= start {
+    if end <= start {
         return Ok(None);
     }
     let step = super::query::step_ns(&p, start, end)?;
@@ -166,7 +167,7 @@ async fn plan(
     let parsed = parse(query);
     // query_range.align_queries_with_step: metric queries evaluated on multiples of their step
     let (start, end) = match &parsed {
-        Ok(Expr::Sample(_)) if f.align_queries_with_step => {
+        Ok(Expr::Sample(_)) if f.align_queries_with_step && interval > 0 => {
             (start.div_euclid(step) * step, end.div_euclid(step) * step)
         }
         _ => (start, end),
@@ -184,9 +185,12 @@ async fn plan(
                     shards = Some((n, e));
                 }
             }
+            if interval <= 0 && shards.is_none() {
+                return Ok(None); // neither split nor sharded: one job
+            }
             (metric_pieces(start, end, step, interval), merge)
         }
-        Ok(Expr::Log(_)) if p.get("interval").is_some() => return Ok(None),
+        Ok(Expr::Log(_)) if interval <= 0 || p.get("interval").is_some() => return Ok(None),
         Ok(Expr::Log(_)) => (log_pieces(start, end, interval, backward), MergeKind::Streams { backward, limit }),
     };
     let step_param = if step % 1_000_000_000 == 0 {
