@@ -12,6 +12,7 @@
 use actix_web::{guard, web, HttpRequest, HttpResponse};
 
 use super::error::ApiError;
+use super::frontend_shard::{shards_of, sub_job, Shards};
 use super::params::Params;
 use super::state::AppState;
 use super::tenant::tenants_of;
@@ -19,11 +20,9 @@ use crate::actors::querier::WORKER_HEADER;
 use crate::config::Limits;
 use crate::frontend::merge::MergeKind;
 use crate::frontend::results_cache::{CachedRequest, ResultsCache};
-use crate::frontend::shard;
 use crate::frontend::split::{log_pieces, metric_pieces};
 use crate::frontend::split_actor::{SplitPlan, SplitQueryActor};
 use crate::frontend::Frontend;
-use crate::logql::metric::SampleExpr;
 use crate::logql::{parse, Expr};
 use crate::proto::frontend::{Header, Job, JobResult};
 
@@ -172,22 +171,16 @@ async fn plan(
         }
         _ => (start, end),
     };
-    let mut shards: Option<(u64, SampleExpr)> = None;
+    let mut shards: Option<Shards> = None;
     let (pieces, merge) = match parsed {
         Err(_) => return Ok(None),
         Ok(Expr::Sample(e)) => {
-            let mut merge = MergeKind::MATRIX;
-            if let Some(combine) = f.shard_queries.then(|| shard::plan(&e)).flatten() {
-                let n = super::frontend_shard::shard_count(f, limits, job, &e, start, end).await;
-                // the longest shard's text must still parse
-                if n > 1 && shard::shard_query(&e, n - 1, n).len() <= crate::logql::parser::MAX_QUERY_LEN {
-                    merge = MergeKind::Matrix { shards: n as usize, combine };
-                    shards = Some((n, e));
-                }
-            }
-            if interval <= 0 && shards.is_none() {
-                return Ok(None); // neither split nor sharded: one job
-            }
+            shards = shards_of(f, limits, job, &e, start, end).await;
+            let merge = match &shards {
+                Some(s) => MergeKind::Matrix { shards: s.queries.len(), combine: s.combine },
+                None if interval <= 0 => return Ok(None), // neither split nor sharded: one job
+                None => MergeKind::MATRIX,
+            };
             (metric_pieces(start, end, step, interval), merge)
         }
         Ok(Expr::Log(_)) if interval <= 0 || p.get("interval").is_some() => return Ok(None),
@@ -200,12 +193,10 @@ async fn plan(
     };
     let keep: Vec<(String, String)> =
         p.pairs().iter().filter(|(k, _)| !matches!(k.as_str(), "start" | "end" | "since" | "step")).cloned().collect();
-    let headers: Vec<Header> =
-        job.headers.iter().filter(|h| !h.name.eq_ignore_ascii_case("content-type")).cloned().collect();
     // each time piece once per shard, its shards side by side (as `merge` expects them)
-    let queries: Vec<Option<String>> = match &shards {
+    let queries: Vec<Option<&String>> = match &shards {
         None => vec![None],
-        Some((n, e)) => (0..*n).map(|i| Some(shard::shard_query(e, i, *n))).collect(),
+        Some(s) => s.queries.iter().map(Some).collect(),
     };
     let spans: Vec<(i64, i64)> = pieces.iter().flat_map(|s| queries.iter().map(move |_| *s)).collect();
     let pieces: Vec<Job> = spans
@@ -221,14 +212,7 @@ async fn plan(
                 ("end".into(), e.to_string()),
                 ("step".into(), step_param.clone()),
             ]);
-            let qs = serde_urlencoded::to_string(&q).unwrap_or_default();
-            Job {
-                path: format!("/loki/api/v1/query_range?{qs}"),
-                method: "GET".into(),
-                headers: headers.clone(),
-                body: Vec::new(),
-                ..job.clone()
-            }
+            sub_job(job, format!("/loki/api/v1/query_range?{}", serde_urlencoded::to_string(&q).unwrap_or_default()))
         })
         .collect();
     let cache = cache_keys(f, limits, &pieces, &spans, merge);

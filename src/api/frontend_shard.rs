@@ -10,12 +10,51 @@ use super::error::ApiError;
 use super::params::Params;
 use crate::config::Limits;
 use crate::frontend::merge::MergeKind;
-use crate::frontend::shard;
+use crate::frontend::shard::{self, Combine};
 use crate::frontend::split_actor::SplitPlan;
 use crate::frontend::Frontend;
 use crate::logql::metric::SampleExpr;
 use crate::logql::{parse, Expr};
 use crate::proto::frontend::Job;
+
+/// A query's stream shards: how their answers combine and each shard's text.
+pub struct Shards {
+    pub combine: Combine,
+    pub queries: Vec<String>,
+}
+
+/// The shards of a metric query evaluated over `[start, end]`: `None` (run it
+/// unsharded) when sharding is off, the query is not shardable, the index's
+/// stats give it one shard, or a shard's text would be too long.
+pub async fn shards_of(
+    f: &Frontend,
+    limits: &Limits,
+    job: &Job,
+    e: &SampleExpr,
+    start: i64,
+    end: i64,
+) -> Option<Shards> {
+    if !f.shard_queries {
+        return None;
+    }
+    let combine = shard::plan(e)?;
+    let n = shard_count(f, limits, job, e, start, end).await;
+    if n <= 1 {
+        return None;
+    }
+    Some(Shards { combine, queries: shard::shard_queries(e, n)? })
+}
+
+/// A GET sub-request of `job` (same tenant and headers, no body) for `path`.
+pub fn sub_job(job: &Job, path: String) -> Job {
+    Job {
+        path,
+        method: "GET".into(),
+        headers: job.headers.iter().filter(|h| !h.name.eq_ignore_ascii_case("content-type")).cloned().collect(),
+        body: Vec::new(),
+        ..job.clone()
+    }
+}
 
 /// The shards of a shardable instant metric query large enough by the index's
 /// stats, each evaluated at the query's one time; `None` to send it whole.
@@ -26,37 +65,24 @@ pub async fn instant_plan(
     req: &HttpRequest,
     body: &[u8],
 ) -> Result<Option<SplitPlan>, ApiError> {
-    if !f.shard_queries {
-        return Ok(None);
-    }
     let Ok(p) = Params::from_request(req, body) else { return Ok(None) };
     let (Ok(query), Ok(t)) = (p.query(), p.instant_time()) else { return Ok(None) };
     let Ok(Expr::Sample(e)) = parse(query) else { return Ok(None) };
-    let Some(combine) = shard::plan(&e) else { return Ok(None) };
-    let n = shard_count(f, limits, job, &e, t, t).await;
-    if n <= 1 || shard::shard_query(&e, n - 1, n).len() > crate::logql::parser::MAX_QUERY_LEN {
-        return Ok(None);
-    }
+    let Some(shards) = shards_of(f, limits, job, &e, t, t).await else { return Ok(None) };
     let keep: Vec<(String, String)> =
         p.pairs().iter().filter(|(k, _)| !matches!(k.as_str(), "query" | "time")).cloned().collect();
-    let headers =
-        job.headers.iter().filter(|h| !h.name.eq_ignore_ascii_case("content-type")).cloned().collect::<Vec<_>>();
-    let pieces = (0..n)
-        .map(|i| {
+    let pieces = shards
+        .queries
+        .iter()
+        .map(|text| {
             let mut q = keep.clone();
             // every shard at the same time, also when the request left it to "now"
-            q.extend([("query".into(), shard::shard_query(&e, i, n)), ("time".into(), t.to_string())]);
-            Job {
-                path: format!("/loki/api/v1/query?{}", serde_urlencoded::to_string(&q).unwrap_or_default()),
-                method: "GET".into(),
-                headers: headers.clone(),
-                body: Vec::new(),
-                ..job.clone()
-            }
+            q.extend([("query".into(), text.clone()), ("time".into(), t.to_string())]);
+            sub_job(job, format!("/loki/api/v1/query?{}", serde_urlencoded::to_string(&q).unwrap_or_default()))
         })
         .collect();
-    tracing::debug!(tenant = %job.tenant, shards = n, "instant query sharded");
-    let merge = MergeKind::Vector { shards: n as usize, combine };
+    tracing::debug!(tenant = %job.tenant, shards = shards.queries.len(), "instant query sharded");
+    let merge = MergeKind::Vector { shards: shards.queries.len(), combine: shards.combine };
     Ok(Some(SplitPlan {
         pieces,
         merge,
@@ -69,17 +95,12 @@ pub async fn instant_plan(
 /// How many stream shards a shardable query gets: from the bytes the index's
 /// stats count for its selector over the data it reads (a job like any other),
 /// at most `tsdb_max_bytes_per_shard` each; 1 (no sharding) when that fails.
-pub async fn shard_count(f: &Frontend, limits: &Limits, job: &Job, e: &SampleExpr, start: i64, end: i64) -> u64 {
+async fn shard_count(f: &Frontend, limits: &Limits, job: &Job, e: &SampleExpr, start: i64, end: i64) -> u64 {
     let Some(selector) = shard::selector(e) else { return 1 };
     let (from, through) = shard::data_span(e, start, end);
     let q = [("query", selector), ("start", from.to_string()), ("end", through.to_string())];
-    let stats = Job {
-        path: format!("/loki/api/v1/index/stats?{}", serde_urlencoded::to_string(q).unwrap_or_default()),
-        method: "GET".into(),
-        headers: job.headers.iter().filter(|h| !h.name.eq_ignore_ascii_case("content-type")).cloned().collect(),
-        body: Vec::new(),
-        ..job.clone()
-    };
+    let stats =
+        sub_job(job, format!("/loki/api/v1/index/stats?{}", serde_urlencoded::to_string(q).unwrap_or_default()));
     let r = f.queue.run_with_retries(stats, f.max_retries).await;
     let bytes = (r.status == 200)
         .then(|| serde_json::from_slice::<serde_json::Value>(&r.body).ok())

@@ -8,6 +8,7 @@
 //! step are combined into one. Vector (a sharded instant query): one sample per
 //! series, the shards' combined. Stats are summed, warnings joined.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
@@ -157,15 +158,13 @@ fn matrix(parts: &[Value], combine: Option<Combine>) -> Value {
 fn vector(parts: &[Value], c: Combine) -> Value {
     let mut out: BTreeMap<Vec<(String, String)>, Value> = BTreeMap::new();
     for s in parts.iter().filter_map(|p| p["data"]["result"].as_array()).flatten() {
-        match out.get_mut(&pairs(&s["metric"])) {
-            None => {
-                out.insert(pairs(&s["metric"]), s.clone());
+        match out.entry(pairs(&s["metric"])) {
+            Entry::Vacant(e) => {
+                e.insert(s.clone());
             }
-            Some(seen) => {
-                let num = |v: &Value| v[1].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
-                let x = c.apply(num(&seen["value"]), num(&s["value"]));
-                if let Some(v) = seen.get_mut("value").and_then(|v| v.get_mut(1)) {
-                    *v = Value::String(prom_float(x));
+            Entry::Occupied(mut e) => {
+                if let Some(v) = e.get_mut().get_mut("value") {
+                    combine_into(v, &s["value"], c);
                 }
             }
         }
@@ -176,21 +175,24 @@ fn vector(parts: &[Value], c: Combine) -> Value {
 /// One value per step: the shards' values at the same step combined.
 fn combine_steps(mut values: Vec<Value>, c: Combine) -> Vec<Value> {
     let step = |v: &Value| v[0].as_f64().unwrap_or(0.0);
-    let num = |v: &Value| v[1].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
     values.sort_by(|a, b| step(a).total_cmp(&step(b)));
     let mut out: Vec<Value> = Vec::with_capacity(values.len());
     for v in values {
         match out.last_mut() {
-            Some(last) if step(last) == step(&v) => {
-                let x = c.apply(num(last), num(&v));
-                if let Some(v) = last.get_mut(1) {
-                    *v = Value::String(prom_float(x));
-                }
-            }
+            Some(last) if step(last) == step(&v) => combine_into(last, &v, c),
             _ => out.push(v),
         }
     }
     out
+}
+
+/// `into`'s value (a `[time, "value"]` sample) combined with `other`'s, written back as Prometheus prints it.
+fn combine_into(into: &mut Value, other: &Value, c: Combine) {
+    let num = |v: &Value| v[1].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let x = c.apply(num(into), num(other));
+    if let Some(v) = into.get_mut(1) {
+        *v = Value::String(prom_float(x));
+    }
 }
 
 /// Sums the pieces' stats field by field (flags are or-ed); `subqueries`

@@ -44,8 +44,8 @@ impl Combine {
 /// `bytes_over_time`, `bytes_rate`, `sum_over_time`), `max` over
 /// `max_over_time` and `min` over `min_over_time`.
 pub fn plan(expr: &SampleExpr) -> Option<Combine> {
-    let SampleExpr::Vector { op, inner, param: None, .. } = expr else { return None };
-    let SampleExpr::Range(r) = inner.as_ref() else { return None };
+    let SampleExpr::Vector { op, param: None, .. } = expr else { return None };
+    let r = range_agg(expr)?;
     if r.grouping.is_some() || r.op == RangeOp::Absent || r.range.log.matchers.iter().any(|m| m.name == SHARD_LABEL) {
         return None;
     }
@@ -67,6 +67,17 @@ pub fn plan(expr: &SampleExpr) -> Option<Combine> {
     }
 }
 
+/// The range aggregation directly under the query's outer vector aggregation.
+fn range_agg(expr: &SampleExpr) -> Option<&RangeAgg> {
+    match expr {
+        SampleExpr::Vector { inner, .. } => match inner.as_ref() {
+            SampleExpr::Range(r) => Some(r),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The sub-query text of shard `i` of `n` of a query `plan` accepted.
 pub fn shard_query(expr: &SampleExpr, i: u64, n: u64) -> String {
     let mut e = expr.clone();
@@ -80,23 +91,22 @@ pub fn shard_query(expr: &SampleExpr, i: u64, n: u64) -> String {
     e.to_string()
 }
 
+/// The texts of all `n` shards, in shard order; `None` when one of them would
+/// pass the query length limit (the query then runs unsharded).
+pub fn shard_queries(expr: &SampleExpr, n: u64) -> Option<Vec<String>> {
+    let texts: Vec<String> = (0..n).map(|i| shard_query(expr, i, n)).collect();
+    texts.iter().all(|t| t.len() <= crate::logql::parser::MAX_QUERY_LEN).then_some(texts)
+}
+
 /// The selector and pipeline the query reads (what `/index/stats` is asked about).
 pub fn selector(expr: &SampleExpr) -> Option<String> {
-    let SampleExpr::Vector { inner, .. } = expr else { return None };
-    let SampleExpr::Range(r) = inner.as_ref() else { return None };
-    Some(crate::rpc::wire::selector_text(&r.range.log.matchers))
+    range_agg(expr).map(|r| crate::rpc::wire::selector_text(&r.range.log.matchers))
 }
 
 /// The time the query's data spans: its steps' range widened by the range
 /// aggregation's window and offset.
 pub fn data_span(expr: &SampleExpr, start: i64, end: i64) -> (i64, i64) {
-    let (range, offset) = match expr {
-        SampleExpr::Vector { inner, .. } => match inner.as_ref() {
-            SampleExpr::Range(r) => (r.range.range_ns, r.range.offset_ns),
-            _ => (0, 0),
-        },
-        _ => (0, 0),
-    };
+    let (range, offset) = range_agg(expr).map_or((0, 0), |r| (r.range.range_ns, r.range.offset_ns));
     (start.saturating_sub(range).saturating_sub(offset), end.saturating_sub(offset))
 }
 
@@ -161,6 +171,9 @@ mod tests {
         let SampleExpr::Range(r) = inner.as_ref() else { panic!() };
         assert_eq!(r.range.log.matchers.iter().find_map(Matcher::shard), Some((3, 8)));
         assert_eq!(selector(&e).as_deref(), Some(r#"{app="a"}"#));
+        let all = shard_queries(&e, 4).unwrap();
+        assert_eq!(all.len(), 4);
+        assert!(all[2].contains(r#"__stream_shard__="2_of_4""#), "{}", all[2]);
         assert_eq!(
             data_span(&e, 1000 * 60_000_000_000, 1010 * 60_000_000_000),
             (994 * 60_000_000_000, 1009 * 60_000_000_000)
